@@ -1,0 +1,460 @@
+"""The PostgreSQL collector: one dedicated, read-only connection and one snapshot per call.
+
+Every query runs under statement_timeout and lock_timeout. A part that times out or lacks a
+privilege is marked unavailable with the reason and the fix, the rest of the snapshot still
+arrives, and a part that keeps failing is backed off instead of retried on every poll. Slow
+facts (settings, sizes, names) are read at a low rate. A lost connection yields a snapshot that
+says so; the next call reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import asyncpg
+
+from ...profiles.target import Target, mask_url
+from ..blocking import build_blocking
+from ..snapshot import (
+    Activity,
+    Blocking,
+    CollectorCost,
+    Lock,
+    PartStatus,
+    Replication,
+    ReplicationSlot,
+    ServerInfo,
+    Session,
+    Snapshot,
+    Standby,
+    Statement,
+    StatementDelta,
+    Statements,
+    WalReceiver,
+)
+from .connect import APPLICATION_NAME, ConnectError, open_connection
+from .queries import sql, statements_sql
+
+T = TypeVar("T")
+
+SETTINGS_READ = [
+    "max_connections", "superuser_reserved_connections", "reserved_connections", "shared_buffers",
+    "work_mem", "maintenance_work_mem", "effective_cache_size", "statement_timeout", "lock_timeout",
+    "idle_in_transaction_session_timeout", "idle_session_timeout", "log_min_duration_statement",
+    "autovacuum", "track_io_timing", "track_activity_query_size", "archive_mode", "archive_command",
+    "archive_library", "wal_level", "max_wal_senders", "max_replication_slots", "hot_standby",
+    "synchronous_commit", "synchronous_standby_names", "ssl", "password_encryption",
+    "shared_preload_libraries", "pg_stat_statements.max", "pg_stat_statements.track",
+    "data_checksums", "block_size", "server_encoding", "TimeZone", "max_wal_size", "checkpoint_timeout",
+]
+
+# What each part needs when a role may not read it.
+PRIVILEGE_FIX = {
+    "sessions": "GRANT pg_monitor TO {user}  (or pg_read_all_stats)",
+    "statements": "GRANT pg_monitor TO {user}  (or pg_read_all_stats)",
+    "replication": "GRANT pg_monitor TO {user}",
+    "locks": "GRANT pg_monitor TO {user}",
+    "settings": "GRANT pg_monitor TO {user}  (or pg_read_all_settings)",
+    "database_size": "GRANT CONNECT ON DATABASE … TO {user}, or GRANT pg_monitor TO {user}",
+}
+
+CONNECTION_LOST = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+    OSError,
+)
+MAX_BACKOFF_S = 300.0
+TEXT_CACHE_LIMIT = 20000
+
+
+class PartFailed(Exception):
+    """A part could not be collected; carries the operator's reason and fix."""
+
+    def __init__(self, reason: str, fix: str | None = None, back_off: bool = True):
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+        self.back_off = back_off
+
+
+@dataclass
+class Backoff:
+    failures: int
+    retry_at: float
+    reason: str
+    fix: str | None
+
+
+@dataclass
+class Counters:
+    values: tuple
+    at: float
+
+
+class PostgresCollector:
+    """Collects snapshots of one PostgreSQL server. Not safe for concurrent snapshot() calls:
+    the caller schedules the next poll when the last one finishes."""
+
+    engine = "postgres"
+
+    def __init__(self, target: Target, *, statement_timeout_ms: int = 2000, lock_timeout_ms: int = 500,
+                 facts_every_s: float = 60.0, size_every_s: float = 900.0):
+        self.target = target
+        self.statement_timeout_ms = statement_timeout_ms
+        self.lock_timeout_ms = lock_timeout_ms
+        self.facts_every_s = facts_every_s
+        self.size_every_s = size_every_s
+        self._conn: asyncpg.Connection | None = None
+        self._prepared: set[str] = set()
+        self._own_pids: set[int] = set()
+        self._sequence = 0
+        self._last_ok_at: float | None = None
+        self._facts: dict[str, Any] | None = None
+        self._facts_at = -1e18
+        self._settings: dict[str, str] = {}
+        self._names: dict[tuple[str, int], str] = {}
+        self._size: tuple[int, datetime] | None = None
+        self._size_due = 0.0
+        self._activity: Counters | None = None
+        self._statements: dict[tuple, Counters] = {}
+        self._texts: dict[int, str] = {}
+        self._backoff: dict[str, Backoff] = {}
+        self._parts: dict[str, PartStatus] = {}
+        self._queries = 0
+        self._round_trips = 0
+
+    # -- connection ------------------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Open the monitoring connection; raises ConnectError with a one-line reason."""
+        conn = await open_connection(self.target, statement_timeout_ms=self.statement_timeout_ms,
+                                     lock_timeout_ms=self.lock_timeout_ms)
+        self._conn = conn
+        self._prepared = set()
+        self._own_pids.add(conn.get_server_pid())
+        self._facts_at = -1e18
+        self._size_due = time.monotonic() + min(30.0, self.size_every_s)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), timeout=2)
+            except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - closing a dead connection
+                conn.terminate()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        assert self._conn is not None
+        self._queries += 1
+        # A statement asyncpg has not prepared on this connection costs a Parse/Describe round trip.
+        self._round_trips += 1 if query in self._prepared else 2
+        self._prepared.add(query)
+        try:
+            return await self._conn.fetch(query, *args)
+        except asyncio.TimeoutError:
+            raise PartFailed(f"no answer within {self.statement_timeout_ms / 1000 + 3:g} s (client timeout)") from None
+
+    # -- the snapshot ----------------------------------------------------------------------------
+    async def snapshot(self) -> Snapshot:
+        """One snapshot. Never raises for anything the server does: a failure is in the snapshot."""
+        started = time.monotonic()
+        cpu_started = time.process_time()
+        self._sequence += 1
+        self._queries = self._round_trips = 0
+        self._parts = {}
+        if not self.connected:
+            try:
+                await self.connect()
+            except ConnectError as exc:
+                return self._unreachable(str(exc))
+        try:
+            return await self._collect(started, cpu_started)
+        except CONNECTION_LOST as exc:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.terminate()
+            detail = mask_url(" ".join(str(exc).split())) or type(exc).__name__
+            return self._unreachable(f"connection to {self.target.label} lost: {detail}")
+
+    def _unreachable(self, error: str) -> Snapshot:
+        return Snapshot(sequence=self._sequence, taken_at=datetime.now(timezone.utc), target=self.target.label,
+                        engine="postgres", reachable=False, error=error)
+
+    async def _collect(self, started: float, cpu_started: float) -> Snapshot:
+        now = time.monotonic()
+        if self._facts is None or now - self._facts_at >= self.facts_every_s:
+            await self._read_facts()
+        facts = self._facts
+        assert facts is not None
+        major = facts["version_num"] // 10000
+
+        activity_row = await self._part("activity", lambda: self._fetch(sql("database_activity", major)))
+        if activity_row and activity_row[0]["in_recovery"] != facts["is_standby"]:
+            await self._read_facts()  # promoted or demoted since the facts were read
+            facts = self._facts
+            assert facts is not None
+
+        sessions_rows = await self._part("sessions", lambda: self._fetch(sql("activity", major)))
+        sessions: list[Session] = []
+        connections_used = None
+        if sessions_rows is not None:
+            sessions, connections_used = self._sessions(sessions_rows)
+            if not (facts["is_superuser"] or "pg_read_all_stats" in facts["monitoring_roles"]):
+                self._parts["sessions"] = PartStatus(
+                    available=True,
+                    reason="other roles' query text, state and client are hidden",
+                    fix=PRIVILEGE_FIX["sessions"].format(user=facts["current_user"]))
+
+        blocking = Blocking()
+        involved = {s.pid for s in sessions if s.blocked_by} | {p for s in sessions for p in s.blocked_by}
+        if involved:
+            lock_rows = await self._part("locks", lambda: self._fetch(sql("locks", major), sorted(involved)))
+            locks = [Lock(**dict(r)) for r in lock_rows or []]
+            blocking = build_blocking(sessions, locks)
+
+        statements = await self._part("statements", lambda: self._read_statements(facts))
+        replication = await self._part("replication", lambda: self._read_replication(facts, major))
+        server = self._server_info(facts)
+        if time.monotonic() >= self._size_due:
+            await self._part("database_size", self._read_database_size)
+            self._size_due = time.monotonic() + self.size_every_s
+            server = self._server_info(facts)
+
+        finished = time.monotonic()
+        interval = finished - self._last_ok_at if self._last_ok_at is not None else None
+        self._last_ok_at = finished
+        return Snapshot(
+            sequence=self._sequence,
+            taken_at=datetime.now(timezone.utc),
+            target=self.target.label,
+            engine="postgres",
+            reachable=True,
+            interval_s=interval,
+            server=server,
+            connections_used=connections_used,
+            sessions=sessions,
+            blocking=blocking,
+            statements=statements or Statements(),
+            activity=self._activity_rates(activity_row[0]) if activity_row else None,
+            replication=replication,
+            parts=dict(self._parts),
+            cost=CollectorCost(queries=self._queries, round_trips=self._round_trips,
+                               wall_ms=(finished - started) * 1000,
+                               client_cpu_ms=(time.process_time() - cpu_started) * 1000),
+        )
+
+    async def _part(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one part under the backoff rules; a failure marks the part and returns None."""
+        now = time.monotonic()
+        backoff = self._backoff.get(name)
+        if backoff and backoff.retry_at > now:
+            retry_at = datetime.now(timezone.utc) + timedelta(seconds=backoff.retry_at - now)
+            self._parts[name] = PartStatus(available=False, reason=f"{backoff.reason}; paused until the next retry",
+                                           fix=backoff.fix, retry_at=retry_at)
+            return None
+        try:
+            result = await fetch()
+        except CONNECTION_LOST:
+            raise
+        except PartFailed as exc:
+            self._fail(name, exc.reason, exc.fix, exc.back_off)
+            return None
+        except asyncpg.QueryCanceledError:
+            self._fail(name, f"timed out after {self.statement_timeout_ms / 1000:g} s (statement_timeout)",
+                       "the server is slow to answer this part; dbtop retries it less often")
+            return None
+        except asyncpg.LockNotAvailableError:
+            self._fail(name, f"waited {self.lock_timeout_ms} ms for a lock held by another session (lock_timeout)",
+                       "see the Locks panel for the session holding it")
+            return None
+        except asyncpg.InsufficientPrivilegeError as exc:
+            user = (self._facts or {}).get("current_user", self.target.user)
+            self._fail(name, f"permission denied: {exc}", PRIVILEGE_FIX.get(name, "GRANT pg_monitor TO {user}")
+                       .format(user=user))
+            return None
+        except asyncpg.PostgresError as exc:
+            self._fail(name, " ".join(str(exc).split()), None)
+            return None
+        self._backoff.pop(name, None)
+        self._parts.setdefault(name, PartStatus())
+        return result
+
+    def _fail(self, name: str, reason: str, fix: str | None, back_off: bool = True) -> None:
+        previous = self._backoff.get(name)
+        failures = previous.failures + 1 if previous else 1
+        retry_at = None
+        if back_off:
+            delay = min(MAX_BACKOFF_S, 5.0 * 2 ** (failures - 1))
+            self._backoff[name] = Backoff(failures, time.monotonic() + delay, reason, fix)
+            retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        self._parts[name] = PartStatus(available=False, reason=reason, fix=fix, retry_at=retry_at)
+
+    # -- slow facts ------------------------------------------------------------------------------
+    async def _read_facts(self) -> None:
+        assert self._conn is not None
+        major = self._conn.get_server_version().major
+        rows = await self._fetch(sql("server_facts", major))
+        facts = dict(rows[0])
+        facts["monitoring_roles"] = list(facts["monitoring_roles"] or [])
+        facts["read_at"] = datetime.now(timezone.utc)
+        self._facts = facts
+        self._facts_at = time.monotonic()
+        settings = await self._part("settings", lambda: self._fetch(sql("settings", major), SETTINGS_READ))
+        if settings is not None:
+            self._settings = {r["name"]: r["value"] for r in settings}
+        names = await self._part("names", lambda: self._fetch(sql("names", major)))
+        if names is not None:
+            self._names = {(r["kind"], r["oid"]): r["name"] for r in names}
+
+    async def _read_database_size(self) -> None:
+        rows = await self._fetch(sql("database_size", 12))
+        self._size = (rows[0]["size"], datetime.now(timezone.utc))
+
+    def _server_info(self, facts: dict[str, Any]) -> ServerInfo:
+        return ServerInfo(
+            engine="postgres",
+            version=facts["version"],
+            version_num=facts["version_num"],
+            started_at=facts["started_at"],
+            uptime_s=facts["uptime_s"] + (time.monotonic() - self._facts_at),
+            is_standby=facts["is_standby"],
+            max_connections=facts["max_connections"],
+            reserved_connections=facts["reserved_connections"],
+            database=facts["database"],
+            current_user=facts["current_user"],
+            is_superuser=bool(facts["is_superuser"]),
+            monitoring_roles=facts["monitoring_roles"],
+            database_size_estimate_bytes=facts["size_estimate"],
+            database_size_bytes=self._size[0] if self._size else None,
+            database_size_measured_at=self._size[1] if self._size else None,
+            settings=self._settings,
+            facts_read_at=facts["read_at"],
+        )
+
+    # -- sessions --------------------------------------------------------------------------------
+    def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int]:
+        sessions = []
+        used = 0
+        own = self._own_pids
+        for r in rows:
+            if r["backend_type"] == "client backend":
+                used += 1
+            if r["pid"] in own and r["application"] == APPLICATION_NAME:
+                continue
+            row = dict(r)
+            row["blocked_by"] = row["blocked_by"] or []
+            sessions.append(Session.model_construct(**row))
+        return sessions, used
+
+    # -- database-wide rates ---------------------------------------------------------------------
+    def _activity_rates(self, row: asyncpg.Record) -> Activity:
+        fields = ("xact_commit", "xact_rollback", "blks_hit", "blks_read", "tup_returned", "tup_fetched",
+                  "tup_inserted", "tup_updated", "tup_deleted", "deadlocks", "temp_bytes")
+        values = tuple(row[f] or 0 for f in fields)
+        now = time.monotonic()
+        previous, self._activity = self._activity, Counters(values, now)
+        counters = dict(zip(fields, values))
+        if previous is None or now <= previous.at:
+            return Activity(**counters)
+        interval = now - previous.at
+        d = {f: max(0, v - p) for f, v, p in zip(fields, values, previous.values)}
+        blocks = d["blks_hit"] + d["blks_read"]
+        return Activity(
+            **counters,
+            interval_s=interval,
+            commits_per_s=d["xact_commit"] / interval,
+            rollbacks_per_s=d["xact_rollback"] / interval,
+            transactions_per_s=(d["xact_commit"] + d["xact_rollback"]) / interval,
+            cache_hit_ratio=d["blks_hit"] / blocks if blocks else None,
+            tuples_read_per_s=(d["tup_returned"] + d["tup_fetched"]) / interval,
+            tuples_written_per_s=(d["tup_inserted"] + d["tup_updated"] + d["tup_deleted"]) / interval,
+        )
+
+    # -- pg_stat_statements ----------------------------------------------------------------------
+    async def _read_statements(self, facts: dict[str, Any]) -> Statements:
+        version = facts["statements_version"]
+        preload = self._settings.get("shared_preload_libraries")
+        preloaded = None if preload is None else "pg_stat_statements" in [p.strip() for p in preload.split(",")]
+        if version is None:
+            database = facts["database"]
+            if preloaded is False:
+                raise PartFailed(
+                    "pg_stat_statements is not in shared_preload_libraries",
+                    "add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart the server, "
+                    f"then run CREATE EXTENSION pg_stat_statements; in database {database}", back_off=False)
+            raise PartFailed(
+                f"the pg_stat_statements extension is not created in database {database}",
+                f"CREATE EXTENSION pg_stat_statements;  (in database {database}; the library must also be in "
+                "shared_preload_libraries)", back_off=False)
+        try:
+            rows = await self._fetch(statements_sql(version))
+        except asyncpg.ObjectNotInPrerequisiteStateError:
+            raise PartFailed(
+                "the pg_stat_statements extension exists but its library is not loaded "
+                "(not in shared_preload_libraries)",
+                "add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server",
+                back_off=False) from None
+        now = time.monotonic()
+        new_ids = [r["query_id"] for r in rows if r["query_id"] not in self._texts]
+        if new_ids:
+            if len(self._texts) + len(new_ids) > TEXT_CACHE_LIMIT:
+                self._texts.clear()
+                new_ids = [r["query_id"] for r in rows]
+            texts = await self._fetch(sql("statement_texts", 12), list(set(new_ids)))
+            self._texts.update((r["query_id"], r["query"]) for r in texts)
+
+        previous = self._statements
+        current: dict[tuple, Counters] = {}
+        entries = []
+        names = self._names
+        texts = self._texts
+        interval = None
+        for r in rows:
+            key = (r["user_id"], r["database_id"], r["query_id"], r["toplevel"])
+            calls = r["calls"]
+            total = r["total_time_ms"]
+            values = (calls, total, r["rows"], r["shared_blks_hit"], r["shared_blks_read"])
+            current[key] = Counters(values, now)
+            delta = None
+            before = previous.get(key)
+            if before is not None and calls >= before.values[0] and now > before.at:
+                interval = now - before.at
+                dc, dt, dr, dh, dd = (v - p for v, p in zip(values, before.values))
+                delta = StatementDelta.model_construct(
+                    interval_s=interval, calls=dc, total_time_ms=dt, rows=dr, shared_blks_hit=dh,
+                    shared_blks_read=dd, calls_per_s=dc / interval, time_ms_per_s=dt / interval,
+                    rows_per_s=dr / interval, shared_blks_hit_per_s=dh / interval,
+                    shared_blks_read_per_s=dd / interval)
+            entries.append(Statement.model_construct(
+                query_id=r["query_id"], user_id=r["user_id"], database_id=r["database_id"],
+                user=names.get(("role", r["user_id"])), database=names.get(("database", r["database_id"])),
+                toplevel=r["toplevel"], query=texts.get(r["query_id"]), calls=calls, total_time_ms=total,
+                mean_time_ms=total / calls if calls else 0.0, rows=r["rows"],
+                shared_blks_hit=r["shared_blks_hit"], shared_blks_read=r["shared_blks_read"], delta=delta))
+        self._statements = current
+        if not (facts["is_superuser"] or "pg_read_all_stats" in facts["monitoring_roles"]):
+            self._parts["statements"] = PartStatus(
+                available=True, reason="statements of other roles are hidden",
+                fix=PRIVILEGE_FIX["statements"].format(user=facts["current_user"]))
+        return Statements(extension_version=version, entries=entries, interval_s=interval)
+
+    # -- replication -----------------------------------------------------------------------------
+    async def _read_replication(self, facts: dict[str, Any], major: int) -> Replication:
+        slots = [ReplicationSlot(**dict(r)) for r in await self._fetch(sql("replication_slots", major))]
+        if facts["is_standby"]:
+            rows = await self._fetch(sql("wal_receiver", major))
+            return Replication(role="standby", slots=slots, receiver=WalReceiver(**dict(rows[0])))
+        standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
+        return Replication(role="primary", standbys=standbys, slots=slots)

@@ -1,0 +1,245 @@
+"""The typed data every engine produces: one immutable, timestamped snapshot per poll.
+
+Panels, findings and `dbtop snapshot --json` read these models and nothing else. The JSON
+form is a stable interface: add fields, never rename or remove them without bumping
+`SNAPSHOT_SCHEMA`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SNAPSHOT_SCHEMA = 1
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PartStatus(Frozen):
+    """Whether one part of a snapshot could be collected, and if not, why and what to do."""
+
+    available: bool = True
+    reason: str | None = None
+    fix: str | None = None
+    retry_at: datetime | None = None
+
+
+class ServerInfo(Frozen):
+    engine: Literal["postgres", "mongo"]
+    version: str
+    version_num: int
+    started_at: datetime | None = None
+    uptime_s: float | None = None
+    is_standby: bool = False
+    max_connections: int | None = None
+    reserved_connections: int = 0
+    database: str
+    current_user: str
+    is_superuser: bool = False
+    monitoring_roles: list[str] = Field(default_factory=list)
+    database_size_estimate_bytes: int | None = None
+    database_size_bytes: int | None = None
+    database_size_measured_at: datetime | None = None
+    settings: dict[str, str] = Field(default_factory=dict)
+    facts_read_at: datetime | None = None
+
+
+class Session(Frozen):
+    pid: int
+    user: str | None = None
+    database: str | None = None
+    application: str | None = None
+    client: str | None = None
+    backend_type: str | None = None
+    state: str | None = None
+    wait_event_type: str | None = None
+    wait_event: str | None = None
+    backend_start: datetime | None = None
+    xact_start: datetime | None = None
+    query_start: datetime | None = None
+    state_s: float | None = None
+    xact_s: float | None = None
+    query_s: float | None = None
+    query_id: int | None = None
+    query: str | None = None
+    blocked_by: list[int] = Field(default_factory=list)
+
+
+class Lock(Frozen):
+    pid: int
+    locktype: str
+    mode: str
+    granted: bool
+    relation: str | None = None
+    wait_s: float | None = None
+
+
+class BlockingNode(Frozen):
+    """A session in the blocking tree with the sessions waiting directly behind it."""
+
+    pid: int
+    wait_s: float | None = None
+    waiting_for: Lock | None = None
+    blocked: list[BlockingNode] = Field(default_factory=list)
+
+
+class RootBlocker(Frozen):
+    """A session that blocks others and waits for no one: the row to act on."""
+
+    pid: int
+    blocks_direct: int
+    blocks_total: int
+    longest_wait_s: float | None = None
+    holds: list[Lock] = Field(default_factory=list)
+    tree: BlockingNode
+
+
+class Blocking(Frozen):
+    roots: list[RootBlocker] = Field(default_factory=list)
+    blocked_count: int = 0
+    locks: list[Lock] = Field(default_factory=list)
+
+
+class StatementDelta(Frozen):
+    """What one statement did between the previous snapshot and this one."""
+
+    interval_s: float
+    calls: int
+    total_time_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    calls_per_s: float
+    time_ms_per_s: float
+    rows_per_s: float
+    shared_blks_hit_per_s: float
+    shared_blks_read_per_s: float
+
+
+class Statement(Frozen):
+    query_id: int
+    user_id: int
+    database_id: int
+    user: str | None = None
+    database: str | None = None
+    toplevel: bool = True
+    query: str | None = None
+    calls: int
+    total_time_ms: float
+    mean_time_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    delta: StatementDelta | None = None
+
+
+class Statements(Frozen):
+    extension_version: str | None = None
+    entries: list[Statement] = Field(default_factory=list)
+    interval_s: float | None = None
+
+
+class Activity(Frozen):
+    """Server-wide counters from pg_stat_database and their rates over the last interval."""
+
+    xact_commit: int
+    xact_rollback: int
+    blks_hit: int
+    blks_read: int
+    tup_returned: int
+    tup_fetched: int
+    tup_inserted: int
+    tup_updated: int
+    tup_deleted: int
+    deadlocks: int
+    temp_bytes: int
+    interval_s: float | None = None
+    commits_per_s: float | None = None
+    rollbacks_per_s: float | None = None
+    transactions_per_s: float | None = None
+    cache_hit_ratio: float | None = None
+    tuples_written_per_s: float | None = None
+    tuples_read_per_s: float | None = None
+
+
+class Standby(Frozen):
+    pid: int
+    application: str | None = None
+    client: str | None = None
+    state: str | None = None
+    sync_state: str | None = None
+    sent_lsn: str | None = None
+    write_lsn: str | None = None
+    flush_lsn: str | None = None
+    replay_lsn: str | None = None
+    write_lag_s: float | None = None
+    flush_lag_s: float | None = None
+    replay_lag_s: float | None = None
+    replay_lag_bytes: int | None = None
+
+
+class ReplicationSlot(Frozen):
+    name: str
+    slot_type: str
+    database: str | None = None
+    active: bool
+    active_pid: int | None = None
+    retained_wal_bytes: int | None = None
+    wal_status: str | None = None
+
+
+class WalReceiver(Frozen):
+    """A standby's own view of its upstream."""
+
+    status: str | None = None
+    sender: str | None = None
+    received_lsn: str | None = None
+    replayed_lsn: str | None = None
+    last_message_at: datetime | None = None
+    replay_paused: bool = False
+    replay_lag_s: float | None = None
+    replay_lag_bytes: int | None = None
+    last_replayed_xact_at: datetime | None = None
+
+
+class Replication(Frozen):
+    role: Literal["primary", "standby"]
+    standbys: list[Standby] = Field(default_factory=list)
+    slots: list[ReplicationSlot] = Field(default_factory=list)
+    receiver: WalReceiver | None = None
+
+
+class CollectorCost(Frozen):
+    """What taking this snapshot cost: dbtop measures itself so it can prove it is cheap."""
+
+    queries: int
+    round_trips: int
+    wall_ms: float
+    client_cpu_ms: float
+
+
+class Snapshot(Frozen):
+    schema_version: int = SNAPSHOT_SCHEMA
+    sequence: int
+    taken_at: datetime
+    target: str
+    engine: Literal["postgres", "mongo"]
+    reachable: bool
+    error: str | None = None
+    interval_s: float | None = None
+    server: ServerInfo | None = None
+    connections_used: int | None = None
+    sessions: list[Session] = Field(default_factory=list)
+    blocking: Blocking = Field(default_factory=Blocking)
+    statements: Statements = Field(default_factory=Statements)
+    activity: Activity | None = None
+    replication: Replication | None = None
+    parts: dict[str, PartStatus] = Field(default_factory=dict)
+    cost: CollectorCost | None = None
+
+    def part(self, name: str) -> PartStatus:
+        return self.parts.get(name, PartStatus())

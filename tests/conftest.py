@@ -1,0 +1,128 @@
+"""A real PostgreSQL for the tests: a throwaway primary (and a streaming standby on demand),
+started by the suite itself, as DESIGN.md's testing recipe says."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from dbtop.engines.postgres.cluster import LocalCluster, ServerBinariesMissing, find_bindir
+from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.profiles.target import Target, resolve_target
+
+
+def _start_cluster(**initdb_options) -> LocalCluster:
+    try:
+        find_bindir()
+    except ServerBinariesMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cluster = LocalCluster()
+    cluster.initdb(**initdb_options)
+    cluster.start()
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def pg() -> LocalCluster:
+    """The primary every test shares, with pg_stat_statements preloaded and created."""
+    cluster = _start_cluster(settings={"max_connections": "200"})
+    cluster.psql("CREATE EXTENSION pg_stat_statements")
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def standby(pg: LocalCluster) -> LocalCluster:
+    replica = pg.create_standby()
+    yield replica
+    replica.destroy()
+
+
+@pytest.fixture
+def start_cluster():
+    """Start extra clusters (e.g. without pg_stat_statements) that are destroyed after the test."""
+    started: list[LocalCluster] = []
+
+    def start(**initdb_options) -> LocalCluster:
+        cluster = _start_cluster(**initdb_options)
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.destroy()
+
+
+@pytest.fixture
+def pg_target(pg: LocalCluster) -> Target:
+    return resolve_target(pg.dsn())
+
+
+@pytest.fixture
+async def collector(pg_target: Target) -> AsyncIterator[PostgresCollector]:
+    col = PostgresCollector(pg_target)
+    await col.connect()
+    yield col
+    await col.close()
+
+
+@pytest.fixture
+async def sessions(pg: LocalCluster):
+    """Open real client sessions to the primary: `await sessions(user=..., database=..., app=...)`."""
+    opened: list[asyncpg.Connection] = []
+
+    async def open_session(user: str | None = None, database: str = "postgres", app: str = "pytest",
+                           cluster: LocalCluster | None = None, **kwargs) -> asyncpg.Connection:
+        target = cluster or pg
+        conn = await asyncpg.connect(**target.connect_kwargs(user=user, database=database),
+                                     server_settings={"application_name": app}, **kwargs)
+        opened.append(conn)
+        return conn
+
+    yield open_session
+    for conn in opened:
+        conn.terminate()
+
+
+async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll an async or sync predicate until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def dbtop_command() -> list[str]:
+    """The installed console script, run as a subprocess."""
+    exe = os.path.join(os.path.dirname(sys.executable), "dbtop")
+    return [exe] if os.path.exists(exe) else [sys.executable, "-m", "dbtop.tui"]
+
+
+@contextlib.contextmanager
+def environment(**values: str | None):
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -1,0 +1,196 @@
+"""The `dbtop` command line.
+
+    dbtop [TARGET]                      open the dashboard on TARGET
+    dbtop snapshot [TARGET] --json      print snapshots as JSON lines, for scripts and checks
+    dbtop demo                          open the dashboard on a throwaway demo database
+    dbtop --version
+
+Errors the operator can fix are one line on stderr and exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from ..profiles.target import TargetError, resolve_target
+
+COMMANDS = ("snapshot", "demo")
+
+TARGET_HELP = (
+    "what to connect to: a URL (postgresql://user@host:5432/db, postgresql+asyncpg://…), a libpq "
+    "keyword string ('host=db1 port=5432 dbname=app'), or nothing: then PGHOST, PGPORT, PGUSER, "
+    "PGDATABASE, PGPASSWORD, PGSERVICE and ~/.pgpass decide, as for psql"
+)
+
+EPILOG = """commands:
+  dbtop [TARGET]                   open the live dashboard on TARGET
+  dbtop snapshot [TARGET] --json   take snapshots and print them as JSON, one per line
+  dbtop demo                       start a throwaway PostgreSQL with a demo workload and open the dashboard
+
+'dbtop COMMAND --help' tells more about each command.
+
+exit status: 0 ok, 1 the server failed during the run, 2 bad input or the target cannot be reached.
+"""
+
+
+def package_version() -> str:
+    try:
+        return version("dbtop")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def fail(message: str, status: int = 2) -> int:
+    print(f"dbtop: {message}", file=sys.stderr)
+    return status
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def add_timeouts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--statement-timeout", type=positive_float, default=2.0, metavar="S",
+                        help="statement_timeout of every monitoring query, in seconds (default 2)")
+    parser.add_argument("--lock-timeout", type=positive_float, default=0.5, metavar="S",
+                        help="lock_timeout of every monitoring query, in seconds (default 0.5)")
+
+
+def app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbtop", description="A terminal dashboard for the on-call DBA.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"dbtop {package_version()}")
+    parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
+    parser.add_argument("--interval", type=positive_float, default=2.0, metavar="S",
+                        help="seconds between refreshes (default 2; + and - change it in the app)")
+    add_timeouts(parser)
+    return parser
+
+
+def snapshot_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbtop snapshot",
+        description="Take snapshots of TARGET and print them. With --json each snapshot is one line of JSON "
+                    "(the same typed model the panels use); rates and per-interval deltas appear from the "
+                    "second snapshot on.")
+    parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
+    parser.add_argument("--json", action="store_true", help="print JSON, one snapshot per line")
+    parser.add_argument("--interval", type=positive_float, default=1.0, metavar="S",
+                        help="seconds between snapshots (default 1)")
+    parser.add_argument("--count", type=positive_int, default=1, metavar="N",
+                        help="how many snapshots to take (default 1)")
+    add_timeouts(parser)
+    return parser
+
+
+def demo_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbtop demo",
+        description="Start a throwaway PostgreSQL in a temporary directory, load an analytics schema with "
+                    "a million-row table, run a background workload (active and idle-in-transaction sessions, "
+                    "a lock chain, slow statements), plant the problems an audit finds, and open the dashboard "
+                    "on it. Everything is removed on exit.")
+    parser.add_argument("--rows", type=positive_int, default=1_000_000, metavar="N",
+                        help="rows in post_metrics (default 1000000)")
+    parser.add_argument("--no-app", action="store_true",
+                        help="build the demo, print its connection string, and keep it running until Ctrl-C")
+    parser.add_argument("--interval", type=positive_float, default=2.0, metavar="S",
+                        help="seconds between refreshes (default 2)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] == "snapshot":
+            return run_snapshot(snapshot_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "demo":
+            from .demo_command import run_demo
+
+            return run_demo(demo_parser().parse_args(argv[1:]))
+        return run_app(app_parser().parse_args(argv))
+    except KeyboardInterrupt:
+        return 130
+
+
+def collector_options(args: argparse.Namespace) -> dict:
+    return {"statement_timeout_ms": int(args.statement_timeout * 1000),
+            "lock_timeout_ms": int(args.lock_timeout * 1000)}
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    from ..engines.base import collector_for
+    from ..engines.postgres.connect import ConnectError
+
+    try:
+        target = resolve_target(args.target)
+        collector = collector_for(target, **collector_options(args))
+    except (TargetError, ConnectError) as exc:
+        return fail(str(exc))
+
+    async def take() -> int:
+        try:
+            await collector.connect()
+        except ConnectError as exc:
+            return fail(str(exc))
+        try:
+            for n in range(args.count):
+                if n:
+                    await asyncio.sleep(args.interval)
+                snap = await collector.snapshot()
+                if not snap.reachable:
+                    return fail(f"snapshot {n + 1} of {args.count} failed: {snap.error}", status=1)
+                if args.json:
+                    print(snap.model_dump_json(), flush=True)
+                else:
+                    print(summary_line(snap), flush=True)
+            return 0
+        finally:
+            await collector.close()
+
+    return asyncio.run(take())
+
+
+def summary_line(snap) -> str:
+    server = snap.server
+    role = "standby" if server and server.is_standby else "primary"
+    rates = snap.activity
+    tps = f"{rates.transactions_per_s:.1f}" if rates and rates.transactions_per_s is not None else "-"
+    unavailable = [f"{name}: {part.reason}" for name, part in snap.parts.items() if not part.available]
+    text = (f"{snap.taken_at:%H:%M:%S} {snap.target} PostgreSQL {server.version if server else '?'} {role} "
+            f"connections {snap.connections_used}/{server.max_connections if server else '?'} "
+            f"sessions {len(snap.sessions)} blocked {snap.blocking.blocked_count} tps {tps} "
+            f"statements {len(snap.statements.entries)}")
+    return text + ("" if not unavailable else "  [" + "; ".join(unavailable) + "]")
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from ..engines.base import collector_for
+    from ..engines.postgres.connect import ConnectError
+
+    try:
+        target = resolve_target(args.target)
+        collector = collector_for(target, **collector_options(args))
+        asyncio.run(collector.connect())
+    except (TargetError, ConnectError) as exc:
+        return fail(str(exc))
+    from .app import DbtopApp
+
+    DbtopApp(collector, interval_s=args.interval).run()
+    return 0
