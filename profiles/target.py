@@ -12,12 +12,11 @@ import configparser
 import getpass
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 # Connection options passed through to the driver as libpq understands them.
 DRIVER_OPTIONS = {
@@ -146,6 +145,9 @@ def _parse_postgres_url(text: str) -> dict[str, str]:
         if any(ports):
             extra.append(("port", ",".join(p or "5432" for p in ports)))
         text = f"{scheme}://{auth}{at}{slash}{tail}"
+    from sqlalchemy.engine import make_url  # 100 ms to import: only when a URL is given
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as exc:
@@ -161,11 +163,11 @@ def _parse_postgres_url(text: str) -> dict[str, str]:
     return params
 
 
-def _service_files() -> list[Path]:
+def _service_files(env: Mapping[str, str]) -> list[Path]:
     files = []
-    user_file = os.environ.get("PGSERVICEFILE")
+    user_file = env.get("PGSERVICEFILE")
     files.append(Path(user_file) if user_file else Path.home() / ".pg_service.conf")
-    sysconf = os.environ.get("PGSYSCONFDIR")
+    sysconf = env.get("PGSYSCONFDIR")
     if sysconf:
         files.append(Path(sysconf) / "pg_service.conf")
     else:
@@ -173,8 +175,8 @@ def _service_files() -> list[Path]:
     return files
 
 
-def _read_service(name: str) -> dict[str, str]:
-    searched = _service_files()
+def _read_service(name: str, env: Mapping[str, str]) -> dict[str, str]:
+    searched = _service_files(env)
     for path in searched:
         if not path.is_file():
             continue
@@ -206,7 +208,7 @@ def _raw_params(text: str | None) -> dict[str, str]:
                       "or a profile name")
 
 
-def resolve_target(text: str | None, environ: dict[str, str] | None = None) -> Target:
+def resolve_target(text: str | None, environ: Mapping[str, str] | None = None) -> Target:
     """Resolve TARGET as psql would: explicit keys, then the service file, then PG* variables."""
     env = os.environ if environ is None else environ
     if text and text.strip().split("://", 1)[0].lower() in MONGO_SCHEMES:
@@ -218,7 +220,7 @@ def resolve_target(text: str | None, environ: dict[str, str] | None = None) -> T
                           "remove it or use a libpq option name (host, port, user, dbname, sslmode, …)")
     service = params.get("service") or env.get("PGSERVICE")
     if service:
-        for key, value in _read_service(service).items():
+        for key, value in _read_service(service, env).items():
             params.setdefault(key, value)
     for key, var in ENV_KEYS.items():
         if key not in params and env.get(var):

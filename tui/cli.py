@@ -121,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "snapshot":
             return run_snapshot(snapshot_parser().parse_args(argv[1:]))
         if argv and argv[0] == "demo":
+            demo_args = demo_parser().parse_args(argv[1:])
             from .demo_command import run_demo
 
-            return run_demo(demo_parser().parse_args(argv[1:]))
+            return run_demo(demo_args)
         return run_app(app_parser().parse_args(argv))
     except KeyboardInterrupt:
         return 130

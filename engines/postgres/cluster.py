@@ -174,10 +174,12 @@ class LocalCluster:
                 "database": database}
 
     def psql(self, sql: str, database: str = "postgres") -> str:
+        # Through stdin rather than -c, so that each statement runs on its own (-c wraps several
+        # in one transaction, where CREATE DATABASE is refused).
         result = subprocess.run(
             [str(self.bindir / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir),
-             "-p", str(self.port), "-U", self.superuser, "-d", database, "-c", sql],
-            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+             "-p", str(self.port), "-U", self.superuser, "-d", database, "-f", "-"],
+            capture_output=True, text=True, timeout=300, input=sql)
         if result.returncode != 0:
             raise ClusterError(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()

@@ -69,6 +69,7 @@ CONNECTION_LOST = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
+    asyncpg.InternalClientError,
     ConnectionError,
     OSError,
 )
@@ -107,12 +108,13 @@ class PostgresCollector:
     engine = "postgres"
 
     def __init__(self, target: Target, *, statement_timeout_ms: int = 2000, lock_timeout_ms: int = 500,
-                 facts_every_s: float = 60.0, size_every_s: float = 900.0):
+                 facts_every_s: float = 60.0, size_every_s: float = 900.0, backoff_base_s: float = 5.0):
         self.target = target
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
         self.facts_every_s = facts_every_s
         self.size_every_s = size_every_s
+        self.backoff_base_s = backoff_base_s
         self._conn: asyncpg.Connection | None = None
         self._prepared: set[str] = set()
         self._own_pids: set[int] = set()
@@ -182,36 +184,39 @@ class PostgresCollector:
         try:
             return await self._collect(started, cpu_started)
         except CONNECTION_LOST as exc:
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                conn.terminate()
-            detail = mask_url(" ".join(str(exc).split())) or type(exc).__name__
-            return self._unreachable(f"connection to {self.target.label} lost: {detail}")
+            return self._drop_connection(f"connection to {self.target.label} lost", exc)
+        except Exception as exc:  # noqa: BLE001 - a monitor reports its own faults, it does not die of them
+            return self._drop_connection("unexpected error while collecting; reconnecting", exc)
+
+    def _drop_connection(self, what: str, exc: BaseException) -> Snapshot:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+        detail = mask_url(" ".join(str(exc).split())) or type(exc).__name__
+        return self._unreachable(f"{what}: {detail}")
 
     def _unreachable(self, error: str) -> Snapshot:
         return Snapshot(sequence=self._sequence, taken_at=datetime.now(timezone.utc), target=self.target.label,
                         engine="postgres", reachable=False, error=error)
 
     async def _collect(self, started: float, cpu_started: float) -> Snapshot:
-        now = time.monotonic()
-        if self._facts is None or now - self._facts_at >= self.facts_every_s:
-            await self._read_facts()
+        assert self._conn is not None
+        major = self._conn.get_server_version().major
+        if self._facts is None or time.monotonic() - self._facts_at >= self.facts_every_s:
+            await self._part("server", self._read_facts)
         facts = self._facts
-        assert facts is not None
-        major = facts["version_num"] // 10000
 
         activity_row = await self._part("activity", lambda: self._fetch(sql("database_activity", major)))
-        if activity_row and activity_row[0]["in_recovery"] != facts["is_standby"]:
-            await self._read_facts()  # promoted or demoted since the facts were read
+        if facts is not None and activity_row and activity_row[0]["in_recovery"] != facts["is_standby"]:
+            await self._part("server", self._read_facts)  # promoted or demoted since the facts were read
             facts = self._facts
-            assert facts is not None
 
         sessions_rows = await self._part("sessions", lambda: self._fetch(sql("activity", major)))
         sessions: list[Session] = []
         connections_used = None
         if sessions_rows is not None:
             sessions, connections_used = self._sessions(sessions_rows)
-            if not (facts["is_superuser"] or "pg_read_all_stats" in facts["monitoring_roles"]):
+            if facts is not None and not self._reads_all_stats(facts):
                 self._parts["sessions"] = PartStatus(
                     available=True,
                     reason="other roles' query text, state and client are hidden",
@@ -224,14 +229,22 @@ class PostgresCollector:
             locks = [Lock(**dict(r)) for r in lock_rows or []]
             blocking = build_blocking(sessions, locks)
 
+        if facts is None:
+            reason = f"needs the server facts, which could not be read ({self._parts['server'].reason})"
+            for name in ("statements", "replication"):
+                self._parts[name] = PartStatus(available=False, reason=reason, fix=self._parts["server"].fix)
+            return self._snapshot(started, cpu_started, None, connections_used, sessions, blocking, None,
+                                  activity_row, None)
         statements = await self._part("statements", lambda: self._read_statements(facts))
         replication = await self._part("replication", lambda: self._read_replication(facts, major))
-        server = self._server_info(facts)
         if time.monotonic() >= self._size_due:
             await self._part("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
-            server = self._server_info(facts)
+        return self._snapshot(started, cpu_started, self._server_info(facts), connections_used, sessions,
+                              blocking, statements, activity_row, replication)
 
+    def _snapshot(self, started, cpu_started, server, connections_used, sessions, blocking, statements,
+                  activity_row, replication) -> Snapshot:
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -254,6 +267,10 @@ class PostgresCollector:
                                wall_ms=(finished - started) * 1000,
                                client_cpu_ms=(time.process_time() - cpu_started) * 1000),
         )
+
+    @staticmethod
+    def _reads_all_stats(facts: dict[str, Any]) -> bool:
+        return bool(facts["is_superuser"]) or "pg_read_all_stats" in facts["monitoring_roles"]
 
     async def _part(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
         """Run one part under the backoff rules; a failure marks the part and returns None."""
@@ -296,7 +313,7 @@ class PostgresCollector:
         failures = previous.failures + 1 if previous else 1
         retry_at = None
         if back_off:
-            delay = min(MAX_BACKOFF_S, 5.0 * 2 ** (failures - 1))
+            delay = min(MAX_BACKOFF_S, self.backoff_base_s * 2 ** (failures - 1))
             self._backoff[name] = Backoff(failures, time.monotonic() + delay, reason, fix)
             retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
         self._parts[name] = PartStatus(available=False, reason=reason, fix=fix, retry_at=retry_at)
@@ -305,12 +322,13 @@ class PostgresCollector:
     async def _read_facts(self) -> None:
         assert self._conn is not None
         major = self._conn.get_server_version().major
+        self._facts_at = time.monotonic()  # also on failure: the backoff decides the next try
         rows = await self._fetch(sql("server_facts", major))
         facts = dict(rows[0])
         facts["monitoring_roles"] = list(facts["monitoring_roles"] or [])
         facts["read_at"] = datetime.now(timezone.utc)
+        facts["read_monotonic"] = time.monotonic()
         self._facts = facts
-        self._facts_at = time.monotonic()
         settings = await self._part("settings", lambda: self._fetch(sql("settings", major), SETTINGS_READ))
         if settings is not None:
             self._settings = {r["name"]: r["value"] for r in settings}
@@ -328,7 +346,7 @@ class PostgresCollector:
             version=facts["version"],
             version_num=facts["version_num"],
             started_at=facts["started_at"],
-            uptime_s=facts["uptime_s"] + (time.monotonic() - self._facts_at),
+            uptime_s=facts["uptime_s"] + (time.monotonic() - facts["read_monotonic"]),
             is_standby=facts["is_standby"],
             max_connections=facts["max_connections"],
             reserved_connections=facts["reserved_connections"],
@@ -444,7 +462,7 @@ class PostgresCollector:
                 mean_time_ms=total / calls if calls else 0.0, rows=r["rows"],
                 shared_blks_hit=r["shared_blks_hit"], shared_blks_read=r["shared_blks_read"], delta=delta))
         self._statements = current
-        if not (facts["is_superuser"] or "pg_read_all_stats" in facts["monitoring_roles"]):
+        if not self._reads_all_stats(facts):
             self._parts["statements"] = PartStatus(
                 available=True, reason="statements of other roles are hidden",
                 fix=PRIVILEGE_FIX["statements"].format(user=facts["current_user"]))

@@ -1,0 +1,120 @@
+"""The command line: help, version, and bad input as one line on stderr with exit status 2."""
+
+import json
+import subprocess
+
+import pytest
+
+from dbtop.engines.postgres.cluster import free_port
+from dbtop.engines.postgres.connect import unsupported_version_message
+from dbtop.profiles.target import resolve_target
+
+from .conftest import dbtop_command
+
+
+def run(*args, env=None, timeout=30):
+    return subprocess.run([*dbtop_command(), *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert result.stderr.startswith("dbtop: ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_help_documents_every_command():
+    out = run("--help").stdout
+    for words in ("dbtop [TARGET]", "dbtop snapshot", "dbtop demo", "--version", "PGHOST", "exit status"):
+        assert words in out
+    snapshot_help = run("snapshot", "--help").stdout
+    for words in ("--json", "--interval", "--count", "--statement-timeout", "--lock-timeout"):
+        assert words in snapshot_help
+    assert "--rows" in run("demo", "--help").stdout
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("dbtop 0.")
+
+
+@pytest.fixture(scope="module")
+def password_role(pg):
+    pg.psql("DROP ROLE IF EXISTS app_user; CREATE ROLE app_user LOGIN PASSWORD 'right-horse-battery'")
+    return "app_user"
+
+
+def test_one_snapshot_as_json(pg):
+    result = run("snapshot", pg.dsn(), "--json")
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    snap = json.loads(line)
+    assert snap["schema_version"] == 1 and snap["reachable"] and snap["server"]["version_num"] >= 120000
+
+
+def test_count_and_interval_give_rates_from_the_second_snapshot(pg):
+    result = run("snapshot", pg.dsn(), "--json", "--count", "2", "--interval", "0.5")
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["activity"]["transactions_per_s"] is None
+    assert second["activity"]["transactions_per_s"] is not None
+    assert second["sequence"] == 2
+
+
+def test_target_from_libpq_environment(pg):
+    import os
+
+    env = dict(os.environ, PGHOST=str(pg.socket_dir), PGPORT=str(pg.port), PGUSER="postgres", PGDATABASE="postgres")
+    result = run("snapshot", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["server"]["database"] == "postgres"
+
+
+def test_url_with_password_over_tcp(pg, password_role):
+    url = f"postgresql+asyncpg://app_user:right-horse-battery@127.0.0.1:{pg.port}/postgres"
+    result = run("snapshot", url, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["server"]["current_user"] == "app_user"
+
+
+def test_wrong_password(pg, password_role):
+    result = run("snapshot", f"postgresql://app_user:wrong-horse@127.0.0.1:{pg.port}/postgres")
+    assert_one_line_error(result, "password authentication failed for user 'app_user'")
+    assert "wrong-horse" not in result.stderr
+
+
+def test_unreachable_host():
+    result = run("snapshot", f"postgresql://someone@127.0.0.1:{free_port()}/db")
+    assert_one_line_error(result, "connection refused", "is the server running")
+
+
+def test_unknown_database(pg):
+    result = run("snapshot", pg.dsn(database="no_such_db"))
+    assert_one_line_error(result, "database 'no_such_db' does not exist")
+
+
+def test_url_that_does_not_parse():
+    assert_one_line_error(run("snapshot", "postgresql://host:notaport/db"), "cannot parse URL")
+    assert_one_line_error(run("snapshot", "mysql://host/db"), "unsupported URL scheme")
+    assert_one_line_error(run("snapshot", "host=x bogus=1"), "unknown connection option 'bogus'")
+    assert_one_line_error(run("snapshot", "host='unterminated"), "unterminated")
+
+
+def test_bad_arguments_exit_2():
+    result = run("snapshot", "--count", "zero")
+    assert result.returncode == 2 and "whole number" in result.stderr
+
+
+def test_app_refuses_unreachable_target_before_drawing_anything():
+    result = run(f"postgresql://someone@127.0.0.1:{free_port()}/db")
+    assert_one_line_error(result, "connection refused")
+
+
+def test_server_older_than_12_is_refused_with_what_to_do():
+    # No server older than 12 can be installed here; the check runs on the version the server
+    # reports at connect time, and this is the line it prints.
+    message = unsupported_version_message(resolve_target("host=db1 user=u dbname=d", {}), "11.22")
+    assert message == ("u@db1:5432/d runs PostgreSQL 11.22, which dbtop does not support: "
+                       "it needs PostgreSQL 12 or newer (12 to 17 are supported)")

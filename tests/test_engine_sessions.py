@@ -1,0 +1,120 @@
+"""Sessions, durations and database-wide rates, from situations created for real."""
+
+import asyncio
+
+from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.profiles.target import resolve_target
+
+from .conftest import wait_until
+
+
+async def test_idle_in_transaction_session_shows_state_and_durations(collector, sessions):
+    conn = await sessions(app="billing-worker")
+    await conn.execute("BEGIN; SELECT 1")
+    pid = conn.get_server_pid()
+    await asyncio.sleep(0.3)
+
+    snap = await collector.snapshot()
+
+    session = next(s for s in snap.sessions if s.pid == pid)
+    assert session.state == "idle in transaction"
+    assert session.application == "billing-worker"
+    assert session.user == "postgres" and session.database == "postgres"
+    assert session.client == "local"
+    assert session.xact_s >= 0.3 and session.state_s >= 0.3
+    assert session.backend_type == "client backend"
+
+
+async def test_slow_query_is_active_with_its_text_and_running_time(collector, sessions):
+    conn = await sessions(app="reporting")
+    pid = conn.get_server_pid()
+    slow = asyncio.ensure_future(conn.execute("SELECT pg_sleep(3) /* nightly report */"))
+    try:
+        await asyncio.sleep(0.5)
+        snap = await collector.snapshot()
+        session = next(s for s in snap.sessions if s.pid == pid)
+        assert session.state == "active"
+        assert "nightly report" in session.query
+        assert session.query_s >= 0.4
+        assert session.query_id is not None
+    finally:
+        slow.cancel()
+        conn.terminate()
+
+
+async def test_own_monitoring_session_is_excluded_but_counted(collector, sessions):
+    other = await sessions(app="dbtop")  # another dbtop instance is a session like any other
+    snap = await collector.snapshot()
+    pids = {s.pid for s in snap.sessions}
+    assert collector._conn.get_server_pid() not in pids
+    assert other.get_server_pid() in pids
+    clients = [s for s in snap.sessions if s.backend_type == "client backend"]
+    assert snap.connections_used == len(clients) + 1
+
+
+async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(pg_target, sessions):
+    col = PostgresCollector(pg_target)
+    await col.connect()
+    try:
+        first = await col.snapshot()
+        assert first.activity.transactions_per_s is None
+        conn = await sessions()
+        await conn.execute("CREATE TABLE IF NOT EXISTS rate_probe (id int)")
+        for _ in range(50):
+            await conn.execute("INSERT INTO rate_probe VALUES (1)")
+        # backends flush their counters when idle, at most once a second unless told to
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        await asyncio.sleep(0.3)
+        second = await col.snapshot()
+        assert second.activity.interval_s > 0.2
+        assert second.activity.transactions_per_s >= 50 / second.activity.interval_s * 0.9
+        assert 0 < second.activity.cache_hit_ratio <= 1
+        assert second.activity.tuples_written_per_s > 0
+        assert second.interval_s > 0.2
+    finally:
+        await col.close()
+
+
+async def test_server_facts(collector, pg):
+    snap = await collector.snapshot()
+    server = snap.server
+    assert server.version_num >= 120000
+    assert server.max_connections == 200
+    assert server.reserved_connections >= 3
+    assert not server.is_standby
+    assert server.uptime_s > 0
+    assert server.database_size_estimate_bytes > 0
+    assert server.settings["shared_preload_libraries"] == "pg_stat_statements"
+    # dbtop's own session timeouts must not be reported as the server's
+    assert server.settings["statement_timeout"] == "0"
+    assert server.settings["lock_timeout"] == "0"
+    assert snap.replication.role == "primary"
+
+
+async def test_role_level_timeout_is_reported_not_dbtops_own(pg, sessions):
+    pg.psql("DROP ROLE IF EXISTS app_with_timeout; CREATE ROLE app_with_timeout LOGIN;"
+            "ALTER ROLE app_with_timeout SET statement_timeout = '30s'; GRANT pg_monitor TO app_with_timeout")
+    col = PostgresCollector(resolve_target(pg.dsn(user="app_with_timeout")))
+    await col.connect()
+    try:
+        snap = await col.snapshot()
+        assert snap.server.settings["statement_timeout"] == "30000ms"
+        assert await col._conn.fetchval("SHOW statement_timeout") == "2s"
+    finally:
+        await col.close()
+
+
+async def test_monitoring_session_is_read_only_with_timeouts(collector):
+    conn = collector._conn
+    assert await conn.fetchval("SHOW statement_timeout") == "2s"
+    assert await conn.fetchval("SHOW lock_timeout") == "500ms"
+    assert await conn.fetchval("SHOW default_transaction_read_only") == "on"
+    assert await conn.fetchval("SHOW application_name") == "dbtop"
+
+
+async def test_snapshot_round_trips_json(collector):
+    from dbtop.engines.snapshot import Snapshot
+
+    snap = await collector.snapshot()
+    again = Snapshot.model_validate_json(snap.model_dump_json())
+    assert again == snap

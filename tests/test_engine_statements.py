@@ -1,0 +1,91 @@
+"""pg_stat_statements: per-interval deltas, and what the snapshot says when it is missing."""
+
+import asyncio
+
+from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.profiles.target import resolve_target
+
+
+async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, sessions):
+    conn = await sessions()
+    await conn.execute("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id int, total int);"
+                       "INSERT INTO orders SELECT g, g FROM generate_series(1, 100) g")
+    col = PostgresCollector(pg_target)
+    await col.connect()
+    try:
+        first = await col.snapshot()
+        assert first.statements.extension_version
+        for i in range(40):
+            await conn.fetch("SELECT * FROM orders WHERE id = $1 /* deltas probe */", i + 1)
+        second = await col.snapshot()
+        probe = [s for s in second.statements.entries if s.query and "deltas probe" in s.query]
+        assert len(probe) == 1
+        entry = probe[0]
+        assert entry.calls >= 40
+        assert entry.user == "postgres" and entry.database == "postgres"
+        assert entry.mean_time_ms == entry.total_time_ms / entry.calls
+        # the statement first appeared in this interval: no delta until it has a previous reading
+        for i in range(25):
+            await conn.fetch("SELECT * FROM orders WHERE id = $1 /* deltas probe */", i + 1)
+        await asyncio.sleep(0.1)
+        third = await col.snapshot()
+        [entry3] = [s for s in third.statements.entries if s.query_id == entry.query_id and s.toplevel]
+        assert entry3.delta is not None
+        assert entry3.delta.calls == 25
+        assert entry3.delta.rows == 25
+        assert entry3.delta.calls_per_s > 0
+        assert entry3.delta.interval_s >= 0.1
+        assert third.statements.interval_s >= 0.1
+    finally:
+        await col.close()
+
+
+async def test_texts_are_fetched_once_per_new_statement(collector, sessions):
+    conn = await sessions()
+    await collector.snapshot()
+    await collector.snapshot()
+    settled = await collector.snapshot()
+    queries_when_nothing_new = settled.cost.queries
+    await conn.fetch("SELECT 42 AS brand_new_statement_for_text_cache")
+    fresh = await collector.snapshot()
+    assert fresh.cost.queries == queries_when_nothing_new + 1  # the text fetch
+    again = await collector.snapshot()
+    assert again.cost.queries == queries_when_nothing_new
+
+
+async def test_extension_not_created_says_so_and_how_to_fix(pg, sessions):
+    pg.psql("DROP DATABASE IF EXISTS no_pgss; CREATE DATABASE no_pgss")
+    col = PostgresCollector(resolve_target(pg.dsn(database="no_pgss")))
+    await col.connect()
+    try:
+        snap = await col.snapshot()
+        part = snap.parts["statements"]
+        assert not part.available
+        assert "not created in database no_pgss" in part.reason
+        assert "CREATE EXTENSION pg_stat_statements" in part.fix
+        assert snap.sessions  # the rest of the snapshot still arrives
+        assert snap.activity is not None
+    finally:
+        await col.close()
+
+
+async def test_library_not_preloaded_says_so_and_how_to_fix(start_cluster):
+    bare = start_cluster(preload_statements=False)
+    col = PostgresCollector(resolve_target(bare.dsn()))
+    await col.connect()
+    try:
+        snap = await col.snapshot()
+        part = snap.parts["statements"]
+        assert not part.available
+        assert part.reason == "pg_stat_statements is not in shared_preload_libraries"
+        assert "shared_preload_libraries" in part.fix and "restart" in part.fix
+        # created but not preloaded: the call itself fails, and the snapshot says why
+        bare.psql("CREATE EXTENSION pg_stat_statements")
+        col._facts_at = -1e18  # re-read the slow facts now rather than in a minute
+        snap = await col.snapshot()
+        part = snap.parts["statements"]
+        assert not part.available
+        assert "library is not loaded" in part.reason
+        assert snap.sessions is not None and snap.server is not None
+    finally:
+        await col.close()
