@@ -127,6 +127,7 @@ class Statement(Frozen):
     user: str | None = None
     database: str | None = None
     toplevel: bool = True
+    from_dbtop: bool = False
     query: str | None = None
     calls: int
     total_time_ms: float

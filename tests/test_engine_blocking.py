@@ -16,6 +16,8 @@ async def test_three_deep_lock_chain_reads_as_a_tree(pg, collector, sessions):
     await holder.execute("BEGIN; UPDATE accounts SET balance = 1 WHERE id = 1")
     await middle.execute("BEGIN; UPDATE accounts SET balance = 2 WHERE id = 2")
     middle_wait = asyncio.ensure_future(middle.execute("UPDATE accounts SET balance = 2 WHERE id = 1"))
+    # middle must queue for row 1 before `other` does, or the two race for the tuple lock
+    await wait_until(lambda: _blocked(collector, 1), timeout=10)
     tail_wait = asyncio.ensure_future(tail.execute("UPDATE accounts SET balance = 3 WHERE id = 2"))
     other_wait = asyncio.ensure_future(other.execute("UPDATE accounts SET balance = 4 WHERE id = 1"))
     try:

@@ -42,11 +42,13 @@ async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, session
 
 async def test_texts_are_fetched_once_per_new_statement(collector, sessions):
     conn = await sessions()
+    # pg_stat_statements ignores constants and column aliases: only a new shape is a new statement
+    await conn.execute("DROP TABLE IF EXISTS text_cache_probe; CREATE TABLE text_cache_probe (a int, b int)")
     await collector.snapshot()
     await collector.snapshot()
     settled = await collector.snapshot()
     queries_when_nothing_new = settled.cost.queries
-    await conn.fetch("SELECT 42 AS brand_new_statement_for_text_cache")
+    await conn.fetch("SELECT b, a FROM text_cache_probe WHERE b > a")
     fresh = await collector.snapshot()
     assert fresh.cost.queries == queries_when_nothing_new + 1  # the text fetch
     again = await collector.snapshot()

@@ -18,6 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 from ..profiles.target import TargetError, resolve_target
 
 COMMANDS = ("snapshot", "demo")
+# Kept here rather than imported from dbtop.themes, which imports Textual: `--help` stays fast.
+THEME_NAMES = ("dbtop-dark", "dbtop-light", "dbtop-high-contrast", "dbtop-16")
 
 TARGET_HELP = (
     "what to connect to: a URL (postgresql://user@host:5432/db, postgresql+asyncpg://…), a libpq "
@@ -71,6 +73,12 @@ def add_timeouts(parser: argparse.ArgumentParser) -> None:
                         help="lock_timeout of every monitoring query, in seconds (default 0.5)")
 
 
+def add_theme(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theme", choices=THEME_NAMES, default=None,
+                        help="colour theme (default dbtop-dark; dbtop-16 on TERM=linux; t cycles in the app); "
+                             "NO_COLOR is respected")
+
+
 def app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dbtop", description="A terminal dashboard for the on-call DBA.", epilog=EPILOG,
@@ -79,6 +87,7 @@ def app_parser() -> argparse.ArgumentParser:
     parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
     parser.add_argument("--interval", type=positive_float, default=2.0, metavar="S",
                         help="seconds between refreshes (default 2; + and - change it in the app)")
+    add_theme(parser)
     add_timeouts(parser)
     return parser
 
@@ -112,6 +121,7 @@ def demo_parser() -> argparse.ArgumentParser:
                         help="build the demo, print its connection string, and keep it running until Ctrl-C")
     parser.add_argument("--interval", type=positive_float, default=2.0, metavar="S",
                         help="seconds between refreshes (default 2)")
+    add_theme(parser)
     return parser
 
 
@@ -184,14 +194,12 @@ def summary_line(snap) -> str:
 def run_app(args: argparse.Namespace) -> int:
     from ..engines.base import collector_for
     from ..engines.postgres.connect import ConnectError
+    from .app import run_dashboard
 
     try:
         target = resolve_target(args.target)
         collector = collector_for(target, **collector_options(args))
-        asyncio.run(collector.connect())
+        run_dashboard(collector, interval_s=args.interval, theme_name=args.theme)
     except (TargetError, ConnectError) as exc:
         return fail(str(exc))
-    from .app import DbtopApp
-
-    DbtopApp(collector, interval_s=args.interval).run()
     return 0

@@ -38,7 +38,7 @@ from ..snapshot import (
     WalReceiver,
 )
 from .connect import APPLICATION_NAME, ConnectError, open_connection
-from .queries import sql, statements_sql
+from .queries import MARKER, sql, statements_sql
 
 T = TypeVar("T")
 
@@ -455,10 +455,12 @@ class PostgresCollector:
                     shared_blks_read=dd, calls_per_s=dc / interval, time_ms_per_s=dt / interval,
                     rows_per_s=dr / interval, shared_blks_hit_per_s=dh / interval,
                     shared_blks_read_per_s=dd / interval)
+            text = texts.get(r["query_id"])
             entries.append(Statement.model_construct(
                 query_id=r["query_id"], user_id=r["user_id"], database_id=r["database_id"],
                 user=names.get(("role", r["user_id"])), database=names.get(("database", r["database_id"])),
-                toplevel=r["toplevel"], query=texts.get(r["query_id"]), calls=calls, total_time_ms=total,
+                toplevel=r["toplevel"], from_dbtop=text is not None and text.startswith(MARKER),
+                query=text, calls=calls, total_time_ms=total,
                 mean_time_ms=total / calls if calls else 0.0, rows=r["rows"],
                 shared_blks_hit=r["shared_blks_hit"], shared_blks_read=r["shared_blks_read"], delta=delta))
         self._statements = current

@@ -10,6 +10,9 @@ from functools import cache
 from importlib import resources
 
 FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)@(?P<since>\d+)\.sql$")
+# Every query dbtop sends starts with this, so its own statements can be told apart in
+# pg_stat_statements (which keeps comments) and in pg_stat_activity.
+MARKER = "/* dbtop */"
 
 
 @cache
@@ -18,7 +21,7 @@ def _library() -> dict[str, list[tuple[int, str]]]:
     for entry in resources.files(__package__).joinpath("sql").iterdir():
         match = FILE_NAME.match(entry.name)
         if match:
-            library.setdefault(match["name"], []).append((int(match["since"]), entry.read_text()))
+            library.setdefault(match["name"], []).append((int(match["since"]), f"{MARKER}\n{entry.read_text()}"))
     for versions in library.values():
         versions.sort(reverse=True)
     return library

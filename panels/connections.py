@@ -1,0 +1,247 @@
+"""Connections: one row per session, with filter, sort, grouping and a detail view."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Input, Static
+
+from ..engines.snapshot import Session, Snapshot
+from .base import Cell, Panel, add_columns, current_row_key, part_notice, sync_rows
+from .text import clean, duration, literal
+
+# Processes without a client or a query (checkpointer, walwriter, launchers, …) are not sessions.
+SESSION_BACKENDS = {"client backend", "autovacuum worker", "walsender", "parallel worker", "background worker"}
+STATE_LABELS = {
+    "idle in transaction": "idle in tx",
+    "idle in transaction (aborted)": "idle in tx (abort)",
+    "fastpath function call": "fastpath",
+}
+COLUMNS = [
+    ("pid", "pid", 7),
+    ("state", "state", 10),
+    ("xact_s", "xact", 7),
+    ("query_s", "query", 7),
+    ("user", "user", 10),
+    ("query", "query text", 60),
+    ("wait", "wait", 16),
+    ("state_s", "in state", 8),
+    ("database", "database", 12),
+    ("application", "application", 16),
+    ("client", "client", 21),
+    ("backend_type", "backend", 12),
+]
+SORTABLE = [key for key, _, _ in COLUMNS]
+GROUPS = [None, "state", "user", "application", "client"]
+GROUP_COLUMNS = [("group", "group", 30), ("sessions", "sessions", 9), ("active", "active", 7),
+                 ("idle_tx", "idle in tx", 10), ("waiting", "waiting", 8), ("longest_xact", "longest xact", 12)]
+FILTERED_FIELDS = ("user", "database", "application", "client", "state", "query")
+
+
+def session_matches(session: Session, needle: str) -> bool:
+    if not needle:
+        return True
+    needle = needle.lower()
+    return any(needle in (getattr(session, f) or "").lower() for f in FILTERED_FIELDS)
+
+
+def session_cells(s: Session, query_width: int) -> list[Cell]:
+    state = s.state or (s.backend_type or "")
+    wait = f"{s.wait_event_type}:{s.wait_event}" if s.wait_event_type else ""
+    waiting_style = "bold" if s.blocked_by else ""
+    return [
+        Cell(Text(str(s.pid), style=waiting_style), s.pid),
+        Cell(literal(STATE_LABELS.get(state, state), 18), state),
+        Cell(duration(s.xact_s) if s.xact_s is not None else "", s.xact_s),
+        Cell(duration(s.query_s) if s.query_s is not None and s.state == "active" else "",
+             s.query_s if s.state == "active" else None),
+        Cell(literal(s.user, 30), s.user),
+        Cell(literal(s.query, query_width), s.query),
+        Cell(literal(wait, 40, style=waiting_style), wait),
+        Cell(duration(s.state_s) if s.state_s is not None else "", s.state_s),
+        Cell(literal(s.database, 40), s.database),
+        Cell(literal(s.application, 40), s.application),
+        Cell(literal(s.client, 40), s.client),
+        Cell(literal(s.backend_type, 30), s.backend_type),
+    ]
+
+
+class ConnectionsPanel(Panel):
+    """Sessions from pg_stat_activity (dbtop's own excluded)."""
+
+    panel_title = "Connections"
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "next_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse", show=False),
+        Binding("g", "next_group", "Group"),
+        Binding("i", "toggle_idle", "Hide idle"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    filter_text: reactive[str] = reactive("")
+    sort_column: reactive[str] = reactive("xact_s")
+    sort_reverse: reactive[bool] = reactive(True)
+    group_by: reactive[str | None] = reactive(None)
+    hide_idle: reactive[bool] = reactive(False)
+
+    class SessionChosen(Message):
+        """The operator asked for one session's details."""
+
+        def __init__(self, pid: int) -> None:
+            super().__init__()
+            self.pid = pid
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="connections-summary", classes="panel-summary")
+        yield Input(placeholder="filter: user, database, application, client, state or query text",
+                    id="connections-filter", classes="hidden")
+        table = DataTable(id="connections-table", cursor_type="row", zebra_stripes=True)
+        add_columns(table, COLUMNS)
+        yield table
+        groups = DataTable(id="connections-groups", cursor_type="row", classes="hidden")
+        add_columns(groups, GROUP_COLUMNS)
+        yield groups
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#connections-table", DataTable)
+
+    def visible_sessions(self, snapshot: Snapshot) -> list[Session]:
+        return [s for s in snapshot.sessions
+                if (s.backend_type in SESSION_BACKENDS or s.backend_type is None)
+                and not (self.hide_idle and s.state == "idle")
+                and session_matches(s, self.filter_text)]
+
+    def render_snapshot(self, snapshot: Snapshot) -> None:
+        shown = self.visible_sessions(snapshot)
+        if self.group_by:
+            self.render_groups(shown)
+        else:
+            rows = {str(s.pid): session_cells(s, 200) for s in shown}
+            sync_rows(self.table, rows, self.sort_column, self.sort_reverse)
+        self.render_summary(snapshot, shown)
+
+    def render_groups(self, shown: list[Session]) -> None:
+        groups: dict[str, list[Session]] = defaultdict(list)
+        for s in shown:
+            groups[getattr(s, self.group_by) or "(none)"].append(s)
+        rows = {}
+        for name, members in groups.items():
+            states = Counter(m.state for m in members)
+            longest = max((m.xact_s for m in members if m.xact_s is not None), default=None)
+            rows[f"group:{name}"] = [
+                Cell(literal(name, 60), name), Cell(str(len(members)), len(members)),
+                Cell(str(states["active"]), states["active"]),
+                Cell(str(states["idle in transaction"]), states["idle in transaction"]),
+                Cell(str(sum(1 for m in members if m.blocked_by)), sum(1 for m in members if m.blocked_by)),
+                Cell(duration(longest) if longest is not None else "", longest),
+            ]
+        sync_rows(self.query_one("#connections-groups", DataTable), rows, "sessions", True)
+
+    def render_summary(self, snapshot: Snapshot, shown: list[Session]) -> None:
+        states = Counter(s.state for s in shown)
+        text = Text()
+        text.append(f"{len(shown)} sessions", style="bold")
+        text.append(f" · {states['active']} active · {states['idle in transaction']} idle in tx"
+                    f" · {sum(1 for s in shown if s.blocked_by)} waiting on locks")
+        label = next(lbl for key, lbl, _ in COLUMNS if key == self.sort_column)
+        text.append(f" · sort {label} {'↓' if self.sort_reverse else '↑'}")
+        if self.group_by:
+            text.append(f" · grouped by {self.group_by}")
+        if self.hide_idle:
+            text.append(" · idle hidden")
+        if self.filter_text:
+            text.append(" · filter ")
+            text.append_text(literal(self.filter_text, 40, style="bold"))
+        notice = part_notice("sessions", snapshot.part("sessions"))
+        if notice:
+            text.append("\n")
+            text.append_text(notice)
+        self.query_one("#connections-summary", Static).update(text)
+
+    def rerender(self) -> None:
+        if self.snapshot is not None:
+            self.render_snapshot(self.snapshot)
+
+    # -- keys ------------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#connections-filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#connections-filter", Input)
+        box.value = ""
+        box.add_class("hidden")
+        self.filter_text = ""
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.add_class("hidden")
+        self.current_table().focus()
+
+    def action_next_sort(self) -> None:
+        index = SORTABLE.index(self.sort_column)
+        self.sort_column = SORTABLE[(index + 1) % len(SORTABLE)]
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+
+    def action_next_group(self) -> None:
+        self.group_by = GROUPS[(GROUPS.index(self.group_by) + 1) % len(GROUPS)]
+
+    def action_toggle_idle(self) -> None:
+        self.hide_idle = not self.hide_idle
+
+    def watch_group_by(self, group_by: str | None) -> None:
+        self.query_one("#connections-groups").set_class(group_by is None, "hidden")
+        self.table.set_class(group_by is not None, "hidden")
+        self.current_table().focus()
+
+    def current_table(self) -> DataTable:
+        return self.query_one("#connections-groups" if self.group_by else "#connections-table", DataTable)
+
+    def _watch_view(self) -> None:
+        self.rerender()
+
+    watch_filter_text = watch_sort_column = watch_sort_reverse = watch_hide_idle = _watch_view
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.data_table.id == "connections-table":
+            key = event.column_key.value
+            if key == self.sort_column:
+                self.sort_reverse = not self.sort_reverse
+            else:
+                self.sort_column = key
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value
+        if key.startswith("group:"):
+            # Enter on a group shows its sessions: the group's value becomes the filter.
+            value = key.split(":", 1)[1]
+            self.group_by = None
+            box = self.query_one("#connections-filter", Input)
+            box.value = "" if value == "(none)" else value
+            box.remove_class("hidden")
+            return
+        self.post_message(self.SessionChosen(int(key)))
+
+    def selected_pid(self) -> int | None:
+        key = current_row_key(self.table)
+        return int(key) if key and not key.startswith("group:") else None
+
+
+def describe_session(s: Session) -> str:
+    """A one-line description used by other panels and screens."""
+    return f"{s.pid} {clean(s.user, 20)}@{clean(s.database, 20)} {clean(s.application, 20)} {clean(s.state, 20)}"

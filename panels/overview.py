@@ -1,0 +1,116 @@
+"""The overview strip, always visible: what is this server, is it healthy, and is what I see fresh."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timezone
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Sparkline, Static
+
+from ..engines.snapshot import Snapshot
+from .text import clean, duration, number
+
+HISTORY = 180  # samples kept for the sparklines: 6 minutes at the default 2 s
+GAUGE_WIDTH = 20
+WARN_AT, CRITICAL_AT = 0.8, 0.9
+
+
+def connection_gauge(used: int | None, maximum: int | None, width: int = GAUGE_WIDTH) -> Content:
+    """A bar of `width` cells with marks at 80% and 90% of max_connections."""
+    if used is None or not maximum:
+        return Content("connections ") + Content.styled("?", "$text-muted")
+    ratio = used / maximum
+    level = "$error" if ratio >= CRITICAL_AT else "$warning" if ratio >= WARN_AT else "$success"
+    marks = {int(WARN_AT * width): "$warning", int(CRITICAL_AT * width): "$error"}
+    bar = Content("conn ")
+    for i in range(width):
+        filled = (i + 0.5) / width <= ratio
+        if i in marks:
+            bar += Content.styled("┃", f"bold {marks[i]}")
+        else:
+            bar += Content.styled("█" if filled else "░", level if filled else "$text-muted")
+    return bar + Content.styled(f" {used}/{maximum} {ratio:.0%}", f"bold {level}")
+
+
+def replication_lag(snapshot: Snapshot) -> str:
+    rep = snapshot.replication
+    if rep is None:
+        return "lag ?"
+    if rep.role == "standby":
+        receiver = rep.receiver
+        if receiver is None or receiver.replay_lag_s is None:
+            return "replay lag ?"
+        return f"replay lag {duration(receiver.replay_lag_s)}" + (" (paused)" if receiver.replay_paused else "")
+    lags = [s.replay_lag_s for s in rep.standbys if s.replay_lag_s is not None]
+    if not rep.standbys:
+        return "no standby"
+    return f"lag {duration(max(lags))}" if lags else f"{len(rep.standbys)} standby, lag ?"
+
+
+class OverviewStrip(Vertical):
+    """Target, version, role, uptime, connections, rates, lag, and how old the data is."""
+
+    status: reactive[str] = reactive("connecting")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.snapshot: Snapshot | None = None
+        self.tps_history: deque[float] = deque(maxlen=HISTORY)
+        self.hit_history: deque[float] = deque(maxlen=HISTORY)
+        self.profile: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="overview-identity")
+        with Horizontal(id="overview-figures"):
+            yield Static(id="overview-gauge")
+            yield Static(id="overview-tps", classes="figure")
+            yield Sparkline([], id="overview-tps-spark", classes="spark")
+            yield Static(id="overview-hit", classes="figure")
+            yield Sparkline([], id="overview-hit-spark", classes="spark")
+            yield Static(id="overview-lag", classes="figure")
+
+    def apply(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        activity = snapshot.activity
+        if activity and activity.transactions_per_s is not None:
+            self.tps_history.append(activity.transactions_per_s)
+        if activity and activity.cache_hit_ratio is not None:
+            self.hit_history.append(activity.cache_hit_ratio * 100)
+        self.query_one("#overview-gauge", Static).update(
+            connection_gauge(snapshot.connections_used, snapshot.server.max_connections if snapshot.server else None))
+        tps = activity.transactions_per_s if activity else None
+        self.query_one("#overview-tps", Static).update(f"tps {number(tps, 1) if tps is not None else '-'}")
+        hit = activity.cache_hit_ratio if activity else None
+        self.query_one("#overview-hit", Static).update(f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
+        self.query_one("#overview-tps-spark", Sparkline).data = list(self.tps_history)
+        self.query_one("#overview-hit-spark", Sparkline).data = list(self.hit_history)
+        lag = self.query_one("#overview-lag", Static)
+        lag.update(replication_lag(snapshot))
+        self.refresh_identity()
+
+    def watch_status(self) -> None:
+        self.refresh_identity()
+
+    def refresh_identity(self) -> None:
+        """Redrawn every second too, so the snapshot's age keeps counting while paused or cut off."""
+        snapshot = self.snapshot
+        age = (datetime.now(timezone.utc) - snapshot.taken_at).total_seconds() if snapshot else None
+        # Freshness first: at 80 columns whatever comes last may be cut off.
+        line = Text()
+        line.append(f" {self.status} ", style="reverse")
+        line.append(f" age {duration(age)} ")
+        if snapshot and snapshot.server:
+            server = snapshot.server
+            line.append(" standby" if server.is_standby else " primary", style="bold")
+            line.append(f" PG {clean(server.version.split(' ')[0], 20)} up {duration(server.uptime_s)} ")
+        if self.profile:
+            line.append(f" [{clean(self.profile, 30)}]", style="bold")
+        line.append(" " + clean(snapshot.target if snapshot else "", 80), style="bold")
+        self.query_one("#overview-identity", Static).update(line)
+        self.set_class(self.status.startswith("disconnected"), "disconnected")
+        self.set_class(self.status == "paused", "paused")

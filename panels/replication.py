@@ -1,0 +1,84 @@
+"""Replication: standbys and their lag, slots and the WAL they keep; on a standby, its own lag."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from ..engines.snapshot import Snapshot
+from .base import Cell, Panel, add_columns, part_notice, sync_rows
+from .text import clean, duration, literal, size
+
+STANDBY_COLUMNS = [
+    ("application", "standby", 16), ("client", "client", 21), ("state", "state", 10), ("sync", "sync", 6),
+    ("write", "write lag", 9), ("flush", "flush lag", 9), ("replay", "replay lag", 10),
+    ("bytes", "replay behind", 13), ("replay_lsn", "replay lsn", 14),
+]
+SLOT_COLUMNS = [
+    ("name", "slot", 20), ("type", "type", 9), ("active", "active", 7), ("retained", "retained WAL", 12),
+    ("wal_status", "wal status", 11), ("database", "database", 12),
+]
+
+
+class ReplicationPanel(Panel):
+    panel_title = "Replication"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="replication-summary", classes="panel-summary")
+        standbys = DataTable(id="replication-standbys", cursor_type="row")
+        add_columns(standbys, STANDBY_COLUMNS)
+        yield standbys
+        slots = DataTable(id="replication-slots", cursor_type="row")
+        add_columns(slots, SLOT_COLUMNS)
+        yield slots
+
+    def render_snapshot(self, snapshot: Snapshot) -> None:
+        rep = snapshot.replication
+        text = Text()
+        standby_rows, slot_rows = {}, {}
+        if rep is None:
+            text.append("replication state unknown")
+        elif rep.role == "standby":
+            r = rep.receiver
+            text.append("this server is a standby", style="bold")
+            if r is not None:
+                text.append(f" · receiver {clean(r.status or 'not running', 20)}")
+                if r.sender:
+                    text.append(" from ")
+                    text.append_text(literal(r.sender, 60))
+                text.append(f" · replay lag {duration(r.replay_lag_s)} ({size(r.replay_lag_bytes)} behind)")
+                if r.replay_paused:
+                    text.append(" · replay PAUSED", style="bold")
+                text.append(f" · received {r.received_lsn or '-'} replayed {r.replayed_lsn or '-'}")
+        else:
+            text.append(f"primary with {len(rep.standbys)} standby(s)", style="bold")
+            if not rep.standbys:
+                text.append(" · no standby is connected: no failover target")
+        if rep is not None:
+            for sb in rep.standbys:
+                standby_rows[str(sb.pid)] = [
+                    Cell(literal(sb.application, 40), len(standby_rows)), Cell(literal(sb.client, 40)),
+                    Cell(literal(sb.state, 20)), Cell(literal(sb.sync_state, 10)),
+                    Cell(duration(sb.write_lag_s), sb.write_lag_s), Cell(duration(sb.flush_lag_s), sb.flush_lag_s),
+                    Cell(duration(sb.replay_lag_s), sb.replay_lag_s),
+                    Cell(size(sb.replay_lag_bytes), sb.replay_lag_bytes), Cell(sb.replay_lsn or "-"),
+                ]
+            for slot in rep.slots:
+                slot_rows[slot.name] = [
+                    Cell(literal(slot.name, 60), len(slot_rows)), Cell(slot.slot_type),
+                    Cell("yes" if slot.active else Text("no", style="bold")),
+                    Cell(size(slot.retained_wal_bytes), slot.retained_wal_bytes),
+                    Cell(slot.wal_status or "-"), Cell(literal(slot.database, 40)),
+                ]
+            inactive = [s for s in rep.slots if not s.active]
+            if inactive:
+                kept = sum(s.retained_wal_bytes or 0 for s in inactive)
+                text.append(f" · {len(inactive)} inactive slot(s) keeping {size(kept)} of WAL", style="bold")
+        sync_rows(self.query_one("#replication-standbys", DataTable), standby_rows)
+        sync_rows(self.query_one("#replication-slots", DataTable), slot_rows)
+        notice = part_notice("replication", snapshot.part("replication"))
+        if notice:
+            text.append("\n")
+            text.append_text(notice)
+        self.query_one("#replication-summary", Static).update(text)

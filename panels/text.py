@@ -1,0 +1,89 @@
+"""Showing untrusted text literally, and the figures panels print.
+
+Query text, application, user, database and object names and server error messages come from the
+database. They are shown as the characters they contain: never parsed as markup, never allowed to
+send terminal control sequences, reorder text (bidi overrides) or break a table row.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+ELLIPSIS = "…"
+# C0 and C1 controls (ESC starts every terminal escape sequence), DEL, and the bidirectional
+# overrides and isolates that can make text display in another order than it is stored.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+LINE_BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029\x85]+")
+
+
+def clean(value: object, limit: int | None = None, one_line: bool = True) -> str:
+    """The printable form of untrusted text: control characters shown as U+FFFD or removed,
+    whitespace runs folded to one space on a single line, cut at `limit` characters."""
+    if value is None:
+        return ""
+    text = str(value)
+    if one_line:
+        text = LINE_BREAKS.sub(" ", text)
+    else:
+        text = text.replace("\r\n", "\n").replace("\t", "    ")
+    text = CONTROL.sub("\ufffd", text)
+    if limit is not None and len(text) > limit:
+        text = text[: max(0, limit - 1)] + ELLIPSIS
+    return text
+
+
+def literal(value: object, limit: int | None = None, one_line: bool = True, style: str = "") -> Text:
+    """Untrusted text as a Rich Text that is never parsed as markup."""
+    return Text(clean(value, limit, one_line), style=style, no_wrap=one_line, overflow="ellipsis")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 0:
+        seconds = 0.0
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def size(n: float | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def number(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if abs(value) >= 10_000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:,.{digits}f}"
+
+
+def milliseconds(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    if ms < 1:
+        return f"{ms:.2f}ms"
+    if ms < 1000:
+        return f"{ms:.1f}ms"
+    return duration(ms / 1000)

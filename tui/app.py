@@ -1,0 +1,287 @@
+"""The dashboard: the overview strip over the panels, fed by the poller, keyboard first."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from ..engines.base import Collector
+from ..engines.snapshot import Snapshot
+from ..panels.base import Panel
+from ..panels.connections import ConnectionsPanel
+from ..panels.locks import LocksPanel
+from ..panels.overview import OverviewStrip
+from ..panels.replication import ReplicationPanel
+from ..panels.statements import StatementsPanel, statement_key
+from ..panels.text import duration, literal
+from ..themes import STYLESHEET, THEMES, default_theme_name
+from .poller import SnapshotPoller
+from .screens import keys_help, session_detail, statement_detail
+
+PANELS: list[tuple[str, str, type[Panel]]] = [
+    ("connections", "Connections", ConnectionsPanel),
+    ("locks", "Locks", LocksPanel),
+    ("statements", "Slow queries", StatementsPanel),
+    ("replication", "Replication", ReplicationPanel),
+]
+
+
+class SnapshotArrived(Message):
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class DbtopApp(App):
+    """dbtop's dashboard. Give it a connected SnapshotPoller; it starts polling when mounted."""
+
+    CSS_PATH = STYLESHEET
+    TITLE = "dbtop"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Keys"),
+        *(Binding(str(n), f"show_panel('{key}')", title, show=False) for n, (key, title, _) in enumerate(PANELS, 1)),
+        Binding("tab", "next_panel", "Next panel", show=False, priority=True),
+        Binding("shift+tab", "previous_panel", "Previous panel", show=False, priority=True),
+        Binding("z", "zoom", "Zoom"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("plus", "faster", "Faster", key_display="+"),
+        Binding("minus", "slower", "Slower", key_display="-"),
+        Binding("t", "next_theme", "Theme", show=False),
+    ]
+
+    def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None):
+        super().__init__()
+        self.poller = poller
+        self.profile = profile
+        for theme in THEMES.values():
+            self.register_theme(theme)
+        self.theme = theme_name if theme_name in THEMES else default_theme_name()
+        self.latest: Snapshot | None = None
+        self.last_reachable: Snapshot | None = None
+        self.disconnected_since: float | None = None
+        self.last_error: str | None = None
+        self.applied: dict[str, int] = {}
+
+    # -- layout ----------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        overview = OverviewStrip(id="overview")
+        overview.profile = self.profile
+        yield overview
+        yield Static(id="connection-status", classes="hidden")
+        with TabbedContent(id="panels", initial="connections"):
+            for n, (key, title, panel_class) in enumerate(PANELS, 1):
+                with TabPane(f"{n} {title}", id=key):
+                    yield panel_class(id=f"{key}-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.poller.start(lambda snapshot: self.post_message(SnapshotArrived(snapshot)))
+        self.set_interval(1.0, self.tick)
+        try:
+            # An SSH session that drops sends SIGHUP: end the process rather than spin without a terminal.
+            import asyncio
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        self.panel(self.active_panel_key()).query_one("DataTable").focus()
+
+    def on_unmount(self) -> None:
+        self.poller.stop()
+
+    def panel(self, key: str) -> Panel:
+        return self.query_one(f"#{key}-panel", Panel)
+
+    def active_panel_key(self) -> str:
+        return self.query_one("#panels", TabbedContent).active or "connections"
+
+    # -- snapshots -------------------------------------------------------------------------------
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        snapshot = message.snapshot
+        if self.latest is not None and snapshot.sequence <= self.latest.sequence and snapshot is not self.latest:
+            return
+        self.latest = snapshot
+        if snapshot.reachable:
+            self.last_reachable = snapshot
+            self.disconnected_since = None
+            self.last_error = None
+        else:
+            if self.disconnected_since is None:
+                self.disconnected_since = time.monotonic()
+            self.last_error = snapshot.error
+        self.show_latest()
+
+    def show_latest(self) -> None:
+        """Apply the newest snapshot to the overview and the visible panel (hidden panels catch
+        up when shown; nothing is drawn under an open modal)."""
+        if not isinstance(self.screen, Screen) or self.screen is not self.screen_stack[0]:
+            return
+        overview = self.query_one(OverviewStrip)
+        stale = self.disconnected_since is not None
+        with self.batch_update():
+            snapshot = self.last_reachable
+            if snapshot is not None and self.applied.get("overview") != snapshot.sequence:
+                overview.apply(snapshot)
+                self.applied["overview"] = snapshot.sequence
+                self.update_tab_labels(snapshot)
+            key = self.active_panel_key()
+            panel = self.panel(key)
+            if snapshot is not None and self.applied.get(key) != snapshot.sequence:
+                panel.apply(snapshot)
+                self.applied[key] = snapshot.sequence
+            for other_key, _, _ in PANELS:
+                self.panel(other_key).stale = stale
+            self.update_status()
+
+    def update_tab_labels(self, snapshot: Snapshot) -> None:
+        tabs = self.query_one("#panels", TabbedContent)
+        waiting = snapshot.blocking.blocked_count
+        label = "2 Locks" + (f" ({waiting} waiting)" if waiting else "")
+        tabs.get_tab("locks").label = Text(label, style="bold" if waiting else "")
+
+    def update_status(self) -> None:
+        overview = self.query_one(OverviewStrip)
+        status_line = self.query_one("#connection-status", Static)
+        if self.disconnected_since is not None:
+            down_for = time.monotonic() - self.disconnected_since
+            retry = ""
+            if self.poller.next_poll_at is not None:
+                retry = f" in {max(0.0, self.poller.next_poll_at - time.monotonic()):.0f} s"
+            overview.status = f"disconnected {duration(down_for)} — retrying{retry}"
+            text = Text("connection lost — showing the last data, marked stale: ", style="bold")
+            text.append_text(literal(self.last_error or "", 300))
+            status_line.update(text)
+            status_line.remove_class("hidden")
+        else:
+            overview.status = "paused" if self.poller.paused else f"live every {self.poller.interval_s:g}s"
+            status_line.add_class("hidden")
+
+    def tick(self) -> None:
+        self.update_status()
+        self.query_one(OverviewStrip).refresh_identity()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.show_latest()
+        table = self.panel(self.active_panel_key()).query("DataTable").first()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.show_latest()
+
+    # -- detail screens --------------------------------------------------------------------------
+    def on_connections_panel_session_chosen(self, message: ConnectionsPanel.SessionChosen) -> None:
+        self.open_session(message.pid)
+
+    def on_locks_panel_session_chosen(self, message: LocksPanel.SessionChosen) -> None:
+        self.open_session(message.pid)
+
+    def open_session(self, pid: int) -> None:
+        snapshot = self.last_reachable
+        session = next((s for s in snapshot.sessions if s.pid == pid), None) if snapshot else None
+        if session is None:
+            self.notify(f"session {pid} has ended", severity="warning")
+            return
+        self.push_screen(session_detail(session, snapshot), callback=lambda _: self.show_latest())
+
+    def on_statements_panel_statement_chosen(self, message: StatementsPanel.StatementChosen) -> None:
+        snapshot = self.last_reachable
+        statement = next((s for s in snapshot.statements.entries if statement_key(s) == message.key), None)
+        if statement is not None:
+            self.push_screen(statement_detail(statement), callback=lambda _: self.show_latest())
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_show_panel(self, key: str) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        self.query_one("#panels", TabbedContent).active = key
+
+    def _step_panel(self, step: int) -> None:
+        keys = [key for key, _, _ in PANELS]
+        current = keys.index(self.active_panel_key())
+        self.action_show_panel(keys[(current + step) % len(keys)])
+
+    def action_next_panel(self) -> None:
+        self._step_panel(1)
+
+    def action_previous_panel(self) -> None:
+        self._step_panel(-1)
+
+    def action_zoom(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        else:
+            self.screen.maximize(self.panel(self.active_panel_key()), container=False)
+
+    def action_toggle_pause(self) -> None:
+        self.poller.set_paused(not self.poller.paused)
+        self.update_status()
+
+    def action_faster(self) -> None:
+        self.notify(f"refreshing every {self.poller.faster():g} s")
+        self.update_status()
+
+    def action_slower(self) -> None:
+        self.notify(f"refreshing every {self.poller.slower():g} s")
+        self.update_status()
+
+    def action_next_theme(self) -> None:
+        names = list(THEMES)
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.applied.clear()
+        self.show_latest()
+
+    def action_help(self) -> None:
+        sections = [("everywhere", [b for b in self.BINDINGS if isinstance(b, Binding)])]
+        for key, title, panel_class in PANELS:
+            bindings = [b for b in panel_class.BINDINGS if isinstance(b, Binding)]
+            bindings.append(Binding("enter", "", "details of the selected row"))
+            sections.append((title, bindings))
+        self.push_screen(keys_help(sections))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for n, (key, title, _) in enumerate(PANELS, 1):
+            yield SystemCommand(f"Show {title}", f"Switch to the {title} panel (key {n})",
+                                lambda key=key: self.action_show_panel(key))
+        yield SystemCommand("Zoom panel", "Show the current panel on the whole screen (z)", self.action_zoom)
+        yield SystemCommand("Pause or resume refreshing", "Stop polling the server, or start again (p)",
+                            self.action_toggle_pause)
+        yield SystemCommand("Refresh faster", "Shorter interval between snapshots (+)", self.action_faster)
+        yield SystemCommand("Refresh slower", "Longer interval between snapshots (-)", self.action_slower)
+        yield SystemCommand("Next dbtop theme", "Cycle dark, light, high contrast and 16 colours (t)",
+                            self.action_next_theme)
+        yield SystemCommand("Filter sessions", "Filter the Connections panel (/)", self._filter_sessions)
+        yield SystemCommand("Hide or show idle sessions", "Connections panel (i)",
+                            lambda: self.panel("connections").action_toggle_idle())
+        yield SystemCommand("Group sessions", "By state, user, application, client (g)",
+                            lambda: self.panel("connections").action_next_group())
+        yield SystemCommand("Sort sessions by the next column", "Connections panel (s)",
+                            lambda: self.panel("connections").action_next_sort())
+        yield SystemCommand("Rank slow queries by the next measure", "Slow queries panel (m)",
+                            lambda: self.panel("statements").action_next_ranking())
+        yield SystemCommand("Keys", "Every key dbtop answers to (?)", self.action_help)
+
+    def _filter_sessions(self) -> None:
+        self.action_show_panel("connections")
+        self.panel("connections").action_filter()
+
+
+def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str | None = None,
+                  profile: str | None = None) -> None:
+    """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit."""
+    poller = SnapshotPoller(collector, interval_s)
+    try:
+        poller.connect()
+        DbtopApp(poller, theme_name=theme_name, profile=profile).run()
+    finally:
+        poller.stop()

@@ -1,0 +1,116 @@
+"""Polling the engine off the UI's event loop.
+
+The collector runs on a thread with its own asyncio loop: a slow catalog query, a dead network
+or a long reconnect never stalls the screen. The next poll starts when the last one finished, so
+polls never overlap. After a failed poll the next one waits longer each time (1 s up to 30 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ..engines.base import Collector
+from ..engines.snapshot import Snapshot
+
+INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+class SnapshotPoller:
+    """Takes snapshots on its own thread and hands each one to `on_snapshot` (from that thread)."""
+
+    def __init__(self, collector: Collector, interval_s: float = 2.0):
+        self.collector = collector
+        self.interval_s = min(max(interval_s, INTERVALS[0]), INTERVALS[-1])
+        self.paused = False
+        self.next_poll_at: float | None = None
+        self._failures = 0
+        self._stopping = False
+        self._loop = asyncio.new_event_loop()
+        self._wake: asyncio.Event | None = None
+        self._task: Any = None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="dbtop-poller", daemon=True)
+        self._thread.start()
+
+    def _call(self, coro: Coroutine, timeout: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def connect(self) -> None:
+        """Connect on the poller's loop; raises the collector's ConnectError."""
+        timeout = getattr(getattr(self.collector, "target", None), "connect_timeout_s", 10.0) * 2 + 5
+        self._call(self.collector.connect(), timeout)
+
+    def start(self, on_snapshot: Callable[[Snapshot], None]) -> None:
+        self._task = asyncio.run_coroutine_threadsafe(self._run(on_snapshot), self._loop)
+
+    async def _run(self, on_snapshot: Callable[[Snapshot], None]) -> None:
+        self._wake = asyncio.Event()
+        while not self._stopping:
+            if self.paused:
+                self.next_poll_at = None
+                await self._sleep(None)
+                continue
+            snapshot = await self.collector.snapshot()
+            if self._stopping:
+                break
+            if snapshot.reachable:
+                self._failures = 0
+                delay = self.interval_s
+            else:
+                delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS) - 1)]
+                self._failures += 1
+            on_snapshot(snapshot)
+            self.next_poll_at = time.monotonic() + delay
+            await self._sleep(delay)
+
+    async def _sleep(self, delay: float | None) -> None:
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
+
+    def wake(self) -> None:
+        """Poll now (after a resume, an interval change, or on request)."""
+        if self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def set_interval(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.wake()
+
+    def faster(self) -> float:
+        smaller = [i for i in INTERVALS if i < self.interval_s]
+        self.set_interval(smaller[-1] if smaller else INTERVALS[0])
+        return self.interval_s
+
+    def slower(self) -> float:
+        larger = [i for i in INTERVALS if i > self.interval_s]
+        self.set_interval(larger[0] if larger else INTERVALS[-1])
+        return self.interval_s
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused:
+            self.wake()
+
+    def stop(self) -> None:
+        """Stop polling, close the connection, end the thread. Never blocks for long."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            try:
+                self._task.result(timeout=3)
+            except Exception:  # noqa: BLE001 - a poll cut short at exit
+                self._task.cancel()
+        try:
+            self._call(self.collector.close(), timeout=3)
+        except Exception:  # noqa: BLE001 - closing a dead connection at exit
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=3)
