@@ -97,6 +97,7 @@ class Panel(Vertical):
     """A dashboard panel. The app hands it each snapshot; it renders only its own part.
     It never talks to a database."""
 
+    ALLOW_MAXIMIZE = True
     panel_title: str = ""
     stale: reactive[bool] = reactive(False)
 

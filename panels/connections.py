@@ -207,6 +207,7 @@ class ConnectionsPanel(Panel):
         self.query_one("#connections-groups").set_class(group_by is None, "hidden")
         self.table.set_class(group_by is not None, "hidden")
         self.current_table().focus()
+        self.rerender()
 
     def current_table(self) -> DataTable:
         return self.query_one("#connections-groups" if self.group_by else "#connections-table", DataTable)

@@ -104,6 +104,11 @@ class StatementsPanel(Panel):
                 Cell(literal(s.database, 40)),
             ]
         sync_rows(self.table, rows)
+        part = snapshot.part("statements")
+        notice = part_notice("statements", part)
+        if not part.available:
+            self.query_one("#statements-summary", Static).update(notice)
+            return
         text = Text()
         text.append(f"ranked by {label}", style="bold")
         own = sum(1 for s in snapshot.statements.entries if s.from_dbtop)
@@ -111,7 +116,6 @@ class StatementsPanel(Panel):
                     f" ({own} of dbtop's own not shown) · m changes the ranking")
         if self.ranking in ("interval", "calls", "rows", "io") and snapshot.statements.interval_s is None:
             text.append(" · interval figures appear from the second refresh")
-        notice = part_notice("statements", snapshot.part("statements"))
         if notice:
             text.append("\n")
             text.append_text(notice)

@@ -24,7 +24,10 @@ async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, session
         assert entry.calls >= 40
         assert entry.user == "postgres" and entry.database == "postgres"
         assert entry.mean_time_ms == entry.total_time_ms / entry.calls
-        # the statement first appeared in this interval: no delta until it has a previous reading
+        # new since the last reading: everything it did happened in this interval
+        assert entry.delta is not None and entry.delta.calls == 40
+        assert entry.delta.rows == 40
+        assert first.statements.entries and all(s.delta is None for s in first.statements.entries)
         for i in range(25):
             await conn.fetch("SELECT * FROM orders WHERE id = $1 /* deltas probe */", i + 1)
         await asyncio.sleep(0.1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from textual.theme import Theme
+from textual.theme import BUILTIN_THEMES, Theme
 
 STYLESHEET = Path(__file__).with_name("dbtop.tcss")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -42,7 +42,12 @@ ANSI16 = Theme(
     primary="ansi_blue", secondary="ansi_cyan", accent="ansi_yellow",
     warning="ansi_yellow", error="ansi_red", success="ansi_green",
     foreground="ansi_default", background="ansi_default", surface="ansi_default", panel="ansi_default",
-    variables=_severities("ansi_bright_red", "ansi_red", "ansi_yellow", "ansi_cyan", "ansi_default"),
+    boost="ansi_default",
+    variables={
+        # What Textual's own ansi-dark theme sets for its widgets.
+        **BUILTIN_THEMES["ansi-dark"].variables,
+        **_severities("ansi_bright_red", "ansi_red", "ansi_yellow", "ansi_cyan", "ansi_default"),
+    },
 )
 
 THEMES = {theme.name: theme for theme in (DARK, LIGHT, HIGH_CONTRAST, ANSI16)}

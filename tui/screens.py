@@ -26,7 +26,7 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(Text(self.page_title, style="bold"), classes="detail-title")
+            yield Static(Text.assemble((self.page_title, "bold"), "  (Esc closes)"), classes="detail-title")
             for part in self.body:
                 yield Static(part, classes="detail-part")
 
@@ -34,43 +34,50 @@ class DetailScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def fields(rows: list[tuple[str, object]]) -> Table:
+def fields(rows: list[tuple[str, object]], columns: int = 1) -> Table:
+    """Name/value pairs, `columns` pairs to a line."""
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    for name, value in rows:
-        table.add_row(name, value if isinstance(value, Text) else literal(value, 200))
+    for _ in range(columns):
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+    for start in range(0, len(rows), columns):
+        cells: list[Text | str] = []
+        for name, value in rows[start:start + columns]:
+            cells += [name, value if isinstance(value, Text) else literal(value, 200)]
+        table.add_row(*cells)
     return table
 
 
 def session_detail(session: Session, snapshot: Snapshot) -> DetailScreen:
     others = {s.pid: s for s in snapshot.sessions}
     blocks = sorted(s.pid for s in snapshot.sessions if session.pid in s.blocked_by)
-    body: list[Text | Table] = [fields([
-        ("user", session.user), ("database", session.database), ("application", session.application),
-        ("client", session.client), ("backend", session.backend_type), ("state", session.state),
-        ("wait", f"{session.wait_event_type}:{session.wait_event}" if session.wait_event_type else "-"),
-        ("in state", duration(session.state_s)), ("transaction", duration(session.xact_s)),
-        ("query running", duration(session.query_s) if session.state == "active" else "-"),
-        ("backend start", session.backend_start), ("query id", session.query_id),
-    ])]
-    body.append(Text("query", style="bold"))
-    body.append(literal(session.query or "", one_line=False))
 
     def describe(pids: list[int]) -> Text:
-        text = Text()
+        lines = []
         for pid in pids:
             other = others.get(pid)
-            text.append(f"{pid}  ", style="bold")
+            line = Text(f"{pid}  ", style="bold")
             if other:
-                text.append_text(literal(f"{other.user} {other.state} {duration(other.xact_s)}  {other.query}", 160))
-            text.append("\n")
-        return text if pids else Text("none")
+                line.append_text(literal(f"{other.user} {other.state} {duration(other.xact_s)}  {other.query}", 160))
+            lines.append(line)
+        return Text("\n").join(lines) if pids else Text("none")
 
-    body.append(Text("waiting for (blocked by)", style="bold"))
-    body.append(describe(session.blocked_by))
-    body.append(Text("blocks", style="bold"))
-    body.append(describe(blocks))
+    # Who blocks whom comes before the query text: a long query would push it off an 80x24 screen.
+    body: list[Text | Table] = [
+        fields([
+            ("user", session.user), ("database", session.database),
+            ("application", session.application), ("client", session.client),
+            ("state", session.state),
+            ("wait", f"{session.wait_event_type}:{session.wait_event}" if session.wait_event_type else "-"),
+            ("in state", duration(session.state_s)), ("transaction", duration(session.xact_s)),
+            ("query running", duration(session.query_s) if session.state == "active" else "-"),
+            ("backend", session.backend_type),
+            ("started", session.backend_start), ("query id", session.query_id),
+        ], columns=2),
+        Text.assemble(("waiting for (blocked by)\n", "bold"), describe(session.blocked_by)),
+        Text.assemble(("blocks\n", "bold"), describe(blocks)),
+        Text.assemble(("query\n", "bold"), literal(session.query or "", one_line=False)),
+    ]
     return DetailScreen(f"session {session.pid}", body)
 
 

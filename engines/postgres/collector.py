@@ -127,7 +127,8 @@ class PostgresCollector:
         self._size: tuple[int, datetime] | None = None
         self._size_due = 0.0
         self._activity: Counters | None = None
-        self._statements: dict[tuple, Counters] = {}
+        self._statements: dict[tuple, tuple] = {}
+        self._statements_at: float | None = None
         self._texts: dict[int, str] = {}
         self._backoff: dict[str, Backoff] = {}
         self._parts: dict[str, PartStatus] = {}
@@ -434,22 +435,26 @@ class PostgresCollector:
             self._texts.update((r["query_id"], r["query"]) for r in texts)
 
         previous = self._statements
-        current: dict[tuple, Counters] = {}
+        previous_at = self._statements_at
+        current: dict[tuple, tuple] = {}
         entries = []
         names = self._names
         texts = self._texts
-        interval = None
+        interval = now - previous_at if previous_at is not None and now > previous_at else None
+        zero = (0, 0.0, 0, 0, 0)
         for r in rows:
             key = (r["user_id"], r["database_id"], r["query_id"], r["toplevel"])
             calls = r["calls"]
             total = r["total_time_ms"]
             values = (calls, total, r["rows"], r["shared_blks_hit"], r["shared_blks_read"])
-            current[key] = Counters(values, now)
+            current[key] = values
             delta = None
-            before = previous.get(key)
-            if before is not None and calls >= before.values[0] and now > before.at:
-                interval = now - before.at
-                dc, dt, dr, dh, dd = (v - p for v, p in zip(values, before.values))
+            if interval is not None:
+                # An entry missing from the last reading, or whose counters went down (a reset),
+                # has counted only since then: all of it happened in this interval.
+                before = previous.get(key)
+                base = before if before is not None and calls >= before[0] else zero
+                dc, dt, dr, dh, dd = (v - p for v, p in zip(values, base))
                 delta = StatementDelta.model_construct(
                     interval_s=interval, calls=dc, total_time_ms=dt, rows=dr, shared_blks_hit=dh,
                     shared_blks_read=dd, calls_per_s=dc / interval, time_ms_per_s=dt / interval,
@@ -464,6 +469,7 @@ class PostgresCollector:
                 mean_time_ms=total / calls if calls else 0.0, rows=r["rows"],
                 shared_blks_hit=r["shared_blks_hit"], shared_blks_read=r["shared_blks_read"], delta=delta))
         self._statements = current
+        self._statements_at = now
         if not self._reads_all_stats(facts):
             self._parts["statements"] = PartStatus(
                 available=True, reason="statements of other roles are hidden",

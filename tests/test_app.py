@@ -1,0 +1,310 @@
+"""The dashboard driven with Textual's Pilot against the real test server, at 80x24 and 120x40."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from textual.widgets import DataTable, Input, TabbedContent
+
+from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.panels.connections import ConnectionsPanel
+from dbtop.panels.overview import OverviewStrip
+from dbtop.profiles.target import resolve_target
+from dbtop.tui.app import DbtopApp
+from dbtop.tui.poller import SnapshotPoller
+from dbtop.tui.screens import DetailScreen
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def screen_text(app) -> str:
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+async def until(pilot, predicate, timeout: float = 10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            latest = pilot.app.latest
+            raise AssertionError(f"condition not met in {timeout} s; latest snapshot: "
+                                 f"{latest.sequence if latest else None} {latest.error if latest else ''}")
+        await pilot.pause(0.05)
+
+
+@contextlib.asynccontextmanager
+async def dashboard(target, size=(120, 40), interval=0.5, **app_options):
+    poller = SnapshotPoller(PostgresCollector(target), interval)
+    await asyncio.to_thread(poller.connect)
+    app = DbtopApp(poller, theme_name=app_options.pop("theme_name", "dbtop-dark"), **app_options)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.last_reachable is not None)
+        yield app, pilot
+
+
+def rows(app, table_id: str) -> list[str]:
+    table = app.query_one(f"#{table_id}", DataTable)
+    return [key.value for key in table.rows] if False else [
+        table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+@pytest.fixture
+async def busy_server(pg, sessions):
+    """An idle-in-transaction session holding a row that another session waits for, and a third
+    session behind that one: a lock chain three deep."""
+    setup = await sessions()
+    await setup.execute("DROP TABLE IF EXISTS tickets; CREATE TABLE tickets (id int PRIMARY KEY, owner text);"
+                        "INSERT INTO tickets VALUES (1, 'a'), (2, 'b')")
+    holder = await sessions(app="billing")
+    middle = await sessions(app="api")
+    tail = await sessions(app="api")
+    idle = await sessions(app="reporting")
+    await holder.execute("BEGIN; UPDATE tickets SET owner = 'holder' WHERE id = 1")
+    await middle.execute("BEGIN; UPDATE tickets SET owner = 'middle' WHERE id = 2")
+    waits = [asyncio.ensure_future(middle.execute("UPDATE tickets SET owner = 'm' WHERE id = 1"))]
+    await asyncio.sleep(0.3)
+    waits.append(asyncio.ensure_future(tail.execute("UPDATE tickets SET owner = 't' WHERE id = 2")))
+    await asyncio.sleep(0.3)
+    yield {"holder": holder.get_server_pid(), "middle": middle.get_server_pid(), "tail": tail.get_server_pid(),
+           "idle": idle.get_server_pid()}
+    for conn in (holder, middle, tail):
+        conn.terminate()
+    await asyncio.gather(*waits, return_exceptions=True)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_first_screen_answers_what_is_wrong(pg_target, busy_server, size):
+    async with dashboard(pg_target, size) as (app, pilot):
+        await until(pilot, lambda: app.last_reachable.blocking.blocked_count >= 2)
+        await pilot.pause(0.6)
+        text = screen_text(app)
+        assert "live every 0.5s" in text
+        assert "primary" in text
+        assert "Locks (2 waiting)" in text
+        assert "/200" in text  # connections against max_connections
+        assert str(busy_server["holder"]) in text
+        overview = app.query_one(OverviewStrip)
+        assert overview.snapshot is not None and overview.snapshot.server is not None
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_locks_panel_shows_the_chain_as_a_tree(pg_target, busy_server, size):
+    async with dashboard(pg_target, size) as (app, pilot):
+        await until(pilot, lambda: app.last_reachable.blocking.blocked_count >= 2)
+        await pilot.press("2")
+        await pilot.pause(0.6)
+        holder, middle, tail = busy_server["holder"], busy_server["middle"], busy_server["tail"]
+        assert rows(app, "locks-table") == [f"{holder}", f"{holder}/{middle}", f"{holder}/{middle}/{tail}"]
+        text = screen_text(app)
+        assert f"└─ {middle}" in text and f"  └─ {tail}" in text
+        assert app.panel("locks").selected_root_pid() == holder
+
+
+async def test_number_keys_tab_and_zoom(pg_target):
+    async with dashboard(pg_target, (80, 24)) as (app, pilot):
+        tabs = app.query_one("#panels", TabbedContent)
+        for key, panel in (("3", "statements"), ("4", "replication"), ("1", "connections"), ("2", "locks")):
+            await pilot.press(key)
+            assert tabs.active == panel
+        await pilot.press("tab")
+        assert tabs.active == "statements"
+        await pilot.press("shift+tab")
+        assert tabs.active == "locks"
+        await pilot.press("z")
+        assert app.screen.maximized is app.panel("locks")
+        assert "Slow queries" not in screen_text(app)
+        await pilot.press("z")
+        assert app.screen.maximized is None
+        assert "Slow queries" in screen_text(app)
+
+
+async def test_filter_sort_group_and_hide_idle(pg_target, busy_server):
+    async with dashboard(pg_target, (120, 40)) as (app, pilot):
+        panel = app.query_one(ConnectionsPanel)
+        await until(pilot, lambda: str(busy_server["idle"]) in rows(app, "connections-table"))
+
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"billing")
+        await pilot.pause(0.1)
+        assert rows(app, "connections-table") == [str(busy_server["holder"])]
+        await pilot.press("enter")
+        await pilot.press("escape")
+        assert panel.filter_text == ""
+        assert len(rows(app, "connections-table")) >= 4
+
+        await pilot.press("i")  # hide idle
+        await pilot.pause(0.1)
+        assert str(busy_server["idle"]) not in rows(app, "connections-table")
+        assert str(busy_server["holder"]) in rows(app, "connections-table")
+        await pilot.press("i")
+
+        # sort: default is longest transaction first; the holder's transaction is the oldest
+        assert rows(app, "connections-table")[0] == str(busy_server["holder"])
+        await pilot.press("s")  # next column: query time
+        assert panel.sort_column == "query_s"
+        await pilot.press("S")
+        assert panel.sort_reverse is False
+
+        await pilot.press("g")  # group by state
+        await pilot.pause(0.1)
+        groups = dict(zip(rows(app, "connections-groups"), range(99)))
+        assert "group:idle in transaction" in groups and "group:active" in groups
+        table = app.query_one("#connections-groups", DataTable)
+        idle_tx = table.get_row("group:idle in transaction")
+        assert idle_tx[1].sort_value == 1  # the holder; the sessions behind it are active, waiting
+        await pilot.press("g", "g")  # user, application
+        assert panel.group_by == "application"
+        await pilot.pause(0.1)
+        table.move_cursor(row=table.get_row_index("group:reporting"))
+        await pilot.press("enter")  # a group opens filtered to its sessions
+        await pilot.pause(0.1)
+        assert panel.group_by is None and panel.filter_text == "reporting"
+        assert rows(app, "connections-table") == [str(busy_server["idle"])]
+
+
+async def test_enter_opens_session_detail_with_full_query_and_blockers(pg_target, busy_server):
+    async with dashboard(pg_target, (80, 24)) as (app, pilot):
+        table = app.query_one("#connections-table", DataTable)
+        await until(pilot, lambda: str(busy_server["middle"]) in rows(app, "connections-table"))
+        table.move_cursor(row=table.get_row_index(str(busy_server["middle"])))
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        text = screen_text(app)
+        assert f"session {busy_server['middle']}" in text
+        assert "UPDATE tickets SET owner = 'm' WHERE id = 1" in text
+        assert str(busy_server["holder"]) in text  # blocked by
+        assert str(busy_server["tail"]) in text  # blocks
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_cursor_stays_on_the_same_session_across_refreshes(pg_target, busy_server):
+    async with dashboard(pg_target, (120, 40)) as (app, pilot):
+        table = app.query_one("#connections-table", DataTable)
+        await until(pilot, lambda: str(busy_server["idle"]) in rows(app, "connections-table"))
+        table.move_cursor(row=table.get_row_index(str(busy_server["idle"])))
+        first = app.last_reachable.sequence
+        await until(pilot, lambda: app.last_reachable.sequence >= first + 3)
+        assert app.panel("connections").selected_pid() == busy_server["idle"]
+
+
+async def test_pause_keeps_age_counting_and_resume_polls_again(pg_target):
+    async with dashboard(pg_target, (80, 24)) as (app, pilot):
+        await pilot.press("p")
+        assert app.poller.paused
+        await pilot.pause(0.7)  # let a poll already under way land
+        sequence = app.last_reachable.sequence
+        await pilot.pause(1.6)
+        assert app.last_reachable.sequence == sequence
+        text = screen_text(app)
+        assert "paused" in text
+        assert "age 1." in text or "age 2." in text
+        await pilot.press("p")
+        await until(pilot, lambda: app.last_reachable.sequence > sequence, timeout=3)
+        assert "live every" in screen_text(app)
+
+
+async def test_interval_keys(pg_target):
+    async with dashboard(pg_target, (80, 24), interval=2.0) as (app, pilot):
+        await pilot.press("minus")
+        assert app.poller.interval_s == 5.0
+        await pilot.press("plus", "plus", "plus", "plus")
+        assert app.poller.interval_s == 0.5
+        await pilot.press("plus")
+        assert app.poller.interval_s == 0.5  # the floor
+
+
+async def test_disconnect_is_shown_data_kept_stale_and_reconnects(start_cluster):
+    cluster = start_cluster()
+    async with dashboard(resolve_target(cluster.dsn()), (80, 24)) as (app, pilot):
+        before = app.last_reachable
+        await asyncio.to_thread(cluster.stop, "immediate")
+        await until(pilot, lambda: app.disconnected_since is not None, timeout=10)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "disconnected" in text and "retrying" in text
+        assert "connection lost" in text
+        assert app.panel("connections").has_class("stale")
+        assert app.last_reachable is before  # the last data stays on screen
+        await asyncio.to_thread(cluster.start)
+        await until(pilot, lambda: app.disconnected_since is None, timeout=20)
+        await pilot.pause(0.1)
+        assert not app.panel("connections").has_class("stale")
+        assert "live every" in screen_text(app)
+        assert app.is_running
+
+
+async def test_slow_queries_panel_ranks_and_shows_full_statement(pg_target, sessions):
+    conn = await sessions(app="reporting")
+    await conn.execute("DROP TABLE IF EXISTS ledger; CREATE TABLE ledger (id int, amount int)")
+    async with dashboard(pg_target, (120, 40)) as (app, pilot):
+        await pilot.press("3")
+        first = app.last_reachable.sequence
+        await until(pilot, lambda: app.last_reachable.sequence > first)
+        await conn.execute("SELECT pg_sleep(0.3), count(*) FROM ledger /* month-end close */")
+        await until(pilot, lambda: any("month-end close" in (s.query or "") and s.delta and s.delta.calls
+                                       for s in app.last_reachable.statements.entries), timeout=5)
+        await pilot.pause(0.2)
+        table = app.query_one("#statements-table", DataTable)
+        top = table.get_row_at(0)
+        assert "month-end close" in top[8].text.plain
+        assert "dbtop" not in top[8].text.plain
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert "month-end close" in screen_text(app)
+        await pilot.press("escape")
+        panel = app.panel("statements")
+        for expected in ("total", "mean", "calls", "rows", "io", "interval"):
+            await pilot.press("m")
+            assert panel.ranking == expected
+
+
+async def test_slow_queries_panel_says_how_to_enable_pg_stat_statements(pg):
+    pg.psql("DROP DATABASE IF EXISTS plain_app; CREATE DATABASE plain_app")
+    async with dashboard(resolve_target(pg.dsn(database="plain_app")), (120, 40)) as (app, pilot):
+        await pilot.press("3")
+        await pilot.pause(0.3)
+        folded = " ".join(screen_text(app).split())  # the line wraps at the panel's width
+        assert "extension is not created in database plain_app" in folded
+        assert "fix: CREATE EXTENSION pg_stat_statements;" in folded
+
+
+async def test_keys_help_and_command_palette(pg_target):
+    async with dashboard(pg_target, (120, 40)) as (app, pilot):
+        await pilot.press("question_mark")
+        text = screen_text(app)
+        assert isinstance(app.screen, DetailScreen)
+        for words in ("Filter", "Group", "Hide idle", "Zoom", "Pause", "Rank by", "Ctrl+P"):
+            assert words in text, words
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Show Locks", "Zoom panel", "Pause or resume refreshing", "Filter sessions"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Show Locks")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.query_one("#panels", TabbedContent).active == "locks"
+
+
+async def test_themes_cycle_and_16_colour_theme(pg_target):
+    async with dashboard(pg_target, (80, 24), theme_name="dbtop-16") as (app, pilot):
+        assert app.theme == "dbtop-16"
+        assert app.current_theme.ansi
+        await pilot.press("t")
+        assert app.theme == "dbtop-dark"
+        await pilot.press("t")
+        assert app.theme == "dbtop-light"
+        for severity in ("critical", "high", "medium", "low", "info"):
+            assert f"severity-{severity}" in app.theme_variables
+
+
+async def test_quit_key(pg_target):
+    async with dashboard(pg_target, (80, 24)) as (app, pilot):
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        assert not app.is_running
