@@ -8,7 +8,7 @@ form is a stable interface: add fields, never rename or remove them without bump
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,23 @@ SNAPSHOT_SCHEMA = 1
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def from_trusted(cls, values: dict[str, Any]) -> Self:
+        """Build from values that already have the field types (rows the driver decoded from
+        typed columns), skipping validation: a collector builds a thousand sessions per poll, and
+        validating them again costs more than decoding them. `values` must name every field;
+        tests/test_snapshot_model.py checks the result equals model_validate's."""
+        obj = _new(cls)
+        _set(obj, "__dict__", values)
+        _set(obj, "__pydantic_fields_set__", set(values))
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        return obj
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 class PartStatus(Frozen):
@@ -121,6 +138,10 @@ class StatementDelta(Frozen):
 
 
 class Statement(Frozen):
+    """A pg_stat_statements entry, counted since its statistics were reset. The same object is
+    carried from snapshot to snapshot while its counters do not move."""
+
+    key: str
     query_id: int
     user_id: int
     database_id: int
@@ -135,13 +156,22 @@ class Statement(Frozen):
     rows: int
     shared_blks_hit: int
     shared_blks_read: int
-    delta: StatementDelta | None = None
 
 
 class Statements(Frozen):
+    """All tracked statements, and what ran in the last interval.
+
+    `interval_s` is None on the first reading (nothing to compare with yet). After that,
+    `deltas` holds an entry for every statement that ran in the interval, keyed by
+    `Statement.key`; a statement without one did not run."""
+
     extension_version: str | None = None
     entries: list[Statement] = Field(default_factory=list)
     interval_s: float | None = None
+    deltas: dict[str, StatementDelta] = Field(default_factory=dict)
+
+    def delta(self, statement: Statement) -> StatementDelta | None:
+        return self.deltas.get(statement.key)
 
 
 class Activity(Frozen):

@@ -12,22 +12,23 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from ..engines.snapshot import Snapshot, Statement
+from ..engines.snapshot import Snapshot, Statement, StatementDelta
 from .base import Cell, Panel, add_columns, part_notice, sync_rows
 from .text import literal, milliseconds, number
 
 TOP = 200
 
 
-def _interval(field: str) -> Callable[[Statement], float | None]:
-    return lambda s: getattr(s.delta, field) if s.delta is not None else None
+def _interval(field: str) -> Callable[[Statement, StatementDelta | None], float | None]:
+    return lambda s, delta: getattr(delta, field) if delta is not None else None
 
 
 # name -> (label, value used to rank, how the value is shown)
-RANKINGS: dict[str, tuple[str, Callable[[Statement], float | None], Callable[[float | None], str]]] = {
+RANKINGS: dict[str, tuple[str, Callable[[Statement, StatementDelta | None], float | None],
+                          Callable[[float | None], str]]] = {
     "interval": ("time in last interval", _interval("total_time_ms"), milliseconds),
-    "total": ("total time since reset", lambda s: s.total_time_ms, milliseconds),
-    "mean": ("mean time", lambda s: s.mean_time_ms, milliseconds),
+    "total": ("total time since reset", lambda s, _: s.total_time_ms, milliseconds),
+    "mean": ("mean time", lambda s, _: s.mean_time_ms, milliseconds),
     "calls": ("calls in last interval", _interval("calls"), lambda v: number(v)),
     "rows": ("rows in last interval", _interval("rows"), lambda v: number(v)),
     "io": ("blocks read in last interval", _interval("shared_blks_read"), lambda v: number(v)),
@@ -47,10 +48,6 @@ COLUMNS = [
     ("user", "user", 10),
     ("database", "database", 12),
 ]
-
-
-def statement_key(s: Statement) -> str:
-    return f"{s.query_id}:{s.user_id}:{s.database_id}:{int(s.toplevel)}"
 
 
 class StatementsPanel(Panel):
@@ -77,7 +74,8 @@ class StatementsPanel(Panel):
 
     def ranked(self, snapshot: Snapshot) -> tuple[list[tuple[Statement, float]], float]:
         _, value_of, _ = RANKINGS[self.ranking]
-        values = [(s, value_of(s)) for s in snapshot.statements.entries if not s.from_dbtop]
+        statements = snapshot.statements
+        values = [(s, value_of(s, statements.delta(s))) for s in statements.entries if not s.from_dbtop]
         present = [(s, v) for s, v in values if v]
         total = sum(v for _, v in present)
         present.sort(key=lambda pair: pair[1], reverse=True)
@@ -89,8 +87,9 @@ class StatementsPanel(Panel):
         rows = {}
         for rank, (s, value) in enumerate(top, start=1):
             blocks = s.shared_blks_hit + s.shared_blks_read
-            calls_per_s = s.delta.calls_per_s if s.delta else None
-            rows[statement_key(s)] = [
+            delta = snapshot.statements.delta(s)
+            calls_per_s = delta.calls_per_s if delta else (0.0 if snapshot.statements.interval_s else None)
+            rows[s.key] = [
                 Cell(str(rank), rank),
                 Cell(show(value), value),
                 Cell(f"{value / total:.0%}" if total else "", value / total if total else None),

@@ -112,9 +112,3 @@ async def test_monitoring_session_is_read_only_with_timeouts(collector):
     assert await conn.fetchval("SHOW application_name") == "dbtop"
 
 
-async def test_snapshot_round_trips_json(collector):
-    from dbtop.engines.snapshot import Snapshot
-
-    snap = await collector.snapshot()
-    again = Snapshot.model_validate_json(snap.model_dump_json())
-    assert again == snap

@@ -25,20 +25,31 @@ async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, session
         assert entry.user == "postgres" and entry.database == "postgres"
         assert entry.mean_time_ms == entry.total_time_ms / entry.calls
         # new since the last reading: everything it did happened in this interval
-        assert entry.delta is not None and entry.delta.calls == 40
-        assert entry.delta.rows == 40
-        assert first.statements.entries and all(s.delta is None for s in first.statements.entries)
+        delta = second.statements.delta(entry)
+        assert delta is not None and delta.calls == 40 and delta.rows == 40
+        assert first.statements.interval_s is None and first.statements.deltas == {}
         for i in range(25):
             await conn.fetch("SELECT * FROM orders WHERE id = $1 /* deltas probe */", i + 1)
         await asyncio.sleep(0.1)
         third = await col.snapshot()
         [entry3] = [s for s in third.statements.entries if s.query_id == entry.query_id and s.toplevel]
-        assert entry3.delta is not None
-        assert entry3.delta.calls == 25
-        assert entry3.delta.rows == 25
-        assert entry3.delta.calls_per_s > 0
-        assert entry3.delta.interval_s >= 0.1
+        delta3 = third.statements.delta(entry3)
+        assert delta3.calls == 25 and delta3.rows == 25
+        assert delta3.calls_per_s > 0
+        assert delta3.interval_s >= 0.1
         assert third.statements.interval_s >= 0.1
+        assert entry3.calls == entry.calls + 25
+        # a statement that did not run keeps its object and has no delta
+        fourth = await col.snapshot()
+        [entry4] = [s for s in fourth.statements.entries if s.key == entry3.key]
+        assert entry4 is entry3
+        assert fourth.statements.delta(entry4) is None
+        # names read again (once a minute): objects are rebuilt, deltas stay right
+        col._names = dict(col._names)
+        fifth = await col.snapshot()
+        [entry5] = [s for s in fifth.statements.entries if s.key == entry3.key]
+        assert entry5 is not entry3 and entry5 == entry3
+        assert fifth.statements.delta(entry5) is None
     finally:
         await col.close()
 

@@ -20,7 +20,7 @@ from ..panels.connections import ConnectionsPanel
 from ..panels.locks import LocksPanel
 from ..panels.overview import OverviewStrip
 from ..panels.replication import ReplicationPanel
-from ..panels.statements import StatementsPanel, statement_key
+from ..panels.statements import StatementsPanel
 from ..panels.text import duration, literal
 from ..themes import STYLESHEET, THEMES, default_theme_name
 from .poller import SnapshotPoller
@@ -195,9 +195,10 @@ class DbtopApp(App):
 
     def on_statements_panel_statement_chosen(self, message: StatementsPanel.StatementChosen) -> None:
         snapshot = self.last_reachable
-        statement = next((s for s in snapshot.statements.entries if statement_key(s) == message.key), None)
+        statement = next((s for s in snapshot.statements.entries if s.key == message.key), None)
         if statement is not None:
-            self.push_screen(statement_detail(statement), callback=lambda _: self.show_latest())
+            self.push_screen(statement_detail(statement, snapshot.statements.delta(statement)),
+                             callback=lambda _: self.show_latest())
 
     # -- actions ---------------------------------------------------------------------------------
     def action_show_panel(self, key: str) -> None:

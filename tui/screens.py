@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..engines.snapshot import Session, Snapshot, Statement
+from ..engines.snapshot import Session, Snapshot, Statement, StatementDelta
 from ..panels.text import clean, duration, literal, milliseconds, number
 
 
@@ -81,8 +81,7 @@ def session_detail(session: Session, snapshot: Snapshot) -> DetailScreen:
     return DetailScreen(f"session {session.pid}", body)
 
 
-def statement_detail(statement: Statement) -> DetailScreen:
-    delta = statement.delta
+def statement_detail(statement: Statement, delta: StatementDelta | None) -> DetailScreen:
     body: list[Text | Table] = [fields([
         ("query id", statement.query_id), ("user", statement.user), ("database", statement.database),
         ("top level", "yes" if statement.toplevel else "no (inside a function)"),
@@ -90,7 +89,7 @@ def statement_detail(statement: Statement) -> DetailScreen:
         ("mean time", milliseconds(statement.mean_time_ms)), ("rows", number(statement.rows)),
         ("shared blocks hit / read", f"{number(statement.shared_blks_hit)} / {number(statement.shared_blks_read)}"),
         ("last interval", (f"{delta.calls} calls, {milliseconds(delta.total_time_ms)}, {delta.rows} rows "
-                           f"in {duration(delta.interval_s)}") if delta else "not yet measured"),
+                           f"in {duration(delta.interval_s)}") if delta else "did not run"),
     ])]
     body.append(Text("normalized statement", style="bold"))
     body.append(literal(statement.query or "(text not available)", one_line=False))

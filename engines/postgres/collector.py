@@ -127,8 +127,9 @@ class PostgresCollector:
         self._size: tuple[int, datetime] | None = None
         self._size_due = 0.0
         self._activity: Counters | None = None
-        self._statements: dict[tuple, tuple] = {}
+        self._statements: dict[tuple, tuple[tuple, Statement]] = {}
         self._statements_at: float | None = None
+        self._statements_names: dict[tuple[str, int], str] | None = None
         self._texts: dict[int, str] = {}
         self._backoff: dict[str, Backoff] = {}
         self._parts: dict[str, PartStatus] = {}
@@ -237,7 +238,9 @@ class PostgresCollector:
             return self._snapshot(started, cpu_started, None, connections_used, sessions, blocking, None,
                                   activity_row, None)
         statements = await self._part("statements", lambda: self._read_statements(facts))
-        replication = await self._part("replication", lambda: self._read_replication(facts, major))
+        # pg_stat_replication scans every backend: only worth asking when a walsender exists.
+        walsenders = sessions_rows is None or any(s.backend_type == "walsender" for s in sessions)
+        replication = await self._part("replication", lambda: self._read_replication(facts, major, walsenders))
         if time.monotonic() >= self._size_due:
             await self._part("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
@@ -364,17 +367,20 @@ class PostgresCollector:
 
     # -- sessions --------------------------------------------------------------------------------
     def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int]:
+        if not rows:
+            return [], 0
+        columns = tuple(rows[0].keys())
+        build = Session.from_trusted
+        own = self._own_pids
         sessions = []
         used = 0
-        own = self._own_pids
         for r in rows:
-            if r["backend_type"] == "client backend":
+            row = dict(zip(columns, r))
+            if row["backend_type"] == "client backend":
                 used += 1
-            if r["pid"] in own and r["application"] == APPLICATION_NAME:
-                continue
-            row = dict(r)
-            row["blocked_by"] = row["blocked_by"] or []
-            sessions.append(Session.model_construct(**row))
+                if row["pid"] in own and row["application"] == APPLICATION_NAME:
+                    continue
+            sessions.append(build(row))
         return sessions, used
 
     # -- database-wide rates ---------------------------------------------------------------------
@@ -434,53 +440,66 @@ class PostgresCollector:
             texts = await self._fetch(sql("statement_texts", 12), list(set(new_ids)))
             self._texts.update((r["query_id"], r["query"]) for r in texts)
 
+        # Most entries do not move between two polls: for those, compare the decoded row with the
+        # last one and keep the Statement built then. Columns: user_id, database_id, query_id,
+        # toplevel (the key), then the counters.
         previous = self._statements
+        reuse = self._statements_names is self._names  # rebuilt when the names were read again
         previous_at = self._statements_at
-        current: dict[tuple, tuple] = {}
+        current: dict[tuple, tuple[tuple, Statement]] = {}
         entries = []
+        deltas: dict[str, StatementDelta] = {}
         names = self._names
         texts = self._texts
         interval = now - previous_at if previous_at is not None and now > previous_at else None
         zero = (0, 0.0, 0, 0, 0)
         for r in rows:
-            key = (r["user_id"], r["database_id"], r["query_id"], r["toplevel"])
-            calls = r["calls"]
-            total = r["total_time_ms"]
-            values = (calls, total, r["rows"], r["shared_blks_hit"], r["shared_blks_read"])
-            current[key] = values
-            delta = None
+            raw = tuple(r)
+            key = raw[:4]
+            before = previous.get(key)
+            if reuse and before is not None and before[0] == raw:
+                current[key] = before
+                entries.append(before[1])
+                continue
+            user_id, database_id, query_id, toplevel, calls, total, n_rows, hit, read = raw
+            text = texts.get(query_id)
+            statement = Statement.from_trusted({
+                "key": f"{query_id}:{user_id}:{database_id}:{'t' if toplevel else 'f'}", "query_id": query_id,
+                "user_id": user_id, "database_id": database_id, "user": names.get(("role", user_id)),
+                "database": names.get(("database", database_id)), "toplevel": toplevel,
+                "from_dbtop": text is not None and text.startswith(MARKER), "query": text,
+                "calls": calls, "total_time_ms": total, "mean_time_ms": total / calls if calls else 0.0,
+                "rows": n_rows, "shared_blks_hit": hit, "shared_blks_read": read})
+            current[key] = (raw, statement)
+            entries.append(statement)
             if interval is not None:
                 # An entry missing from the last reading, or whose counters went down (a reset),
                 # has counted only since then: all of it happened in this interval.
-                before = previous.get(key)
-                base = before if before is not None and calls >= before[0] else zero
-                dc, dt, dr, dh, dd = (v - p for v, p in zip(values, base))
-                delta = StatementDelta.model_construct(
-                    interval_s=interval, calls=dc, total_time_ms=dt, rows=dr, shared_blks_hit=dh,
-                    shared_blks_read=dd, calls_per_s=dc / interval, time_ms_per_s=dt / interval,
-                    rows_per_s=dr / interval, shared_blks_hit_per_s=dh / interval,
-                    shared_blks_read_per_s=dd / interval)
-            text = texts.get(r["query_id"])
-            entries.append(Statement.model_construct(
-                query_id=r["query_id"], user_id=r["user_id"], database_id=r["database_id"],
-                user=names.get(("role", r["user_id"])), database=names.get(("database", r["database_id"])),
-                toplevel=r["toplevel"], from_dbtop=text is not None and text.startswith(MARKER),
-                query=text, calls=calls, total_time_ms=total,
-                mean_time_ms=total / calls if calls else 0.0, rows=r["rows"],
-                shared_blks_hit=r["shared_blks_hit"], shared_blks_read=r["shared_blks_read"], delta=delta))
+                counters = raw[4:]
+                base = before[0][4:] if before is not None and calls >= before[0][4] else zero
+                dc, dt, dr, dh, dd = (v - p for v, p in zip(counters, base))
+                if dc or dt:
+                    deltas[statement.key] = StatementDelta(
+                        interval_s=interval, calls=dc, total_time_ms=dt, rows=dr, shared_blks_hit=dh,
+                        shared_blks_read=dd, calls_per_s=dc / interval, time_ms_per_s=dt / interval,
+                        rows_per_s=dr / interval, shared_blks_hit_per_s=dh / interval,
+                        shared_blks_read_per_s=dd / interval)
         self._statements = current
+        self._statements_names = names
         self._statements_at = now
         if not self._reads_all_stats(facts):
             self._parts["statements"] = PartStatus(
                 available=True, reason="statements of other roles are hidden",
                 fix=PRIVILEGE_FIX["statements"].format(user=facts["current_user"]))
-        return Statements(extension_version=version, entries=entries, interval_s=interval)
+        return Statements(extension_version=version, entries=entries, interval_s=interval, deltas=deltas)
 
     # -- replication -----------------------------------------------------------------------------
-    async def _read_replication(self, facts: dict[str, Any], major: int) -> Replication:
+    async def _read_replication(self, facts: dict[str, Any], major: int, walsenders: bool) -> Replication:
         slots = [ReplicationSlot(**dict(r)) for r in await self._fetch(sql("replication_slots", major))]
         if facts["is_standby"]:
             rows = await self._fetch(sql("wal_receiver", major))
             return Replication(role="standby", slots=slots, receiver=WalReceiver(**dict(rows[0])))
-        standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
+        standbys = []
+        if walsenders:
+            standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
         return Replication(role="primary", standbys=standbys, slots=slots)

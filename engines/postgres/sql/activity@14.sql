@@ -11,5 +11,5 @@ SELECT a.pid, a.usename::text AS "user", a.datname::text AS database,
        extract(epoch FROM now() - a.query_start)::float8 AS query_s,
        a.query_id,
        a.query,
-       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by
+       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}' END AS blocked_by
 FROM pg_stat_activity a
