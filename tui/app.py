@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
@@ -278,11 +278,15 @@ class DbtopApp(App):
 
 
 def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str | None = None,
-                  profile: str | None = None) -> None:
-    """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit."""
+                  profile: str | None = None, on_start: Callable[[DbtopApp], None] | None = None) -> None:
+    """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit.
+    `on_start` receives the app before it runs (the demo keeps it to ask it to exit on a signal)."""
     poller = SnapshotPoller(collector, interval_s)
     try:
         poller.connect()
-        DbtopApp(poller, theme_name=theme_name, profile=profile).run()
+        app = DbtopApp(poller, theme_name=theme_name, profile=profile)
+        if on_start is not None:
+            on_start(app)
+        app.run()
     finally:
         poller.stop()
