@@ -22,21 +22,24 @@ STATE_LABELS = {
     "idle in transaction (aborted)": "idle in tx (abort)",
     "fastpath function call": "fastpath",
 }
+# (key, label, width, shown from this table width on). The query text takes what is left; the
+# columns after it are reached by scrolling, and every field is in the detail view (Enter).
 COLUMNS = [
-    ("pid", "pid", 7),
-    ("state", "state", 10),
-    ("xact_s", "xact", 7),
-    ("query_s", "query", 7),
-    ("user", "user", 10),
-    ("query", "query text", 60),
-    ("wait", "wait", 16),
-    ("state_s", "in state", 8),
-    ("database", "database", 12),
-    ("application", "application", 16),
-    ("client", "client", 21),
-    ("backend_type", "backend", 12),
+    ("pid", "pid", 7, 0),
+    ("state", "state", 10, 0),
+    ("xact_s", "xact", 7, 0),
+    ("query_s", "query", 7, 0),
+    ("user", "user", 10, 0),
+    ("application", "application", 14, 100),
+    ("wait", "wait", 16, 115),
+    ("database", "database", 12, 135),
+    ("client", "client", 21, 165),
+    ("state_s", "in state", 8, 180),
+    ("query", "query text", None, 0),
+    ("backend_type", "backend", 14, 0),
 ]
-SORTABLE = [key for key, _, _ in COLUMNS]
+QUERY_MIN, QUERY_MAX = 24, 400
+CELL_PADDING = 2
 GROUPS = [None, "state", "user", "application", "client"]
 GROUP_COLUMNS = [("group", "group", 30), ("sessions", "sessions", 9), ("active", "active", 7),
                  ("idle_tx", "idle in tx", 10), ("waiting", "waiting", 8), ("longest_xact", "longest xact", 12)]
@@ -50,25 +53,33 @@ def session_matches(session: Session, needle: str) -> bool:
     return any(needle in (getattr(session, f) or "").lower() for f in FILTERED_FIELDS)
 
 
-def session_cells(s: Session, query_width: int) -> list[Cell]:
+def visible_columns(width: int) -> list[tuple[str, str, int]]:
+    """The columns for a table `width` cells wide, the query text sized to fill the rest."""
+    shown = [(key, label, w) for key, label, w, from_width in COLUMNS if width >= from_width]
+    fixed = sum((w or 0) + CELL_PADDING for key, _, w in shown if key not in ("query", "backend_type"))
+    query_width = max(QUERY_MIN, min(QUERY_MAX, width - fixed - CELL_PADDING - 2))
+    return [(key, label, query_width if key == "query" else w) for key, label, w in shown]
+
+
+def session_cells(s: Session) -> dict[str, Cell]:
     state = s.state or (s.backend_type or "")
     wait = f"{s.wait_event_type}:{s.wait_event}" if s.wait_event_type else ""
     waiting_style = "bold" if s.blocked_by else ""
-    return [
-        Cell(Text(str(s.pid), style=waiting_style), s.pid),
-        Cell(literal(STATE_LABELS.get(state, state), 18), state),
-        Cell(duration(s.xact_s) if s.xact_s is not None else "", s.xact_s),
-        Cell(duration(s.query_s) if s.query_s is not None and s.state == "active" else "",
-             s.query_s if s.state == "active" else None),
-        Cell(literal(s.user, 30), s.user),
-        Cell(literal(s.query, query_width), s.query),
-        Cell(literal(wait, 40, style=waiting_style), wait),
-        Cell(duration(s.state_s) if s.state_s is not None else "", s.state_s),
-        Cell(literal(s.database, 40), s.database),
-        Cell(literal(s.application, 40), s.application),
-        Cell(literal(s.client, 40), s.client),
-        Cell(literal(s.backend_type, 30), s.backend_type),
-    ]
+    return {
+        "pid": Cell(Text(str(s.pid), style=waiting_style), s.pid),
+        "state": Cell(literal(STATE_LABELS.get(state, state), 18), state),
+        "xact_s": Cell(duration(s.xact_s) if s.xact_s is not None else "", s.xact_s),
+        "query_s": Cell(duration(s.query_s) if s.query_s is not None and s.state == "active" else "",
+                        s.query_s if s.state == "active" else None),
+        "user": Cell(literal(s.user, 30), s.user),
+        "query": Cell(literal(s.query, QUERY_MAX), s.query),
+        "wait": Cell(literal(wait, 40, style=waiting_style), wait),
+        "state_s": Cell(duration(s.state_s) if s.state_s is not None else "", s.state_s),
+        "database": Cell(literal(s.database, 40), s.database),
+        "application": Cell(literal(s.application, 40), s.application),
+        "client": Cell(literal(s.client, 40), s.client),
+        "backend_type": Cell(literal(s.backend_type, 30), s.backend_type),
+    }
 
 
 class ConnectionsPanel(Panel):
@@ -99,10 +110,13 @@ class ConnectionsPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static(id="connections-summary", classes="panel-summary")
-        yield Input(placeholder="filter: user, database, application, client, state or query text",
-                    id="connections-filter", classes="hidden")
+        box = Input(placeholder="filter: user, database, application, client, state or query text",
+                    id="connections-filter")
+        box.display = False
+        yield box
         table = DataTable(id="connections-table", cursor_type="row", zebra_stripes=True)
-        add_columns(table, COLUMNS)
+        self.columns_shown = visible_columns(80)
+        add_columns(table, self.columns_shown)
         yield table
         groups = DataTable(id="connections-groups", cursor_type="row", classes="hidden")
         add_columns(groups, GROUP_COLUMNS)
@@ -123,7 +137,11 @@ class ConnectionsPanel(Panel):
         if self.group_by:
             self.render_groups(shown)
         else:
-            rows = {str(s.pid): session_cells(s, 200) for s in shown}
+            keys = [key for key, _, _ in self.columns_shown]
+            rows = {}
+            for s in shown:
+                cells = session_cells(s)
+                rows[str(s.pid)] = [cells[key] for key in keys]
             sync_rows(self.table, rows, self.sort_column, self.sort_reverse)
         self.render_summary(snapshot, shown)
 
@@ -150,7 +168,7 @@ class ConnectionsPanel(Panel):
         text.append(f"{len(shown)} sessions", style="bold")
         text.append(f" · {states['active']} active · {states['idle in transaction']} idle in tx"
                     f" · {sum(1 for s in shown if s.blocked_by)} waiting on locks")
-        label = next(lbl for key, lbl, _ in COLUMNS if key == self.sort_column)
+        label = next(lbl for key, lbl, _, _ in COLUMNS if key == self.sort_column)
         text.append(f" · sort {label} {'↓' if self.sort_reverse else '↑'}")
         if self.group_by:
             text.append(f" · grouped by {self.group_by}")
@@ -165,34 +183,48 @@ class ConnectionsPanel(Panel):
             text.append_text(notice)
         self.query_one("#connections-summary", Static).update(text)
 
+    def on_resize(self) -> None:
+        columns = visible_columns(self.size.width)
+        if columns != self.columns_shown:
+            self.columns_shown = columns
+            if self.sort_column not in [key for key, _, _ in columns]:
+                self.sort_column = "xact_s"
+            table = self.table
+            table.clear(columns=True)
+            add_columns(table, columns)
+            self.rerender()
+
     def rerender(self) -> None:
         if self.snapshot is not None:
             self.render_snapshot(self.snapshot)
 
     # -- keys ------------------------------------------------------------------------------------
     def action_filter(self) -> None:
+        # Shown and focused at once, not on the next message: keys typed right after "/" are
+        # already queued and must land in the box.
         box = self.query_one("#connections-filter", Input)
-        box.remove_class("hidden")
-        box.focus()
+        box.display = True
+        self.screen.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#connections-filter", Input)
         box.value = ""
-        box.add_class("hidden")
+        box.display = False
         self.filter_text = ""
-        self.table.focus()
+        self.screen.set_focus(self.current_table())
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if not event.value:
-            event.input.add_class("hidden")
-        self.current_table().focus()
+            event.input.display = False
+        self.screen.set_focus(self.current_table())
 
     def action_next_sort(self) -> None:
-        index = SORTABLE.index(self.sort_column)
-        self.sort_column = SORTABLE[(index + 1) % len(SORTABLE)]
+        keys = [key for key, _, _ in self.columns_shown]
+        index = keys.index(self.sort_column) if self.sort_column in keys else -1
+        self.sort_column = keys[(index + 1) % len(keys)]
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
@@ -206,7 +238,7 @@ class ConnectionsPanel(Panel):
     def watch_group_by(self, group_by: str | None) -> None:
         self.query_one("#connections-groups").set_class(group_by is None, "hidden")
         self.table.set_class(group_by is not None, "hidden")
-        self.current_table().focus()
+        self.screen.set_focus(self.current_table())
         self.rerender()
 
     def current_table(self) -> DataTable:
@@ -234,7 +266,7 @@ class ConnectionsPanel(Panel):
             self.group_by = None
             box = self.query_one("#connections-filter", Input)
             box.value = "" if value == "(none)" else value
-            box.remove_class("hidden")
+            box.display = True
             return
         self.post_message(self.SessionChosen(int(key)))
 

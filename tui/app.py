@@ -52,6 +52,7 @@ class DbtopApp(App):
         *(Binding(str(n), f"show_panel('{key}')", title, show=False) for n, (key, title, _) in enumerate(PANELS, 1)),
         Binding("tab", "next_panel", "Next panel", show=False, priority=True),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, priority=True),
+        Binding("slash", "filter_sessions", "Filter", show=False),
         Binding("z", "zoom", "Zoom"),
         Binding("p", "toggle_pause", "Pause"),
         Binding("plus", "faster", "Faster", key_display="+"),
@@ -172,8 +173,11 @@ class DbtopApp(App):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.show_latest()
-        table = self.panel(self.active_panel_key()).query("DataTable").first()
-        table.focus()
+        panel = self.panel(self.active_panel_key())
+        # A tab clicked with the mouse brings focus along; one chosen by key already has it, and
+        # may have passed it on (to the filter box) by the time this message arrives.
+        if self.focused is None or panel not in self.focused.ancestors_with_self:
+            self.screen.set_focus(panel.query("DataTable").first())
 
     def on_screen_resume(self) -> None:
         self.show_latest()
@@ -205,6 +209,11 @@ class DbtopApp(App):
         if self.screen.maximized is not None:
             self.screen.minimize()
         self.query_one("#panels", TabbedContent).active = key
+        # Focus now, not when TabActivated arrives: keys typed right after go to this panel.
+        self.screen.set_focus(self.panel(key).query("DataTable").first())
+
+    def action_filter_sessions(self) -> None:
+        self._filter_sessions()
 
     def _step_panel(self, step: int) -> None:
         keys = [key for key, _, _ in PANELS]
@@ -247,7 +256,7 @@ class DbtopApp(App):
             bindings = [b for b in panel_class.BINDINGS if isinstance(b, Binding)]
             bindings.append(Binding("enter", "", "details of the selected row"))
             sections.append((title, bindings))
-        self.push_screen(keys_help(sections))
+        self.push_screen(keys_help(sections, self.get_key_display))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

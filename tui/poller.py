@@ -100,7 +100,10 @@ class SnapshotPoller:
             self.wake()
 
     def stop(self) -> None:
-        """Stop polling, close the connection, end the thread. Never blocks for long."""
+        """Stop polling, close the connection, end the thread. Never blocks for long; a second
+        call does nothing."""
+        if self._stopping:
+            return
         self._stopping = True
         self.wake()
         if self._task is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -96,13 +97,13 @@ def statement_detail(statement: Statement, delta: StatementDelta | None) -> Deta
     return DetailScreen(f"statement {statement.query_id}", body)
 
 
-def keys_help(sections: list[tuple[str, list[Binding]]]) -> DetailScreen:
+def keys_help(sections: list[tuple[str, list[Binding]]], key_display: Callable[[Binding], str]) -> DetailScreen:
     body: list[Text | Table] = []
     for title, bindings in sections:
         table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
         table.add_column(style="bold", min_width=12)
         table.add_column()
         for binding in bindings:
-            table.add_row(clean(binding.key_display or binding.key), clean(binding.description or binding.action))
+            table.add_row(clean(key_display(binding)), clean(binding.description or binding.action))
         body.append(table)
     return DetailScreen("keys (Ctrl+P opens the command palette)", body)

@@ -1,0 +1,140 @@
+"""The installed `dbtop`, end to end in a real terminal: tmux runs it, send-keys types, capture-pane
+reads the screen."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import dbtop_command
+
+SOCKET = f"dbtop-test-{uuid.uuid4().hex[:8]}"
+
+
+class Terminal:
+    def __init__(self, tmp_path: Path, command: list[str], size=(120, 40)):
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is needed for the end-to-end test: apt-get install tmux", pytrace=False)
+        self.name = "e2e"
+        self.exit_file = tmp_path / "exit"
+        quoted = " ".join(f"'{part}'" for part in command)
+        script = f"{quoted}; echo $? > {self.exit_file}; sleep 60"
+        # COLUMNS and LINES from the test's own environment would override the pane's real size.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
+        subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", self.name, "-x", str(size[0]),
+                        "-y", str(size[1]), "-e", "TERM=xterm-256color", "bash", "-c", script], check=True, env=env)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "-L", SOCKET, "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "-L", SOCKET, "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, *texts: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if all(text in screen for text in texts):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{texts} not on screen after {timeout} s:\n{screen}")
+            time.sleep(0.1)
+
+    def exit_status(self, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while not self.exit_file.exists() or not self.exit_file.read_text().strip():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"dbtop did not exit:\n{self.screen()}")
+            time.sleep(0.05)
+        return int(self.exit_file.read_text())
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    opened: list[Terminal] = []
+
+    def open_terminal(command: list[str], size=(120, 40)) -> Terminal:
+        term = Terminal(tmp_path, command, size)
+        opened.append(term)
+        return term
+
+    yield open_terminal
+    for term in opened:
+        term.close()
+
+
+async def test_dbtop_in_tmux_shows_the_lock_chain_and_answers_keys(pg, sessions, terminal):
+    setup = await sessions()
+    await setup.execute("DROP TABLE IF EXISTS invoices; CREATE TABLE invoices (id int PRIMARY KEY, paid bool);"
+                        "INSERT INTO invoices VALUES (1, false), (2, false)")
+    holder = await sessions(app="payments")
+    middle = await sessions(app="invoicing")
+    tail = await sessions(app="invoicing")
+    await holder.execute("BEGIN; UPDATE invoices SET paid = true WHERE id = 1")
+    await middle.execute("BEGIN; UPDATE invoices SET paid = true WHERE id = 2")
+    waits = [asyncio.ensure_future(middle.execute("UPDATE invoices SET paid = false WHERE id = 1"))]
+    await asyncio.sleep(0.2)
+    waits.append(asyncio.ensure_future(tail.execute("UPDATE invoices SET paid = false WHERE id = 2")))
+    try:
+        term = terminal([*dbtop_command(), pg.dsn(), "--interval", "0.5"])
+        await asyncio.to_thread(term.wait_for, "live every 0.5s", "Locks (2 waiting)")
+        screen = await asyncio.to_thread(term.wait_for, "payments", "invoicing")
+        assert str(holder.get_server_pid()) in screen
+
+        term.keys("2")
+        screen = await asyncio.to_thread(term.wait_for, f"└─ {middle.get_server_pid()}",
+                                         f"└─ {tail.get_server_pid()}")
+        lines = screen.splitlines()
+        root_line = next(i for i, line in enumerate(lines) if line.lstrip().startswith(str(holder.get_server_pid())))
+        assert f"└─ {middle.get_server_pid()}" in lines[root_line + 1]
+        assert f"└─ {tail.get_server_pid()}" in lines[root_line + 2]
+        assert "holds" in lines[root_line]
+
+        term.keys("1", "/")
+        await asyncio.to_thread(term.wait_for, "filter: user, database")  # the box has focus
+        term.keys("-l", "payments")
+        screen = await asyncio.to_thread(term.wait_for, "filter payments")
+        assert "1 sessions" in screen
+        term.keys("Enter", "Escape")
+        await asyncio.to_thread(term.wait_for, "4 sessions")  # the chain and the setup session
+
+        term.keys("?")
+        await asyncio.to_thread(term.wait_for, "Hide idle", "Rank by", "Esc closes")
+        term.keys("Escape")
+        # A terminal cannot tell Escape-then-q from Alt+q when they arrive together.
+        await asyncio.to_thread(term.wait_for, "live every")
+        term.keys("q")
+        assert await asyncio.to_thread(term.exit_status) == 0
+        after = term.screen()
+        assert "live every" not in after  # the alternate screen is gone: the terminal is restored
+    finally:
+        for conn in (holder, middle, tail):
+            conn.terminate()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+
+def test_ctrl_c_quits_cleanly(pg, terminal):
+    term = terminal([*dbtop_command(), pg.dsn()], size=(80, 24))
+    term.wait_for("live every")
+    term.keys("C-c")
+    assert term.exit_status() == 0
+    assert "live every" not in term.screen()
+
+
+def test_bad_target_prints_one_line_in_the_terminal(terminal):
+    term = terminal([*dbtop_command(), "postgresql://nobody@127.0.0.1:1/none"], size=(120, 10))
+    assert term.exit_status() == 2
+    screen = term.screen()
+    assert "dbtop: cannot reach nobody@127.0.0.1:1/none: connection refused" in screen
+    assert "Traceback" not in screen
