@@ -142,6 +142,7 @@ class DemoWorkload:
             "reporting": self.reporting_aggregates,
             "reporting (idle in transaction)": self.reporting_idle_in_transaction,
             "worker (slow)": self.worker_slow_statements,
+            "worker (slow, second)": self.worker_slow_statements,
             "worker (writes)": self.worker_writes,
             "scheduler": self.scheduler,
             "lock chain": self.lock_chain,
@@ -238,14 +239,16 @@ class DemoWorkload:
         return start, start + self.max_post // 5
 
     async def worker_slow_statements(self) -> None:
-        """Background jobs stuck on slow calls (an external API, a big export): pg_sleep stands in."""
+        """Background jobs stuck on slow calls (an external API, a big export): pg_sleep stands in.
+        Calls of 0.4 to 2.5 s with short gaps, so that every refresh interval sees some finish:
+        pg_stat_statements counts a statement when it ends."""
         async with self.session("worker") as conn:
             while True:
                 if self.rng.random() < 0.5:
-                    await conn.fetchval(SLOW_SLEEP, 1.0 + 5.0 * self.rng.random())
+                    await conn.fetchval(SLOW_SLEEP, 0.8 + 1.7 * self.rng.random())
                 else:
-                    await conn.fetchrow(SLOW_EXPORT, 0.5 + 2.5 * self.rng.random())
-                await asyncio.sleep(1 + self.rng.random())
+                    await conn.fetchrow(SLOW_EXPORT, 0.4 + 1.2 * self.rng.random())
+                await asyncio.sleep(0.2 + 0.3 * self.rng.random())
 
     async def worker_writes(self) -> None:
         """The metrics collector: new samples for recent posts, and posts touched as it goes."""
