@@ -138,3 +138,32 @@ def test_bad_target_prints_one_line_in_the_terminal(terminal):
     screen = term.screen()
     assert "dbtop: cannot reach nobody@127.0.0.1:1/none: connection refused" in screen
     assert "Traceback" not in screen
+
+
+def test_a_vanished_terminal_ends_the_process(pg):
+    """An SSH session that drops hangs up the terminal: dbtop must end, not linger without one."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is needed for the end-to-end test: apt-get install tmux", pytrace=False)
+    socket = f"{SOCKET}-hup"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
+    subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", "hup", "-x", "100", "-y", "30",
+                    "-e", "TERM=xterm-256color", *dbtop_command(), pg.dsn(), "--interval", "0.5"], check=True, env=env)
+    try:
+        pid = int(subprocess.run(["tmux", "-L", socket, "display", "-p", "-t", "hup", "#{pane_pid}"],
+                                 capture_output=True, text=True).stdout)
+        deadline = time.monotonic() + 15
+        while "live every" not in subprocess.run(["tmux", "-L", socket, "capture-pane", "-p", "-t", "hup"],
+                                                 capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline, "dbtop did not start"
+            time.sleep(0.1)
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)  # hangs up the pane
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}"):
+        status = Path(f"/proc/{pid}/status").read_text() if os.path.exists(f"/proc/{pid}/status") else ""
+        if "State:\tZ" in status:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            raise AssertionError("dbtop kept running after its terminal hung up")
+        time.sleep(0.1)

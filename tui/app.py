@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -32,6 +35,9 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("statements", "Slow queries", StatementsPanel),
     ("replication", "Replication", ReplicationPanel),
 ]
+
+
+HANGUP_GRACE_S = 2.0
 
 
 class SnapshotArrived(Message):
@@ -89,16 +95,22 @@ class DbtopApp(App):
         self.poller.start(lambda snapshot: self.post_message(SnapshotArrived(snapshot)))
         self.set_interval(1.0, self.tick)
         try:
-            # An SSH session that drops sends SIGHUP: end the process rather than spin without a terminal.
-            import asyncio
-
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_gone)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self.panel(self.active_panel_key()).query_one("DataTable").focus()
 
     def on_unmount(self) -> None:
         self.poller.stop()
+
+    def terminal_gone(self) -> None:
+        """SIGHUP: the SSH session or the terminal window is gone. Exit; and since Textual's
+        shutdown can block for ever writing to a terminal that no longer exists, make sure the
+        process ends within HANGUP_GRACE_S whatever happens (there is no screen to restore)."""
+        timer = threading.Timer(HANGUP_GRACE_S, os._exit, args=(129,))
+        timer.daemon = True
+        timer.start()
+        self.exit(return_code=129)
 
     def panel(self, key: str) -> Panel:
         return self.query_one(f"#{key}-panel", Panel)
