@@ -308,3 +308,35 @@ async def test_quit_key(pg_target):
         await pilot.press("q")
         await pilot.pause(0.2)
         assert not app.is_running
+
+
+async def test_no_color_is_respected(pg_target, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with dashboard(pg_target, (80, 24)) as (app, pilot):
+        strips = app.screen._compositor.render_strips()
+        colors = {seg.style.color.name for strip in strips for seg in strip if seg.style and seg.style.color}
+        colored = {c for c in colors if c not in ("default",)}
+        # Monochrome: whatever colour styles remain are greys, no hues
+        from rich.color import Color
+
+        for name in colored:
+            r, g, b = Color.parse(name).get_truecolor()
+            assert max(r, g, b) - min(r, g, b) <= 2, name
+
+
+def test_term_linux_gets_the_16_colour_theme():
+    from dbtop.themes import default_theme_name
+
+    assert default_theme_name({"TERM": "linux"}) == "dbtop-16"
+    assert default_theme_name({"TERM": "xterm-256color"}) == "dbtop-dark"
+
+
+def test_stylesheet_uses_theme_variables_only():
+    import re
+
+    from dbtop.themes import STYLESHEET
+
+    css = STYLESHEET.read_text()
+    assert not re.search(r"#[0-9a-fA-F]{3,8}\b(?![-\w])(?=\s*;)", css)  # no hex colour literals
+    assert not re.search(r"\b(rgb|hsl)a?\(", css)
+    assert "$severity-critical" in css
