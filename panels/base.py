@@ -113,6 +113,15 @@ class Panel(Vertical):
     def render_snapshot(self, snapshot: Snapshot) -> None:
         """Each panel draws its own part of the snapshot here."""
 
+    def reset(self) -> None:
+        """Forget what was shown: the dashboard now watches another target."""
+        self.snapshot = None
+        self.stale = False
+        for table in self.query(DataTable):
+            table.clear()
+        for summary in self.query(".panel-summary"):
+            summary.update("")
+
     def watch_stale(self, stale: bool) -> None:
         self.set_class(stale, "stale")
 

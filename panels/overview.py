@@ -93,6 +93,15 @@ class OverviewStrip(Vertical):
         lag.update(replication_lag(snapshot))
         self.refresh_identity()
 
+    def reset(self, profile: str | None) -> None:
+        """Another target: its history starts empty."""
+        self.snapshot = None
+        self.profile = profile
+        self.tps_history.clear()
+        self.hit_history.clear()
+        self.status = "connecting"
+        self.refresh_identity()
+
     def watch_status(self) -> None:
         self.refresh_identity()
 

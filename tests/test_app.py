@@ -39,9 +39,16 @@ async def dashboard(target, size=(120, 40), interval=0.5, **app_options):
     poller = SnapshotPoller(PostgresCollector(target), interval)
     await asyncio.to_thread(poller.connect)
     app = DbtopApp(poller, theme_name=app_options.pop("theme_name", "dbtop-dark"), **app_options)
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await until(pilot, lambda: app.last_reachable is not None)
         yield app, pilot
+
+
+def toasts(app) -> str:
+    """The text of the notifications on screen (they sit on a layer the compositor text omits)."""
+    from textual.widgets._toast import Toast
+
+    return " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query(Toast))
 
 
 def rows(app, table_id: str) -> list[str]:
@@ -340,3 +347,48 @@ def test_stylesheet_uses_theme_variables_only():
     assert not re.search(r"#[0-9a-fA-F]{3,8}\b(?![-\w])(?=\s*;)", css)  # no hex colour literals
     assert not re.search(r"\b(rgb|hsl)a?\(", css)
     assert "$severity-critical" in css
+
+
+class ClusterDirectory:
+    """Profiles for the picker test: names mapped to real throwaway servers."""
+
+    def __init__(self, clusters: dict[str, object]):
+        self.clusters = clusters
+
+    def entries(self):
+        return [(name, f"postgres {cluster.port}") for name, cluster in self.clusters.items()]
+
+    def collector(self, name):
+        return PostgresCollector(resolve_target(self.clusters[name].dsn()))
+
+
+async def test_profile_picker_switches_target_without_restarting(pg, start_cluster):
+    other = start_cluster()
+    directory = ClusterDirectory({"primary": pg, "reporting": other, "broken": other})
+    directory.clusters["broken"] = type("Gone", (), {"port": 1, "dsn": lambda self: "postgresql://x@127.0.0.1:1/none"})()
+    async with dashboard(resolve_target(pg.dsn()), (100, 30), profile="primary", directory=directory) as (app, pilot):
+        assert "[primary]" in screen_text(app)
+        first_poller = app.poller
+        await pilot.press("colon")
+        await pilot.pause(0.2)
+        assert "reporting" in screen_text(app)
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.profile == "reporting" and app.last_reachable is not None)
+        await until(pilot, lambda: str(other.port) in app.last_reachable.target)
+        assert app.poller is not first_poller
+        await pilot.pause(0.3)
+        assert "[reporting]" in screen_text(app)
+
+        # a profile that cannot be reached leaves the current target in place, with the reason
+        await pilot.press("colon")
+        await pilot.pause(0.2)
+        await pilot.press("down", "enter")  # the picker opens on the current profile
+        await until(pilot, lambda: "connection refused" in toasts(app))
+        assert app.profile == "reporting"
+        assert str(other.port) in app.last_reachable.target
+
+
+async def test_profile_picker_without_profiles_says_how_to_add_one(pg_target):
+    async with dashboard(pg_target, (100, 30)) as (app, pilot):
+        await pilot.press("colon")
+        await until(pilot, lambda: "dbtop profile add NAME URL" in toasts(app))

@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,10 +25,10 @@ from ..panels.locks import LocksPanel
 from ..panels.overview import OverviewStrip
 from ..panels.replication import ReplicationPanel
 from ..panels.statements import StatementsPanel
-from ..panels.text import duration, literal
+from ..panels.text import clean, duration, literal
 from ..themes import STYLESHEET, THEMES, default_theme_name
 from .poller import SnapshotPoller
-from .screens import keys_help, session_detail, statement_detail
+from .screens import ProfilePicker, keys_help, session_detail, statement_detail
 
 PANELS: list[tuple[str, str, type[Panel]]] = [
     ("connections", "Connections", ConnectionsPanel),
@@ -41,9 +42,20 @@ HANGUP_GRACE_S = 2.0
 
 
 class SnapshotArrived(Message):
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, poller: SnapshotPoller | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
+        self.poller = poller
+
+
+class TargetDirectory(Protocol):
+    """Where the profile picker finds targets: the connection profiles."""
+
+    def entries(self) -> list[tuple[str, str]]:
+        """(name, one-line description) of every profile, secrets left out."""
+
+    def collector(self, name: str) -> Collector:
+        """A collector for the named profile; raises with a one-line reason."""
 
 
 class DbtopApp(App):
@@ -64,12 +76,15 @@ class DbtopApp(App):
         Binding("plus", "faster", "Faster", key_display="+"),
         Binding("minus", "slower", "Slower", key_display="-"),
         Binding("t", "next_theme", "Theme", show=False),
+        Binding("colon", "pick_profile", "Profiles", key_display=":"),
     ]
 
-    def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None):
+    def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
+                 directory: TargetDirectory | None = None):
         super().__init__()
         self.poller = poller
         self.profile = profile
+        self.directory = directory
         for theme in THEMES.values():
             self.register_theme(theme)
         self.theme = theme_name if theme_name in THEMES else default_theme_name()
@@ -92,13 +107,16 @@ class DbtopApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.poller.start(lambda snapshot: self.post_message(SnapshotArrived(snapshot)))
+        self.start_polling(self.poller)
         self.set_interval(1.0, self.tick)
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_gone)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self.panel(self.active_panel_key()).query_one("DataTable").focus()
+
+    def start_polling(self, poller: SnapshotPoller) -> None:
+        poller.start(lambda snapshot: self.post_message(SnapshotArrived(snapshot, poller)))
 
     def on_unmount(self) -> None:
         self.poller.stop()
@@ -121,6 +139,8 @@ class DbtopApp(App):
     # -- snapshots -------------------------------------------------------------------------------
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         snapshot = message.snapshot
+        if message.poller is not None and message.poller is not self.poller:
+            return  # from the target the operator just switched away from
         if self.latest is not None and snapshot.sequence <= self.latest.sequence and snapshot is not self.latest:
             return
         self.latest = snapshot
@@ -270,6 +290,51 @@ class DbtopApp(App):
             sections.append((title, bindings))
         self.push_screen(keys_help(sections, self.get_key_display))
 
+    def action_pick_profile(self) -> None:
+        if self.directory is None:
+            self.notify("no connection profiles: add one with  dbtop profile add NAME URL", severity="warning")
+            return
+        try:
+            entries = self.directory.entries()
+        except Exception as exc:  # noqa: BLE001 - a broken config file is reported, not fatal
+            self.notify(clean(exc, 300), severity="error", markup=False)
+            return
+        if not entries:
+            self.notify("no connection profiles: add one with  dbtop profile add NAME URL", severity="warning")
+            return
+        self.push_screen(ProfilePicker(entries, current=self.profile), callback=self.switch_to_profile)
+
+    def switch_to_profile(self, name: str | None) -> None:
+        if name is not None and name != self.profile:
+            self.run_worker(self._switch(name), group="switch", exclusive=True)
+
+    async def _switch(self, name: str) -> None:
+        """Connect to the chosen profile first; only when that works, drop the current target."""
+        assert self.directory is not None
+        self.notify(f"connecting to {name}…", markup=False)
+        try:
+            collector = self.directory.collector(name)
+            poller = SnapshotPoller(collector, self.poller.interval_s)
+            try:
+                await asyncio.to_thread(poller.connect)
+            except BaseException:
+                await asyncio.to_thread(poller.stop)
+                raise
+        except Exception as exc:  # noqa: BLE001 - the reason is shown; the current target stays
+            self.notify(f"{name}: {clean(exc, 300)}", title="not switched", severity="error", markup=False)
+            return
+        old, self.poller = self.poller, poller
+        self.profile = name
+        self.latest = self.last_reachable = None
+        self.disconnected_since = None
+        self.applied.clear()
+        overview = self.query_one(OverviewStrip)
+        overview.reset(profile=name)
+        for key, _, _ in PANELS:
+            self.panel(key).reset()
+        self.start_polling(poller)
+        await asyncio.to_thread(old.stop)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for n, (key, title, _) in enumerate(PANELS, 1):
@@ -291,6 +356,8 @@ class DbtopApp(App):
                             lambda: self.panel("connections").action_next_sort())
         yield SystemCommand("Rank slow queries by the next measure", "Slow queries panel (m)",
                             lambda: self.panel("statements").action_next_ranking())
+        yield SystemCommand("Switch profile", "Connect to another profile without restarting (:)",
+                            self.action_pick_profile)
         yield SystemCommand("Keys", "Every key dbtop answers to (?)", self.action_help)
 
     def _filter_sessions(self) -> None:
@@ -299,13 +366,14 @@ class DbtopApp(App):
 
 
 def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str | None = None,
-                  profile: str | None = None, on_start: Callable[[DbtopApp], None] | None = None) -> None:
+                  profile: str | None = None, on_start: Callable[[DbtopApp], None] | None = None,
+                  directory: TargetDirectory | None = None) -> None:
     """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit.
     `on_start` receives the app before it runs (the demo keeps it to ask it to exit on a signal)."""
     poller = SnapshotPoller(collector, interval_s)
     try:
         poller.connect()
-        app = DbtopApp(poller, theme_name=theme_name, profile=profile)
+        app = DbtopApp(poller, theme_name=theme_name, profile=profile, directory=directory)
         if on_start is not None:
             on_start(app)
         app.run()

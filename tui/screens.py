@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
 
 from ..engines.snapshot import Session, Snapshot, Statement, StatementDelta
 from ..panels.text import clean, duration, literal, milliseconds, number
@@ -107,3 +108,38 @@ def keys_help(sections: list[tuple[str, list[Binding]]], key_display: Callable[[
             table.add_row(clean(key_display(binding)), clean(binding.description or binding.action))
         body.append(table)
     return DetailScreen("keys (Ctrl+P opens the command palette)", body)
+
+
+class ProfilePicker(ModalScreen[str | None]):
+    """Choose a connection profile, like k9s contexts: Enter connects, Escape keeps the current one."""
+
+    BINDINGS = [Binding("escape", "close", "Keep the current target")]
+
+    def __init__(self, entries: list[tuple[str, str]], current: str | None = None):
+        super().__init__()
+        self.entries = entries
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="picker"):
+            yield Static(Text.assemble(("connect to a profile", "bold"), "  (Enter connects, Esc keeps the current one)"),
+                         classes="detail-title")
+            options = []
+            for name, description in self.entries:
+                label = Text.assemble(("● " if name == self.current else "  "), (clean(name, 40), "bold"),
+                                      "  ", literal(description, 100))
+                options.append(Option(label, id=name))
+            yield OptionList(*options, id="profile-options")
+
+    def on_mount(self) -> None:
+        names = [name for name, _ in self.entries]
+        option_list = self.query_one(OptionList)
+        if self.current in names:
+            option_list.highlighted = names.index(self.current)
+        option_list.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
