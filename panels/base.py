@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
@@ -91,6 +92,14 @@ def part_notice(name: str, part: PartStatus) -> Text | None:
         text.append(" — fix: ")
         text.append_text(literal(part.fix))
     return text
+
+
+class SessionChosen(Message):
+    """The operator asked for one session's details (Enter on a session's row, in any panel)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__()
+        self.pid = pid
 
 
 class Panel(Vertical):

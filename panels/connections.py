@@ -7,12 +7,11 @@ from collections import Counter, defaultdict
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from ..engines.snapshot import Session, Snapshot
-from .base import Cell, Panel, add_columns, current_row_key, part_notice, sync_rows
+from .base import Cell, Panel, SessionChosen, add_columns, current_row_key, part_notice, sync_rows
 from .text import clean, duration, literal
 
 # Processes without a client or a query (checkpointer, walwriter, launchers, …) are not sessions.
@@ -100,13 +99,6 @@ class ConnectionsPanel(Panel):
     sort_reverse: reactive[bool] = reactive(True)
     group_by: reactive[str | None] = reactive(None)
     hide_idle: reactive[bool] = reactive(False)
-
-    class SessionChosen(Message):
-        """The operator asked for one session's details."""
-
-        def __init__(self, pid: int) -> None:
-            super().__init__()
-            self.pid = pid
 
     def compose(self) -> ComposeResult:
         yield Static(id="connections-summary", classes="panel-summary")
@@ -268,7 +260,7 @@ class ConnectionsPanel(Panel):
             box.value = "" if value == "(none)" else value
             box.display = True
             return
-        self.post_message(self.SessionChosen(int(key)))
+        self.post_message(SessionChosen(int(key)))
 
     def selected_pid(self) -> int | None:
         key = current_row_key(self.table)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BlockingNode, Lock, RootBlocker, Session, Snapshot
 from ..themes import rich_color
-from .base import Cell, Panel, add_columns, current_row_key, part_notice, sync_rows
+from .base import Cell, Panel, SessionChosen, add_columns, current_row_key, part_notice, sync_rows
 from .text import duration, literal
 
 COLUMNS = [
@@ -41,11 +40,6 @@ class LocksPanel(Panel):
     """Who blocks whom. The root blocker's row is the one to act on."""
 
     panel_title = "Locks"
-
-    class SessionChosen(Message):
-        def __init__(self, pid: int) -> None:
-            super().__init__()
-            self.pid = pid
 
     def compose(self) -> ComposeResult:
         yield Static(id="locks-summary", classes="panel-summary")
@@ -118,4 +112,4 @@ class LocksPanel(Panel):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.post_message(self.SessionChosen(int(event.row_key.value.rsplit("/", 1)[-1])))
+        self.post_message(SessionChosen(int(event.row_key.value.rsplit("/", 1)[-1])))

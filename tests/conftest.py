@@ -8,6 +8,7 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
@@ -126,3 +127,42 @@ def environment(**values: str | None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@dataclass
+class LockChain:
+    """Three real sessions: `holder` keeps row 1 locked, idle in transaction; `middle` holds row 2
+    and waits for row 1; `tail` waits for row 2. Made by open_lock_chain()."""
+
+    holder: asyncpg.Connection
+    middle: asyncpg.Connection
+    tail: asyncpg.Connection
+    waits: list[asyncio.Future]
+
+    def pid(self, name: str) -> int:
+        return getattr(self, name).get_server_pid()
+
+    async def release(self) -> None:
+        for conn in (self.holder, self.middle, self.tail):
+            conn.terminate()
+        await asyncio.gather(*self.waits, return_exceptions=True)
+
+
+async def open_lock_chain(sessions, table: str, apps: tuple[str, str, str] = ("holder", "middle", "tail")) -> LockChain:
+    setup = await sessions()
+    await setup.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int PRIMARY KEY, v int);"
+                        f"INSERT INTO {table} VALUES (1, 0), (2, 0)")
+    holder, middle, tail = [await sessions(app=app) for app in apps]
+    await holder.execute(f"BEGIN; UPDATE {table} SET v = 1 WHERE id = 1")
+    await middle.execute(f"BEGIN; UPDATE {table} SET v = 2 WHERE id = 2")
+
+    async def waiting(conn: asyncpg.Connection) -> bool:
+        return await setup.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
+                                    conn.get_server_pid())
+
+    # one after the other, so that each queues where the chain says
+    waits = [asyncio.ensure_future(middle.execute(f"UPDATE {table} SET v = 3 WHERE id = 1"))]
+    await wait_until(lambda: waiting(middle))
+    waits.append(asyncio.ensure_future(tail.execute(f"UPDATE {table} SET v = 4 WHERE id = 2")))
+    await wait_until(lambda: waiting(tail))
+    return LockChain(holder, middle, tail, waits)

@@ -16,6 +16,8 @@ from dbtop.tui.app import DbtopApp
 from dbtop.tui.poller import SnapshotPoller
 from dbtop.tui.screens import DetailScreen
 
+from .conftest import open_lock_chain
+
 SIZES = [(80, 24), (120, 40)]
 
 
@@ -59,26 +61,12 @@ def rows(app, table_id: str) -> list[str]:
 
 @pytest.fixture
 async def busy_server(pg, sessions):
-    """An idle-in-transaction session holding a row that another session waits for, and a third
-    session behind that one: a lock chain three deep."""
-    setup = await sessions()
-    await setup.execute("DROP TABLE IF EXISTS tickets; CREATE TABLE tickets (id int PRIMARY KEY, owner text);"
-                        "INSERT INTO tickets VALUES (1, 'a'), (2, 'b')")
-    holder = await sessions(app="billing")
-    middle = await sessions(app="api")
-    tail = await sessions(app="api")
+    """A lock chain three deep (holder idle in transaction) and an idle session."""
+    chain = await open_lock_chain(sessions, "tickets", apps=("billing", "api", "api"))
     idle = await sessions(app="reporting")
-    await holder.execute("BEGIN; UPDATE tickets SET owner = 'holder' WHERE id = 1")
-    await middle.execute("BEGIN; UPDATE tickets SET owner = 'middle' WHERE id = 2")
-    waits = [asyncio.ensure_future(middle.execute("UPDATE tickets SET owner = 'm' WHERE id = 1"))]
-    await asyncio.sleep(0.3)
-    waits.append(asyncio.ensure_future(tail.execute("UPDATE tickets SET owner = 't' WHERE id = 2")))
-    await asyncio.sleep(0.3)
-    yield {"holder": holder.get_server_pid(), "middle": middle.get_server_pid(), "tail": tail.get_server_pid(),
+    yield {"holder": chain.pid("holder"), "middle": chain.pid("middle"), "tail": chain.pid("tail"),
            "idle": idle.get_server_pid()}
-    for conn in (holder, middle, tail):
-        conn.terminate()
-    await asyncio.gather(*waits, return_exceptions=True)
+    await chain.release()
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -181,7 +169,7 @@ async def test_enter_opens_session_detail_with_full_query_and_blockers(pg_target
         assert isinstance(app.screen, DetailScreen)
         text = screen_text(app)
         assert f"session {busy_server['middle']}" in text
-        assert "UPDATE tickets SET owner = 'm' WHERE id = 1" in text
+        assert "UPDATE tickets SET v = 3 WHERE id = 1" in text
         assert str(busy_server["holder"]) in text  # blocked by
         assert str(busy_server["tail"]) in text  # blocks
         await pilot.press("escape")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import dbtop_command
+from .conftest import dbtop_command, open_lock_chain
 
 SOCKET = f"dbtop-test-{uuid.uuid4().hex[:8]}"
 
@@ -75,17 +75,8 @@ def terminal(tmp_path):
 
 
 async def test_dbtop_in_tmux_shows_the_lock_chain_and_answers_keys(pg, sessions, terminal):
-    setup = await sessions()
-    await setup.execute("DROP TABLE IF EXISTS invoices; CREATE TABLE invoices (id int PRIMARY KEY, paid bool);"
-                        "INSERT INTO invoices VALUES (1, false), (2, false)")
-    holder = await sessions(app="payments")
-    middle = await sessions(app="invoicing")
-    tail = await sessions(app="invoicing")
-    await holder.execute("BEGIN; UPDATE invoices SET paid = true WHERE id = 1")
-    await middle.execute("BEGIN; UPDATE invoices SET paid = true WHERE id = 2")
-    waits = [asyncio.ensure_future(middle.execute("UPDATE invoices SET paid = false WHERE id = 1"))]
-    await asyncio.sleep(0.2)
-    waits.append(asyncio.ensure_future(tail.execute("UPDATE invoices SET paid = false WHERE id = 2")))
+    chain = await open_lock_chain(sessions, "invoices", apps=("payments", "invoicing", "invoicing"))
+    holder, middle, tail = chain.holder, chain.middle, chain.tail
     try:
         term = terminal([*dbtop_command(), pg.dsn(), "--interval", "0.5"])
         await asyncio.to_thread(term.wait_for, "live every 0.5s", "Locks (2 waiting)")
@@ -119,9 +110,7 @@ async def test_dbtop_in_tmux_shows_the_lock_chain_and_answers_keys(pg, sessions,
         after = term.screen()
         assert "live every" not in after  # the alternate screen is gone: the terminal is restored
     finally:
-        for conn in (holder, middle, tail):
-            conn.terminate()
-        await asyncio.gather(*waits, return_exceptions=True)
+        await chain.release()
 
 
 def test_ctrl_c_quits_cleanly(pg, terminal):

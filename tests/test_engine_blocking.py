@@ -2,24 +2,14 @@
 
 import asyncio
 
-from .conftest import wait_until
+from .conftest import open_lock_chain, wait_until
 
 
 async def test_three_deep_lock_chain_reads_as_a_tree(pg, collector, sessions):
-    setup = await sessions()
-    await setup.execute("DROP TABLE IF EXISTS accounts; CREATE TABLE accounts (id int PRIMARY KEY, balance int);"
-                        "INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 3) g")
-    holder = await sessions(app="holder")
-    middle = await sessions(app="middle")
-    tail = await sessions(app="tail")
+    chain = await open_lock_chain(sessions, "accounts")
+    holder, middle, tail = chain.holder, chain.middle, chain.tail
     other = await sessions(app="other")
-    await holder.execute("BEGIN; UPDATE accounts SET balance = 1 WHERE id = 1")
-    await middle.execute("BEGIN; UPDATE accounts SET balance = 2 WHERE id = 2")
-    middle_wait = asyncio.ensure_future(middle.execute("UPDATE accounts SET balance = 2 WHERE id = 1"))
-    # middle must queue for row 1 before `other` does, or the two race for the tuple lock
-    await wait_until(lambda: _blocked(collector, 1), timeout=10)
-    tail_wait = asyncio.ensure_future(tail.execute("UPDATE accounts SET balance = 3 WHERE id = 2"))
-    other_wait = asyncio.ensure_future(other.execute("UPDATE accounts SET balance = 4 WHERE id = 1"))
+    other_wait = asyncio.ensure_future(other.execute("UPDATE accounts SET v = 4 WHERE id = 1"))
     try:
         snap = await wait_until(lambda: _blocked(collector, 3), timeout=10)
         roots = snap.blocking.roots
@@ -40,9 +30,9 @@ async def test_three_deep_lock_chain_reads_as_a_tree(pg, collector, sessions):
         blocked = {s.pid: s.blocked_by for s in snap.sessions if s.blocked_by}
         assert blocked[tail.get_server_pid()] == [middle.get_server_pid()]
     finally:
-        for conn in (holder, middle, tail, other):
-            conn.terminate()
-        await asyncio.gather(middle_wait, tail_wait, other_wait, return_exceptions=True)
+        other.terminate()
+        await chain.release()
+        await asyncio.gather(other_wait, return_exceptions=True)
 
 
 async def _blocked(collector, count):

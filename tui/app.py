@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..engines.base import Collector
 from ..engines.snapshot import Snapshot
-from ..panels.base import Panel
+from ..panels.base import Panel, SessionChosen
 from ..panels.connections import ConnectionsPanel
 from ..panels.locks import LocksPanel
 from ..panels.overview import OverviewStrip
@@ -215,13 +215,8 @@ class DbtopApp(App):
         self.show_latest()
 
     # -- detail screens --------------------------------------------------------------------------
-    def on_connections_panel_session_chosen(self, message: ConnectionsPanel.SessionChosen) -> None:
-        self.open_session(message.pid)
-
-    def on_locks_panel_session_chosen(self, message: LocksPanel.SessionChosen) -> None:
-        self.open_session(message.pid)
-
-    def open_session(self, pid: int) -> None:
+    def on_session_chosen(self, message: SessionChosen) -> None:
+        pid = message.pid
         snapshot = self.last_reachable
         session = next((s for s in snapshot.sessions if s.pid == pid), None) if snapshot else None
         if session is None:
