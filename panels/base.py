@@ -9,34 +9,49 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
+from textual.widgets.data_table import Row, RowKey
 
 from ..engines.snapshot import PartStatus, Snapshot
-from .text import literal
+from .text import clean, literal
 
 
 SORT_BY_TEXT = object()
 
 
 class Cell:
-    """A table cell: the text shown, and the value it sorts by (a duration sorts as seconds,
-    an unknown value as None, which sorts last)."""
+    """A table cell: the text shown (already safe to show), its style, and the value it sorts by
+    (a duration sorts as seconds, an unknown value as None, which sorts last). The Rich Text is
+    built only when the cell is drawn: of a thousand rows, a screen shows thirty."""
 
-    __slots__ = ("text", "sort_value")
+    __slots__ = ("plain", "style", "sort_value")
 
-    def __init__(self, text: Text | str, sort_value: Any = SORT_BY_TEXT):
-        self.text = text if isinstance(text, Text) else Text(text)
-        self.sort_value = self.text.plain if sort_value is SORT_BY_TEXT else sort_value
+    def __init__(self, text: Text | str, sort_value: Any = SORT_BY_TEXT, style: str = ""):
+        if isinstance(text, Text):
+            self.plain, self.style = text.plain, str(text.style) if text.style else style
+        else:
+            self.plain, self.style = text, style
+        self.sort_value = self.plain if sort_value is SORT_BY_TEXT else sort_value
+
+    @classmethod
+    def untrusted(cls, value: object, limit: int, sort_value: Any = SORT_BY_TEXT, style: str = "") -> Cell:
+        """Text from the database: control characters replaced, one line, cut at `limit`."""
+        return cls(clean(value, limit), value if sort_value is SORT_BY_TEXT else sort_value, style)
+
+    @property
+    def text(self) -> Text:
+        return Text(self.plain, style=self.style, no_wrap=True, overflow="ellipsis", end="")
 
     def __rich__(self) -> Text:
         return self.text
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Cell) and self.text.plain == other.text.plain
-                and self.text.style == other.text.style and self.sort_value == other.sort_value)
+        return (isinstance(other, Cell) and self.plain == other.plain and self.style == other.style
+                and self.sort_value == other.sort_value)
 
     def __hash__(self) -> int:
-        return hash(self.text.plain)
+        return hash(self.plain)
 
 
 def sort_key(value: Any, reverse: bool = False) -> tuple:
@@ -49,27 +64,50 @@ def sort_key(value: Any, reverse: bool = False) -> tuple:
     return (0, cell_value)
 
 
-def sync_rows(table: DataTable, rows: dict[str, Sequence[Cell]], sort_column: str | None = None,
+class SnapshotTable(DataTable):
+    """A DataTable that takes all its rows at once, as each snapshot brings them.
+
+    DataTable's add_row measures every new cell and remove_row and update_cell each redo
+    bookkeeping over all rows: with a thousand sessions refreshed every half second that cost a
+    quarter of a second per refresh. These tables' columns all have fixed widths, so nothing
+    needs measuring, and replace_rows() sets the rows in one pass. It is the one place that
+    relies on DataTable's internals (textual is pinned below 9; every panel test exercises it)."""
+
+    def replace_rows(self, rows: dict[str, Sequence[Cell]]) -> None:
+        """Show exactly `rows`, in this order, keeping the cursor on the row it was on."""
+        cursor_key = current_row_key(self)
+        column_keys = [column.key for column in self.ordered_columns]
+        old_rows = self.rows
+        data, meta, locations = {}, {}, {}
+        for index, (key, cells) in enumerate(rows.items()):
+            row_key = RowKey(key)
+            data[row_key] = dict(zip(column_keys, cells))
+            meta[row_key] = old_rows.get(row_key) or Row(row_key, 1)
+            locations[row_key] = index
+        resized = len(data) != len(old_rows)
+        self._data = data
+        self.rows = meta
+        self._row_locations = TwoWayDict(locations)
+        self._update_count += 1
+        if resized:
+            self._require_update_dimensions = True
+            self.check_idle()
+        if data:
+            row = locations.get(RowKey(cursor_key), None) if cursor_key is not None else None
+            if row is None:
+                row = min(self.cursor_coordinate.row, len(data) - 1)
+            self.move_cursor(row=row, animate=False, scroll=False)
+        self.refresh(layout=resized)
+
+
+def sync_rows(table: SnapshotTable, rows: dict[str, Sequence[Cell]], sort_column: str | None = None,
               reverse: bool = False) -> None:
-    """Make `table` show `rows` (in the given order, or sorted by `sort_column`), touching only
-    the cells that changed, and keep the cursor on the row it was on."""
-    cursor_key = current_row_key(table)
-    column_keys = list(table.columns)
-    for key in [k for k in table.rows if k.value not in rows]:
-        table.remove_row(key)
-    for key, cells in rows.items():
-        if key in table.rows:
-            old = table.get_row(key)
-            for column, before, after in zip(column_keys, old, cells):
-                if before != after:
-                    table.update_cell(key, column, after)
-        else:
-            table.add_row(*cells, key=key)
-    # Without a sort column the rows keep the order given: callers put each row's position in
-    # its first cell's sort value.
-    table.sort(sort_column or column_keys[0], key=lambda value: sort_key(value, reverse), reverse=reverse)
-    if cursor_key is not None and cursor_key in rows:
-        table.move_cursor(row=table.get_row_index(cursor_key), animate=False, scroll=False)
+    """Make `table` show `rows`, sorted by `sort_column` (else in the order given)."""
+    if sort_column is not None:
+        index = [column.key.value for column in table.ordered_columns].index(sort_column)
+        ordered = sorted(rows.items(), key=lambda item: sort_key(item[1][index], reverse), reverse=reverse)
+        rows = dict(ordered)
+    table.replace_rows(rows)
 
 
 def current_row_key(table: DataTable) -> str | None:

@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from ..engines.snapshot import Session, Snapshot
-from .base import Cell, Panel, SessionChosen, add_columns, current_row_key, part_notice, sync_rows
+from .base import Cell, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, part_notice, sync_rows
 from .text import clean, duration, literal
 
 # Processes without a client or a query (checkpointer, walwriter, launchers, …) are not sessions.
@@ -60,25 +60,50 @@ def visible_columns(width: int) -> list[tuple[str, str, int]]:
     return [(key, label, query_width if key == "query" else w) for key, label, w in shown]
 
 
-def session_cells(s: Session) -> dict[str, Cell]:
+def duration_cell(seconds: float | None) -> Cell:
+    return Cell(duration(seconds) if seconds is not None else "", seconds)
+
+
+def fixed_cells(s: Session) -> dict[str, Cell]:
+    """The cells that change only when the session does something, not as time passes."""
     state = s.state or (s.backend_type or "")
     wait = f"{s.wait_event_type}:{s.wait_event}" if s.wait_event_type else ""
     waiting_style = "bold" if s.blocked_by else ""
     return {
-        "pid": Cell(Text(str(s.pid), style=waiting_style), s.pid),
-        "state": Cell(literal(STATE_LABELS.get(state, state), 18), state),
-        "xact_s": Cell(duration(s.xact_s) if s.xact_s is not None else "", s.xact_s),
-        "query_s": Cell(duration(s.query_s) if s.query_s is not None and s.state == "active" else "",
-                        s.query_s if s.state == "active" else None),
-        "user": Cell(literal(s.user, 30), s.user),
-        "query": Cell(literal(s.query, QUERY_MAX), s.query),
-        "wait": Cell(literal(wait, 40, style=waiting_style), wait),
-        "state_s": Cell(duration(s.state_s) if s.state_s is not None else "", s.state_s),
-        "database": Cell(literal(s.database, 40), s.database),
-        "application": Cell(literal(s.application, 40), s.application),
-        "client": Cell(literal(s.client, 40), s.client),
-        "backend_type": Cell(literal(s.backend_type, 30), s.backend_type),
+        "pid": Cell(str(s.pid), s.pid, style=waiting_style),
+        "state": Cell.untrusted(STATE_LABELS.get(state, state), 18, state),
+        "user": Cell.untrusted(s.user, 30),
+        "query": Cell.untrusted(s.query, QUERY_MAX),
+        "wait": Cell.untrusted(wait, 40, style=waiting_style),
+        "database": Cell.untrusted(s.database, 40),
+        "application": Cell.untrusted(s.application, 40),
+        "client": Cell.untrusted(s.client, 40),
+        "backend_type": Cell.untrusted(s.backend_type, 30),
     }
+
+
+def fixed_signature(s: Session) -> tuple:
+    return (s.state, s.wait_event_type, s.wait_event, s.query, s.user, s.application, s.client, s.database,
+            s.backend_type, bool(s.blocked_by))
+
+
+def session_cells(s: Session, cache: dict[int, tuple[tuple, dict[str, Cell]]] | None = None) -> dict[str, Cell]:
+    """Every cell of a session's row. Idle sessions change only their durations from one refresh
+    to the next; with `cache`, their other cells are reused rather than cleaned and built again."""
+    signature = fixed_signature(s)
+    cached = cache.get(s.pid) if cache is not None else None
+    if cached is not None and cached[0] == signature:
+        cells = dict(cached[1])
+    else:
+        fixed = fixed_cells(s)
+        if cache is not None:
+            cache[s.pid] = (signature, fixed)
+        cells = dict(fixed)
+    active = s.state == "active"
+    cells["xact_s"] = duration_cell(s.xact_s)
+    cells["query_s"] = duration_cell(s.query_s if active else None)
+    cells["state_s"] = duration_cell(s.state_s)
+    return cells
 
 
 class ConnectionsPanel(Panel):
@@ -100,17 +125,21 @@ class ConnectionsPanel(Panel):
     group_by: reactive[str | None] = reactive(None)
     hide_idle: reactive[bool] = reactive(False)
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.cell_cache: dict[int, tuple[tuple, dict[str, Cell]]] = {}
+
     def compose(self) -> ComposeResult:
         yield Static(id="connections-summary", classes="panel-summary")
         box = Input(placeholder="filter: user, database, application, client, state or query text",
                     id="connections-filter")
         box.display = False
         yield box
-        table = DataTable(id="connections-table", cursor_type="row", zebra_stripes=True)
+        table = SnapshotTable(id="connections-table", cursor_type="row", zebra_stripes=True)
         self.columns_shown = visible_columns(80)
         add_columns(table, self.columns_shown)
         yield table
-        groups = DataTable(id="connections-groups", cursor_type="row", classes="hidden")
+        groups = SnapshotTable(id="connections-groups", cursor_type="row", classes="hidden")
         add_columns(groups, GROUP_COLUMNS)
         yield groups
 
@@ -131,9 +160,13 @@ class ConnectionsPanel(Panel):
         else:
             keys = [key for key, _, _ in self.columns_shown]
             rows = {}
+            cache = self.cell_cache
             for s in shown:
-                cells = session_cells(s)
+                cells = session_cells(s, cache)
                 rows[str(s.pid)] = [cells[key] for key in keys]
+            if len(cache) > 2 * len(snapshot.sessions) + 100:
+                live = {s.pid for s in snapshot.sessions}
+                self.cell_cache = {pid: entry for pid, entry in cache.items() if pid in live}
             sync_rows(self.table, rows, self.sort_column, self.sort_reverse)
         self.render_summary(snapshot, shown)
 
@@ -146,7 +179,7 @@ class ConnectionsPanel(Panel):
             states = Counter(m.state for m in members)
             longest = max((m.xact_s for m in members if m.xact_s is not None), default=None)
             rows[f"group:{name}"] = [
-                Cell(literal(name, 60), name), Cell(str(len(members)), len(members)),
+                Cell.untrusted(name, 60, name), Cell(str(len(members)), len(members)),
                 Cell(str(states["active"]), states["active"]),
                 Cell(str(states["idle in transaction"]), states["idle in transaction"]),
                 Cell(str(sum(1 for m in members if m.blocked_by)), sum(1 for m in members if m.blocked_by)),

@@ -8,8 +8,8 @@ from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BlockingNode, Lock, RootBlocker, Session, Snapshot
 from ..themes import rich_color
-from .base import Cell, Panel, SessionChosen, add_columns, current_row_key, part_notice, sync_rows
-from .text import duration, literal
+from .base import Cell, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, part_notice, sync_rows
+from .text import duration
 
 COLUMNS = [
     ("pid", "pid", 16),
@@ -43,7 +43,7 @@ class LocksPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static(id="locks-summary", classes="panel-summary")
-        table = DataTable(id="locks-table", cursor_type="row")
+        table = SnapshotTable(id="locks-table", cursor_type="row")
         add_columns(table, COLUMNS)
         yield table
 
@@ -69,19 +69,19 @@ class LocksPanel(Panel):
             blocks = Cell(f"{root.blocks_direct}/{root.blocks_total}", root.blocks_total)
             wait = Cell(duration(root.longest_wait_s), root.longest_wait_s)
             mode = Cell("holds", "")
-            relation = Cell(literal(held_relations(root), 60))
+            relation = Cell.untrusted(held_relations(root), 60)
         else:
             blocks = Cell(str(len(node.blocked)) if node.blocked else "", len(node.blocked))
             wait = Cell(duration(node.wait_s), node.wait_s)
-            mode = Cell(literal(lock_label(node.waiting_for), 40))
-            relation = Cell(literal(node.waiting_for.relation if node.waiting_for else "", 60))
+            mode = Cell.untrusted(lock_label(node.waiting_for), 40)
+            relation = Cell.untrusted(node.waiting_for.relation if node.waiting_for else "", 60)
         rows[path] = [
             Cell(pid_text, len(rows)),
             blocks, wait, mode, relation,
-            Cell(literal(session.state if session else "gone", 20)),
-            Cell(literal(session.user if session else "", 30)),
-            Cell(literal(session.query if session else "", 200)),
-            Cell(literal(session.application if session else "", 40)),
+            Cell.untrusted(session.state if session else "gone", 20),
+            Cell.untrusted(session.user if session else "", 30),
+            Cell.untrusted(session.query if session else "", 200),
+            Cell.untrusted(session.application if session else "", 40),
         ]
         for child in node.blocked:
             self._add(rows, child, sessions, depth + 1, f"{path}/{child.pid}")

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot
-from .base import Cell, Panel, add_columns, part_notice, sync_rows
+from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
@@ -26,10 +26,10 @@ class ReplicationPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static(id="replication-summary", classes="panel-summary")
-        standbys = DataTable(id="replication-standbys", cursor_type="row")
+        standbys = SnapshotTable(id="replication-standbys", cursor_type="row")
         add_columns(standbys, STANDBY_COLUMNS)
         yield standbys
-        slots = DataTable(id="replication-slots", cursor_type="row")
+        slots = SnapshotTable(id="replication-slots", cursor_type="row")
         add_columns(slots, SLOT_COLUMNS)
         yield slots
 
@@ -58,18 +58,18 @@ class ReplicationPanel(Panel):
         if rep is not None:
             for sb in rep.standbys:
                 standby_rows[str(sb.pid)] = [
-                    Cell(literal(sb.application, 40), len(standby_rows)), Cell(literal(sb.client, 40)),
-                    Cell(literal(sb.state, 20)), Cell(literal(sb.sync_state, 10)),
+                    Cell.untrusted(sb.application, 40, len(standby_rows)), Cell.untrusted(sb.client, 40),
+                    Cell.untrusted(sb.state, 20), Cell.untrusted(sb.sync_state, 10),
                     Cell(duration(sb.write_lag_s), sb.write_lag_s), Cell(duration(sb.flush_lag_s), sb.flush_lag_s),
                     Cell(duration(sb.replay_lag_s), sb.replay_lag_s),
                     Cell(size(sb.replay_lag_bytes), sb.replay_lag_bytes), Cell(sb.replay_lsn or "-"),
                 ]
             for slot in rep.slots:
                 slot_rows[slot.name] = [
-                    Cell(literal(slot.name, 60), len(slot_rows)), Cell(slot.slot_type),
+                    Cell.untrusted(slot.name, 60, len(slot_rows)), Cell(slot.slot_type),
                     Cell("yes" if slot.active else Text("no", style="bold")),
                     Cell(size(slot.retained_wal_bytes), slot.retained_wal_bytes),
-                    Cell(slot.wal_status or "-"), Cell(literal(slot.database, 40)),
+                    Cell(slot.wal_status or "-"), Cell.untrusted(slot.database, 40),
                 ]
             inactive = [s for s in rep.slots if not s.active]
             if inactive:

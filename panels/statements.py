@@ -13,8 +13,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot, Statement, StatementDelta
-from .base import Cell, Panel, add_columns, part_notice, sync_rows
-from .text import literal, milliseconds, number
+from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
+from .text import milliseconds, number
 
 TOP = 200
 
@@ -64,7 +64,7 @@ class StatementsPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static(id="statements-summary", classes="panel-summary")
-        table = DataTable(id="statements-table", cursor_type="row", zebra_stripes=True)
+        table = SnapshotTable(id="statements-table", cursor_type="row", zebra_stripes=True)
         add_columns(table, COLUMNS)
         yield table
 
@@ -98,9 +98,9 @@ class StatementsPanel(Panel):
                 Cell(number(s.calls), s.calls),
                 Cell(number(s.rows), s.rows),
                 Cell(f"{s.shared_blks_hit / blocks:.0%}" if blocks else "", s.shared_blks_hit / blocks if blocks else None),
-                Cell(literal(s.query if s.query is not None else f"(text not available, queryid {s.query_id})", 200)),
-                Cell(literal(s.user, 30)),
-                Cell(literal(s.database, 40)),
+                Cell.untrusted(s.query if s.query is not None else f"(text not available, queryid {s.query_id})", 200),
+                Cell.untrusted(s.user, 30),
+                Cell.untrusted(s.database, 40),
             ]
         sync_rows(self.table, rows)
         part = snapshot.part("statements")
