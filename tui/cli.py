@@ -1,8 +1,9 @@
 """The `dbtop` command line.
 
-    dbtop [TARGET]                      open the dashboard on TARGET
+    dbtop [TARGET]                      open the dashboard on TARGET (a profile name, a URL, …)
     dbtop snapshot [TARGET] --json      print snapshots as JSON lines, for scripts and checks
     dbtop demo                          open the dashboard on a throwaway demo database
+    dbtop profile COMMAND               connection profiles, their passwords in the OS keyring
     dbtop --version
 
 Errors the operator can fix are one line on stderr and exit status 2; no traceback.
@@ -17,20 +18,22 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ..profiles.target import TargetError, resolve_target
 
-COMMANDS = ("snapshot", "demo")
+COMMANDS = ("snapshot", "demo", "profile")
 # Kept here rather than imported from dbtop.themes, which imports Textual: `--help` stays fast.
 THEME_NAMES = ("dbtop-dark", "dbtop-light", "dbtop-high-contrast", "dbtop-16")
 
 TARGET_HELP = (
-    "what to connect to: a URL (postgresql://user@host:5432/db, postgresql+asyncpg://…), a libpq "
-    "keyword string ('host=db1 port=5432 dbname=app'), or nothing: then PGHOST, PGPORT, PGUSER, "
-    "PGDATABASE, PGPASSWORD, PGSERVICE and ~/.pgpass decide, as for psql"
+    "what to connect to: a profile name (dbtop profile list), a URL (postgresql://user@host:5432/db, "
+    "postgresql+asyncpg://…), a libpq keyword string ('host=db1 port=5432 dbname=app'), or nothing: "
+    "then PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSERVICE and ~/.pgpass decide, as for psql"
 )
 
 EPILOG = """commands:
   dbtop [TARGET]                   open the live dashboard on TARGET
   dbtop snapshot [TARGET] --json   take snapshots and print them as JSON, one per line
   dbtop demo                       start a throwaway PostgreSQL with a demo workload and open the dashboard
+  dbtop profile add NAME URL       save a connection profile; its password goes to the OS keyring
+  dbtop profile list|show|test|edit|rename|rm|doctor
 
 'dbtop COMMAND --help' tells more about each command.
 
@@ -85,8 +88,9 @@ def app_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"dbtop {package_version()}")
     parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
-    parser.add_argument("--interval", type=positive_float, default=2.0, metavar="S",
-                        help="seconds between refreshes (default 2; + and - change it in the app)")
+    parser.add_argument("--interval", type=positive_float, default=None, metavar="S",
+                        help="seconds between refreshes (default 2, or the profile's refresh_interval; "
+                             "+ and - change it in the app)")
     add_theme(parser)
     add_timeouts(parser)
     return parser
@@ -130,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "snapshot":
             return run_snapshot(snapshot_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "profile":
+            from .profile_command import run_profile_command
+
+            return run_profile_command(argv[1:])
         if argv and argv[0] == "demo":
             demo_args = demo_parser().parse_args(argv[1:])
             from .demo_command import run_demo
@@ -145,20 +153,58 @@ def collector_options(args: argparse.Namespace) -> dict:
             "lock_timeout_ms": int(args.lock_timeout * 1000)}
 
 
-def run_snapshot(args: argparse.Namespace) -> int:
-    from ..engines.base import collector_for
-    from ..engines.postgres.connect import ConnectError
+def find_profile(text: str | None):
+    """The profile TARGET names, or None when TARGET is a URL, a libpq string or nothing."""
+    from ..profiles.resolve import looks_like_profile_name
 
+    if not looks_like_profile_name(text):
+        return None
+    from ..profiles.config import load_config
+
+    config = load_config()
+    name = text.strip()
+    if name in config.profiles:
+        return config.profiles[name]
+    raise TargetError(f"cannot understand target {name!r}: it is not a profile ('dbtop profile list' shows them), "
+                      "nor a URL such as postgresql://user@host:5432/dbname, nor a libpq string such as "
+                      "'host=db1 dbname=app'")
+
+
+def make_collector(text: str | None, options: dict):
+    """The collector for TARGET, and the profile it names (None for a URL or libpq string)."""
+    from ..engines.base import collector_for
+
+    profile = find_profile(text)
+    if profile is None:
+        return collector_for(resolve_target(text), **options), None
+    from ..profiles.resolve import resolve_profile
+    from .profile_targets import ProfileCollector
+
+    return ProfileCollector(resolve_profile(profile), **options), profile
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    from ..engines.postgres.connect import ConnectError
+    from .profile_targets import ProfileCollector, ProfileConnectError, with_typed_password
+
+    options = collector_options(args)
     try:
-        target = resolve_target(args.target)
-        collector = collector_for(target, **collector_options(args))
+        collector, _ = make_collector(args.target, options)
     except (TargetError, ConnectError) as exc:
         return fail(str(exc))
 
     async def take() -> int:
+        nonlocal collector
         try:
-            await collector.connect()
-        except ConnectError as exc:
+            try:
+                await collector.connect()
+            except ProfileConnectError as exc:
+                again = with_typed_password(exc)  # interactive only, when neither keyring nor libpq had one
+                if again is None:
+                    raise
+                collector = ProfileCollector(again, **options)
+                await collector.connect()
+        except (TargetError, ConnectError) as exc:
             return fail(str(exc))
         try:
             for n in range(args.count):
@@ -192,14 +238,29 @@ def summary_line(snap) -> str:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from ..engines.base import collector_for
     from ..engines.postgres.connect import ConnectError
     from .app import run_dashboard
+    from .profile_targets import ProfileCollector, ProfileConnectError, ProfileDirectory, with_typed_password
 
+    options = collector_options(args)
     try:
-        target = resolve_target(args.target)
-        collector = collector_for(target, **collector_options(args))
-        run_dashboard(collector, interval_s=args.interval, theme_name=args.theme)
+        collector, profile = make_collector(args.target, options)
+        interval = args.interval or (profile.refresh_interval if profile else None) or 2.0
+        theme = args.theme or (profile.theme if profile else None)
+        if theme is not None and theme not in THEME_NAMES:
+            raise TargetError(f"profile {profile.name!r} asks for theme {theme!r}, which dbtop does not have: "
+                              f"use one of {', '.join(THEME_NAMES)}")
+        directory = ProfileDirectory(**options)
+        while True:
+            try:
+                run_dashboard(collector, interval_s=interval, theme_name=theme,
+                              profile=profile.name if profile else None, directory=directory)
+                break
+            except ProfileConnectError as exc:
+                again = with_typed_password(exc)  # interactive only, when neither keyring nor libpq had one
+                if again is None:
+                    raise
+                collector = ProfileCollector(again, **options)
     except (TargetError, ConnectError) as exc:
         return fail(str(exc))
     return 0
