@@ -17,9 +17,6 @@ from ..profiles.config import Profile, load_config
 from ..profiles.resolve import ResolvedProfile, password_file, resolve_profile
 from ..profiles.secret_store import SecretStore, headless_message
 
-PASSWORD_REFUSED = ("password authentication failed", "asks for a password")
-
-
 class ProfileConnectError(ConnectError):
     """A profile's target refused or could not be reached; str() is one line naming the profile."""
 
@@ -37,7 +34,7 @@ class ProfileConnectError(ConnectError):
 def explain_profile_failure(resolved: ResolvedProfile, exc: BaseException) -> ProfileConnectError:
     name = resolved.profile.name
     message = str(exc)
-    refused = any(text in message for text in PASSWORD_REFUSED)
+    refused = bool(getattr(exc, "password_refused", False))
     if not refused:
         return ProfileConnectError(f"profile {name!r}: {message}", resolved, False)
     target = resolved.target

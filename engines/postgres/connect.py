@@ -16,7 +16,17 @@ OLDEST_SUPPORTED = 120000
 
 
 class ConnectError(RuntimeError):
-    """The target cannot be monitored; str() is one line for the operator."""
+    """The target cannot be monitored; str() is one line for the operator. `password_refused`
+    says the server refused (or asked for) a password, for callers that know where it came from."""
+
+    def __init__(self, message: str, password_refused: bool = False):
+        super().__init__(message)
+        self.password_refused = password_refused
+
+
+def refused_password(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.InvalidPasswordError) or (
+        isinstance(exc, asyncpg.InterfaceError) and "password" in str(exc).lower())
 
 
 def session_settings(read_only: bool = True) -> dict[str, str]:
@@ -58,7 +68,7 @@ async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, l
     try:
         conn = await asyncpg.connect(**{k: v for k, v in kwargs.items() if v is not None})
     except Exception as exc:  # noqa: BLE001 - every failure becomes one explained line
-        raise ConnectError(explain_connect_error(exc, target)) from None
+        raise ConnectError(explain_connect_error(exc, target), password_refused=refused_password(exc)) from None
     try:
         await conn.execute(timeout_statements(statement_timeout_ms, lock_timeout_ms))
     except Exception as exc:  # noqa: BLE001
