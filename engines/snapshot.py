@@ -244,6 +244,132 @@ class Replication(Frozen):
     receiver: WalReceiver | None = None
 
 
+RefreshSource = Literal["refresh_log", "dbtop_action", "file_time", "unknown"]
+
+
+class ViewRefresh(Frozen):
+    """When a materialized view was last refreshed, and how dbtop knows.
+
+    `refresh_log`: dbtop's event trigger recorded the refresh (start, end, role).
+    `dbtop_action`: dbtop itself ran the refresh.
+    `file_time`: the view's relation file was last written at `at`; the refresh happened at or
+    before that only for a plain refresh, so it is a lower bound on freshness, not a refresh time.
+    `unknown`: nothing tells; `at` is None."""
+
+    source: RefreshSource = "unknown"
+    at: datetime | None = None
+    duration_s: float | None = None
+    role: str | None = None
+    concurrently: bool | None = None
+
+
+class MaterializedView(Frozen):
+    schema_name: str
+    name: str
+    owner: str | None = None
+    size_bytes: int | None = None
+    rows_estimate: int | None = None
+    populated: bool
+    unique_index: bool = Field(description="a unique index on plain columns without a predicate: "
+                                           "REFRESH MATERIALIZED VIEW CONCURRENTLY is possible")
+    locked_by: list[int] = Field(default_factory=list, description="sessions holding or awaiting an exclusive lock "
+                                                                   "on it: a refresh in progress")
+    last_refresh: ViewRefresh = Field(default_factory=ViewRefresh)
+    threshold_s: float
+    age_s: float | None = Field(default=None, description="seconds since last_refresh.at")
+    stale: bool | None = Field(default=None, description="None when the age is not known for certain")
+    data_age_column: str | None = None
+    data_newest_at: datetime | None = None
+    data_age_s: float | None = None
+    data_age_error: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema_name}.{self.name}"
+
+
+class Views(Frozen):
+    read_at: datetime
+    refresh_log_installed: bool = False
+    file_times_readable: bool = False
+    views: list[MaterializedView] = Field(default_factory=list)
+    truncated: bool = False
+
+
+BackupStatus = Literal["verified", "unverified", "verification_failed", "partial", "corrupt_metadata", "missing_file"]
+
+
+class BackupEntry(Frozen):
+    """One backup in the inventory: a dbtop backup (with metadata), a file found without metadata
+    (foreign), or a backup pgBackRest reports."""
+
+    origin: Literal["dbtop", "foreign", "pgbackrest"]
+    name: str
+    path: str | None = None
+    status: BackupStatus
+    problem: str | None = None
+    format: str | None = None
+    backup_type: str | None = Field(default=None, description="pgBackRest: full, diff or incr")
+    database: str | None = None
+    server_version: str | None = None
+    tool_version: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    file_time: datetime | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    verified_at: datetime | None = None
+    verification_detail: str | None = None
+    prune: bool = Field(default=False, description="the retention policy would delete it")
+
+    @property
+    def taken_at(self) -> datetime | None:
+        return self.finished_at or self.started_at or self.file_time
+
+
+class WalArchiving(Frozen):
+    archive_mode: str | None = None
+    archive_command_set: bool = False
+    archived_count: int = 0
+    last_archived_wal: str | None = None
+    last_archived_at: datetime | None = None
+    failed_count: int = 0
+    last_failed_wal: str | None = None
+    last_failed_at: datetime | None = None
+    stats_reset: datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.archive_mode in ("on", "always")
+
+    @property
+    def failing(self) -> bool:
+        """The last attempt failed: a failure newer than the last success."""
+        if self.last_failed_at is None:
+            return False
+        return self.last_archived_at is None or self.last_failed_at > self.last_archived_at
+
+
+class PgBackRestStatus(Frozen):
+    available: bool = Field(description="the pgbackrest command exists here")
+    stanzas: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Backups(Frozen):
+    read_at: datetime
+    directory: str | None = None
+    directory_error: str | None = None
+    entries: list[BackupEntry] = Field(default_factory=list)
+    archiving: WalArchiving | None = None
+    pgbackrest: PgBackRestStatus | None = None
+    rpo_s: float
+    retention_s: float
+    retention_keep: int
+    newest_verified_at: datetime | None = None
+    recovery_point_age_s: float | None = Field(default=None, description="age of the newest verified backup")
+
+
 class CollectorCost(Frozen):
     """What taking this snapshot cost: dbtop measures itself so it can prove it is cheap."""
 
@@ -269,6 +395,8 @@ class Snapshot(Frozen):
     statements: Statements = Field(default_factory=Statements)
     activity: Activity | None = None
     replication: Replication | None = None
+    views: Views | None = None
+    backups: Backups | None = None
     parts: dict[str, PartStatus] = Field(default_factory=dict)
     cost: CollectorCost | None = None
 

@@ -1,0 +1,56 @@
+"""The rules engine: every registered rule runs over a snapshot; a rule that fails is reported, not fatal.
+
+A rule is a pure function `(snapshot, thresholds) -> Iterable[Finding]`, registered with `@rule`.
+Thresholds have defaults in the rule (`thresholds.get("connections.high_pct", 80)`) and can be set
+per profile (`[profiles.NAME.thresholds]`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..engines.snapshot import Snapshot
+from .model import Finding
+
+RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
+
+RULES: list[RuleFunction] = []
+
+
+def rule(function: RuleFunction) -> RuleFunction:
+    """Register a database rule."""
+    RULES.append(function)
+    return function
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Threshold overrides by name; `get` returns the rule's default for a name not overridden."""
+
+    overrides: Mapping[str, float] = field(default_factory=dict)
+
+    def get(self, name: str, default: float) -> float:
+        return float(self.overrides.get(name, default))
+
+
+@dataclass(frozen=True)
+class RuleFailure:
+    rule: str
+    error: str
+
+
+def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> tuple[list[Finding], list[RuleFailure]]:
+    """All findings for a snapshot, worst first, and the rules that raised (a bug, shown, not fatal)."""
+    from . import rules  # noqa: F401 - registers the rules
+
+    thresholds = thresholds or Thresholds()
+    findings: list[Finding] = []
+    failures: list[RuleFailure] = []
+    for function in RULES:
+        try:
+            findings.extend(function(snapshot, thresholds))
+        except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others' findings
+            failures.append(RuleFailure(function.__name__, f"{type(exc).__name__}: {exc}"))
+    findings.sort(key=Finding.sort_key)
+    return findings, failures
