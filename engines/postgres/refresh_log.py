@@ -1,0 +1,82 @@
+"""dbtop's refresh log: an event trigger that records every REFRESH MATERIALIZED VIEW (start, end,
+role) in a small `dbtop` schema, because PostgreSQL itself records no refresh times.
+
+Installing and removing it are explicit steps (`dbtop views install-refresh-log` /
+`uninstall-refresh-log`); this module holds the SQL and runs it, the CLI shows it and asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from .queries import MARKER, sql
+
+OBJECTS = (
+    "schema dbtop",
+    "table dbtop.refresh_log (one row per refresh, the newest 50 per view)",
+    "index dbtop.refresh_log_view_oid_id_idx",
+    "function dbtop.record_refresh() (SECURITY DEFINER, search_path pinned)",
+    "event trigger dbtop_record_refresh on ddl_command_end for REFRESH/CREATE MATERIALIZED VIEW",
+    "grants: USAGE on schema dbtop and SELECT on dbtop.refresh_log to pg_monitor",
+)
+
+
+class RefreshLogError(Exception):
+    """A one-line reason the refresh log cannot be installed or removed, with what to do."""
+
+
+@dataclass(frozen=True)
+class RefreshLogState:
+    database: str
+    is_superuser: bool
+    schema_exists: bool
+    table_exists: bool
+    trigger_exists: bool
+    objects_in_schema: int
+
+    @property
+    def installed(self) -> bool:
+        return self.table_exists and self.trigger_exists
+
+
+def install_sql() -> str:
+    return sql("refresh_log_install", 12).removeprefix(MARKER).lstrip("\n")
+
+
+def uninstall_sql() -> str:
+    return sql("refresh_log_uninstall", 12).removeprefix(MARKER).lstrip("\n")
+
+
+async def read_state(conn: asyncpg.Connection) -> RefreshLogState:
+    row = await conn.fetchrow(sql("refresh_log_state", 12))
+    return RefreshLogState(**dict(row))
+
+
+async def install(conn: asyncpg.Connection) -> None:
+    state = await read_state(conn)
+    if not state.is_superuser:
+        raise RefreshLogError("installing the refresh log needs a superuser (event triggers can only be created "
+                              "by one): connect as a superuser, e.g. postgres")
+    if state.installed:
+        raise RefreshLogError(f"the refresh log is already installed in database {state.database}")
+    if state.schema_exists:
+        raise RefreshLogError(f"database {state.database} already has a schema named dbtop that dbtop did not "
+                              "create: rename or drop it first")
+    async with conn.transaction():
+        await conn.execute(install_sql())
+
+
+async def uninstall(conn: asyncpg.Connection) -> None:
+    state = await read_state(conn)
+    if not state.is_superuser:
+        raise RefreshLogError("removing the refresh log needs a superuser: connect as a superuser, e.g. postgres")
+    if not (state.schema_exists or state.trigger_exists):
+        raise RefreshLogError(f"the refresh log is not installed in database {state.database}")
+    try:
+        async with conn.transaction():
+            await conn.execute(uninstall_sql())
+    except asyncpg.DependentObjectsStillExistError:
+        raise RefreshLogError("schema dbtop holds objects dbtop did not create, so it was left in place (nothing was "
+                              "removed): move them out of schema dbtop and run this again") from None

@@ -1,0 +1,89 @@
+"""`dbtop views install-refresh-log|uninstall-refresh-log [TARGET]`: the refresh log, installed or
+removed only after the operator has read exactly what changes and typed the database's name."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from ..profiles.target import TargetError, resolve_target
+from .cli import TARGET_HELP, add_timeouts, fail, find_profile
+
+
+def views_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbtop views",
+        description="Materialized views. PostgreSQL does not record when a view was refreshed; "
+                    "install-refresh-log adds an event trigger that does (in a small 'dbtop' schema), so the "
+                    "Views panel can show each refresh's time, duration and role. Both commands print what they "
+                    "will do and ask for the database's name to be typed; they need a superuser.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in (("install-refresh-log", "create schema dbtop, its log table and the event trigger"),
+                       ("uninstall-refresh-log", "remove everything install-refresh-log created")):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
+        add_timeouts(sub)
+    return parser
+
+
+def run_views_command(argv: list[str], ask: Callable[[str], str] = input) -> int:
+    args = views_parser().parse_args(argv)
+    try:
+        profile = find_profile(args.target)
+        if profile is not None:
+            from ..profiles.resolve import resolve_profile
+
+            target = resolve_profile(profile).target
+        else:
+            target = resolve_target(args.target)
+    except TargetError as exc:
+        return fail(str(exc))
+    return asyncio.run(_run(args, target, ask))
+
+
+async def _run(args: argparse.Namespace, target, ask: Callable[[str], str]) -> int:
+    from ..engines.postgres import refresh_log
+    from ..engines.postgres.connect import ConnectError, open_connection
+
+    try:
+        conn = await open_connection(target, statement_timeout_ms=int(args.statement_timeout * 1000),
+                                     lock_timeout_ms=int(args.lock_timeout * 1000), read_only=False)
+    except ConnectError as exc:
+        return fail(str(exc))
+    try:
+        state = await refresh_log.read_state(conn)
+        installing = args.command == "install-refresh-log"
+        if installing:
+            print(f"This creates, in database {state.database} on {target.label}:")
+            for item in refresh_log.OBJECTS:
+                print(f"  - {item}")
+            print("by running:\n")
+            print(refresh_log.install_sql())
+        else:
+            print(f"This removes dbtop's refresh log from database {state.database} on {target.label} "
+                  "(the recorded refresh times go with it), by running:\n")
+            print(refresh_log.uninstall_sql())
+        verb = "install" if installing else "remove"
+        try:
+            typed = await asyncio.to_thread(ask, f"Type the database's name ({state.database}) to {verb} it: ")
+        except EOFError:
+            typed = ""
+        if typed.strip() != state.database:
+            print("cancelled: the name typed did not match; nothing was changed", file=sys.stderr)
+            return 1
+        try:
+            await (refresh_log.install(conn) if installing else refresh_log.uninstall(conn))
+        except refresh_log.RefreshLogError as exc:
+            return fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the server's reason, one line; the transaction rolled back
+            return fail(f"{' '.join(str(exc).split())}: nothing was changed")
+        if installing:
+            print(f"installed: refreshes of materialized views in {state.database} are now recorded in "
+                  "dbtop.refresh_log (remove it with 'dbtop views uninstall-refresh-log')")
+        else:
+            print(f"removed: dbtop's refresh log is gone from {state.database}")
+        return 0
+    finally:
+        await conn.close()
