@@ -13,7 +13,10 @@
     rpo = "15m"
     retention = "14d"
     refresh_interval = 2.0
+    retention_keep = 3
     freshness = { default = "1h", "analytics.daily_sales" = "26h" }
+    data_age_columns = { "analytics.daily_sales" = "day" }
+    thresholds = { "connections.high_pct" = 75 }
 
 No secret is ever written to this file: a file that holds a password is refused, with the line to
 move to the keyring. Errors name the file and the line, in one line.
@@ -38,7 +41,7 @@ from .target import DRIVER_OPTIONS, TargetError
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 # A profile with one of these names could not be opened as `dbtop NAME`.
-RESERVED_NAMES = {"snapshot", "demo", "profile", "help"}
+RESERVED_NAMES = {"snapshot", "demo", "profile", "views", "audit", "help"}
 TLS_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Keys that hold a secret, wherever they appear in the file.
 SECRET_KEY = re.compile(r"(^|_)(password|passwd|pgpassword|secret)$", re.IGNORECASE)
@@ -131,7 +134,12 @@ class Profile(BaseModel):
     backup_dir: str | None = None
     rpo: Duration | None = None
     retention: Duration | None = None
+    retention_keep: int | None = Field(default=None, ge=1, le=1000,
+                                       description="the newest N good backups are kept whatever their age")
     freshness: dict[str, Duration] = Field(default_factory=dict)
+    data_age_columns: dict[str, str] = Field(default_factory=dict,
+                                             description="materialized view -> the timestamp column its data age is read from")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="findings' thresholds by name")
     refresh_interval: float | None = Field(default=None, ge=0.5, le=60)
     read_only: bool = True
     theme: str | None = None
@@ -348,12 +356,15 @@ def _toml_error_line(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, str]
     return line or 1, message
 
 
+NAME_TABLES = {("freshness",), ("data_age_columns",), ("thresholds",)}
+
+
 def _find_secrets(data: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
     """The key path of the first secret in the parsed file, if any."""
     if isinstance(data, Mapping):
         for key, value in data.items():
-            # view names under `freshness` are names, not settings
-            if path[-1:] != ("freshness",) and SECRET_KEY.search(str(key)):
+            # keys of these tables are view and threshold names, not settings
+            if path[-1:] not in NAME_TABLES and SECRET_KEY.search(str(key)):
                 return path + (key,)
             found = _find_secrets(value, path + (key,))
             if found:

@@ -4,6 +4,8 @@
     dbtop snapshot [TARGET] --json      print snapshots as JSON lines, for scripts and checks
     dbtop demo                          open the dashboard on a throwaway demo database
     dbtop profile COMMAND               connection profiles, their passwords in the OS keyring
+    dbtop views COMMAND                 install or remove the materialized views' refresh log
+    dbtop audit [TARGET]                findings, maturity scores and the audit report
     dbtop --version
 
 Errors the operator can fix are one line on stderr and exit status 2; no traceback.
@@ -18,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ..profiles.target import TargetError, resolve_target
 
-COMMANDS = ("snapshot", "demo", "profile")
+COMMANDS = ("snapshot", "demo", "profile", "views", "audit")
 # Kept here rather than imported from dbtop.themes, which imports Textual: `--help` stays fast.
 THEME_NAMES = ("dbtop-dark", "dbtop-light", "dbtop-high-contrast", "dbtop-16")
 
@@ -34,6 +36,8 @@ EPILOG = """commands:
   dbtop demo                       start a throwaway PostgreSQL with a demo workload and open the dashboard
   dbtop profile add NAME URL       save a connection profile; its password goes to the OS keyring
   dbtop profile list|show|test|edit|rename|rm|doctor
+  dbtop views install-refresh-log [TARGET]   record materialized view refreshes (asks first)
+  dbtop audit [TARGET] [--project PATH] [--format md|json] [--fail-on high]   the audit report
 
 'dbtop COMMAND --help' tells more about each command.
 
@@ -138,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
             from .profile_command import run_profile_command
 
             return run_profile_command(argv[1:])
+        if argv and argv[0] == "audit":
+            from .audit_command import run_audit_command
+
+            return run_audit_command(argv[1:])
+        if argv and argv[0] == "views":
+            from .views_command import run_views_command
+
+            return run_views_command(argv[1:])
         if argv and argv[0] == "demo":
             demo_args = demo_parser().parse_args(argv[1:])
             from .demo_command import run_demo

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from ..engines.base import Collector, collector_for
+from ..engines.policy import WatchPolicy
 from ..engines.postgres.connect import ConnectError
 from ..profiles.config import Profile, load_config
 from ..profiles.resolve import ResolvedProfile, password_file, resolve_profile
@@ -61,11 +62,28 @@ def explain_profile_failure(resolved: ResolvedProfile, exc: BaseException) -> Pr
     return ProfileConnectError(text, resolved, True)
 
 
+def watch_policy(profile: Profile) -> WatchPolicy:
+    """What the profile expects of its target, defaults where it says nothing."""
+    values: dict = {"profile": profile.name, "data_age_columns": dict(profile.data_age_columns),
+                    "thresholds": dict(profile.thresholds),
+                    "freshness_s": {k: v.total_seconds() for k, v in profile.freshness.items()}}
+    if profile.backup_dir:
+        values["backup_dir"] = profile.backup_dir
+    if profile.rpo is not None:
+        values["rpo_s"] = profile.rpo.total_seconds()
+    if profile.retention is not None:
+        values["retention_s"] = profile.retention.total_seconds()
+    if profile.retention_keep is not None:
+        values["retention_keep"] = profile.retention_keep
+    return WatchPolicy(**values)
+
+
 class ProfileCollector:
     """The engine's collector for a profile; a failure to connect names the profile."""
 
     def __init__(self, resolved: ResolvedProfile, **options):
         self.resolved = resolved
+        options.setdefault("policy", watch_policy(resolved.profile))
         try:
             self.inner: Collector = collector_for(resolved.target, **options)
         except ConnectError as exc:

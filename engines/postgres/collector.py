@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,8 +21,10 @@ import asyncpg
 
 from ...profiles.target import Target, mask_url
 from ..blocking import build_blocking
+from ..policy import WatchPolicy
 from ..snapshot import (
     Activity,
+    Backups,
     Blocking,
     CollectorCost,
     Lock,
@@ -35,10 +38,13 @@ from ..snapshot import (
     Statement,
     StatementDelta,
     Statements,
+    Views,
+    WalArchiving,
     WalReceiver,
 )
 from .connect import APPLICATION_NAME, ConnectError, open_connection
 from .queries import MARKER, sql, statements_sql
+from .views import ViewsReader
 
 T = TypeVar("T")
 
@@ -61,6 +67,8 @@ PRIVILEGE_FIX = {
     "locks": "GRANT pg_monitor TO {user}",
     "settings": "GRANT pg_monitor TO {user}  (or pg_read_all_settings)",
     "database_size": "GRANT CONNECT ON DATABASE … TO {user}, or GRANT pg_monitor TO {user}",
+    "views": "GRANT pg_monitor TO {user}",
+    "backups": "GRANT pg_monitor TO {user}",
 }
 
 CONNECTION_LOST = (
@@ -75,6 +83,7 @@ CONNECTION_LOST = (
 )
 MAX_BACKOFF_S = 300.0
 TEXT_CACHE_LIMIT = 20000
+BACKUP_SCAN_TIMEOUT_S = 5.0
 
 
 class PartFailed(Exception):
@@ -96,6 +105,15 @@ class Backoff:
 
 
 @dataclass
+class SlowPart:
+    """A part read at a low rate: its last value and status are carried into the snapshots between."""
+
+    due_at: float = 0.0
+    value: Any = None
+    status: PartStatus | None = None
+
+
+@dataclass
 class Counters:
     values: tuple
     at: float
@@ -108,8 +126,13 @@ class PostgresCollector:
     engine = "postgres"
 
     def __init__(self, target: Target, *, statement_timeout_ms: int = 2000, lock_timeout_ms: int = 500,
-                 facts_every_s: float = 60.0, size_every_s: float = 900.0, backoff_base_s: float = 5.0):
+                 facts_every_s: float = 60.0, size_every_s: float = 900.0, backoff_base_s: float = 5.0,
+                 policy: WatchPolicy | None = None, views_every_s: float = 30.0, backups_every_s: float = 60.0):
         self.target = target
+        self.policy = policy or WatchPolicy()
+        self.every_s = {"views": views_every_s, "backups": backups_every_s}
+        self._slow: dict[str, SlowPart] = {}
+        self._views = ViewsReader(self.policy)
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
         self.facts_every_s = facts_every_s
@@ -244,11 +267,50 @@ class PostgresCollector:
         if time.monotonic() >= self._size_due:
             await self._part("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
+        views = await self._slow_part("views", lambda: self._read_views())
+        backups = await self._slow_part("backups", lambda: self._read_backups(major))
         return self._snapshot(started, cpu_started, self._server_info(facts), connections_used, sessions,
-                              blocking, statements, activity_row, replication)
+                              blocking, statements, activity_row, replication, views, backups)
+
+    async def _slow_part(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
+        """A part read every `every_s[name]` seconds; between readings the last value is reused."""
+        slow = self._slow.setdefault(name, SlowPart())
+        now = time.monotonic()
+        if now < slow.due_at:
+            if slow.status is not None:
+                self._parts[name] = slow.status
+            return slow.value
+        value = await self._part(name, fetch)
+        slow.status = self._parts.get(name)
+        slow.value = value
+        slow.due_at = time.monotonic() + self.every_s[name]
+        return slow.value
+
+    async def _read_views(self) -> Views:
+        views = await self._views.read(self._fetch)
+        if self._views.refresh_log_note:
+            self._parts["views"] = PartStatus(available=True, reason=self._views.refresh_log_note)
+        return views
+
+    async def _read_backups(self, major: int) -> Backups:
+        from ..backup_inventory import collect_backup_inventory, default_backup_dir
+
+        archiving = WalArchiving(**dict((await self._fetch(sql("archiver", major)))[0]))
+        policy = self.policy
+        directory = Path(policy.backup_dir).expanduser() if policy.backup_dir else default_backup_dir(
+            policy.profile, self.target.label)
+        try:
+            return await asyncio.wait_for(
+                collect_backup_inventory(directory, rpo_s=policy.rpo_s, retention_s=policy.retention_s,
+                                         keep=policy.retention_keep, archiving=archiving,
+                                         pgbackrest_timeout_s=policy.pgbackrest_timeout_s),
+                BACKUP_SCAN_TIMEOUT_S + policy.pgbackrest_timeout_s)
+        except asyncio.TimeoutError:
+            raise PartFailed(f"reading the backup directory {directory} did not finish in time",
+                             "check that the file system holding it answers (a hung network mount?)") from None
 
     def _snapshot(self, started, cpu_started, server, connections_used, sessions, blocking, statements,
-                  activity_row, replication) -> Snapshot:
+                  activity_row, replication, views=None, backups=None) -> Snapshot:
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -266,6 +328,8 @@ class PostgresCollector:
             statements=statements or Statements(),
             activity=self._activity_rates(activity_row[0]) if activity_row else None,
             replication=replication,
+            views=views,
+            backups=backups,
             parts=dict(self._parts),
             cost=CollectorCost(queries=self._queries, round_trips=self._round_trips,
                                wall_ms=(finished - started) * 1000,
