@@ -14,6 +14,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import Row, RowKey
 
 from ..engines.snapshot import PartStatus, Snapshot
+from ..themes import rich_color
 from .text import clean, literal
 
 
@@ -168,6 +169,11 @@ class Panel(Vertical):
             table.clear()
         for summary in self.query(".panel-summary"):
             summary.update("")
+
+    def severity_style(self, severity: str, bold: bool = False) -> str:
+        """The Rich style of a severity (critical, high, medium, low, info) in the current theme."""
+        color = rich_color(self.app.theme_variables.get(f"severity-{severity}", "red"))
+        return f"bold {color}" if bold else color
 
     def watch_stale(self, stale: bool) -> None:
         self.set_class(stale, "stale")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from ..cluster import LocalCluster
+from ..refresh_log import install_sql
 
 DEMO_DATABASE = "demo"
 DEFAULT_ROWS = 1_000_000
@@ -99,6 +100,8 @@ def load_demo(cluster: LocalCluster, rows: int, progress: Progress) -> None:
         for step in sql_steps(file_name, scale):
             progress(f"{step.message}…")
             cluster.psql(scale.psql_variables() + step.sql, database=DEMO_DATABASE)
+    progress("installing dbtop's refresh log for materialized views…")
+    cluster.psql(install_sql(), database=DEMO_DATABASE)
     progress("gathering planner statistics (ANALYZE)…")
     cluster.psql("ANALYZE", database=DEMO_DATABASE)
     # The build's own statements are not the workload's: start pg_stat_statements empty.

@@ -145,6 +145,7 @@ class DemoWorkload:
             "worker (slow, second)": self.worker_slow_statements,
             "worker (writes)": self.worker_writes,
             "scheduler": self.scheduler,
+            "reporting (view refresh)": self.refresh_daily_metrics,
             "lock chain": self.lock_chain,
         }
         await asyncio.gather(*(self.forever(name, actor) for name, actor in actors.items()))
@@ -233,6 +234,15 @@ class DemoWorkload:
                 name = self.rng.choice(list(reports))
                 await conn.fetch(reports[name], *arguments[name]())
                 await asyncio.sleep(2 + 3 * self.rng.random())
+
+    async def refresh_daily_metrics(self) -> None:
+        """The job that keeps the healthy view fresh: a concurrent refresh now and then, which dbtop's
+        refresh log records (the planted views are never refreshed)."""
+        async with self.session("reporting (view refresh)", statement_timeout="120000") as conn:
+            await asyncio.sleep(15)
+            while True:
+                await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY channel_daily_metrics")
+                await asyncio.sleep(240 + 60 * self.rng.random())
 
     def _post_range(self) -> tuple[int, int]:
         start = self.post_id()
