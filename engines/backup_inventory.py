@@ -9,10 +9,12 @@ both, the verify action updates `verification`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -274,13 +276,15 @@ async def read_pgbackrest(*, timeout_s: float = 10.0, command: str = "pgbackrest
     try:
         process = await asyncio.create_subprocess_exec(
             executable, "--output=json", "info", stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
     except OSError as exc:
         return PgBackRestStatus(available=True, error=f"pgbackrest could not be started: {exc.strerror}"), []
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout_s)
     except asyncio.TimeoutError:
-        process.kill()
+        # Its children too: one left holding the output pipe would keep the wait going.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
         return PgBackRestStatus(available=True, error=f"pgbackrest info did not answer within {timeout_s:g} s"), []
     if process.returncode != 0:

@@ -109,7 +109,7 @@ class ViewsPanel(Panel):
             Cell(literal(view.qualified_name, 80), view.qualified_name),
             Cell(label, rank, style),
             Cell(age_text, age),
-            Cell(SOURCE_LABELS[refresh.source], refresh.source),
+            Cell(SOURCE_LABELS[refresh.source] if view.populated else "catalog: empty", refresh.source),
             Cell(duration(refresh.duration_s), refresh.duration_s),
             Cell(duration(view.threshold_s), view.threshold_s),
             Cell("yes" if view.unique_index else "NO", view.unique_index, "" if view.unique_index else self.severity_style("medium")),

@@ -19,22 +19,30 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..engines.base import Collector
 from ..engines.snapshot import Snapshot
+from ..findings.engine import RuleFailure, Thresholds, evaluate
+from ..findings.model import Finding, Severity
+from ..panels.backups import BackupsPanel
 from ..panels.base import Panel, SessionChosen
+from ..panels.findings import FindingsPanel, finding_detail_body
 from ..panels.connections import ConnectionsPanel
 from ..panels.locks import LocksPanel
 from ..panels.overview import OverviewStrip
 from ..panels.replication import ReplicationPanel
 from ..panels.statements import StatementsPanel
+from ..panels.views import ViewsPanel
 from ..panels.text import clean, duration, literal
 from ..themes import STYLESHEET, THEMES, default_theme_name
 from .poller import SnapshotPoller
-from .screens import ProfilePicker, keys_help, session_detail, statement_detail
+from .screens import DetailScreen, ProfilePicker, keys_help, session_detail, statement_detail
 
 PANELS: list[tuple[str, str, type[Panel]]] = [
     ("connections", "Connections", ConnectionsPanel),
     ("locks", "Locks", LocksPanel),
     ("statements", "Slow queries", StatementsPanel),
     ("replication", "Replication", ReplicationPanel),
+    ("views", "Views", ViewsPanel),
+    ("backups", "Backups", BackupsPanel),
+    ("findings", "Findings", FindingsPanel),
 ]
 
 
@@ -42,10 +50,17 @@ HANGUP_GRACE_S = 2.0
 
 
 class SnapshotArrived(Message):
-    def __init__(self, snapshot: Snapshot, poller: SnapshotPoller | None = None) -> None:
+    def __init__(self, snapshot: Snapshot, poller: SnapshotPoller | None = None,
+                 findings: tuple[list[Finding], list[RuleFailure]] | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.poller = poller
+        self.findings = findings
+
+
+def analyse(snapshot: Snapshot, thresholds: Thresholds) -> tuple[list[Finding], list[RuleFailure]] | None:
+    """The findings of a reachable snapshot; run on the poller's thread, not the UI's."""
+    return evaluate(snapshot, thresholds) if snapshot.reachable else None
 
 
 class TargetDirectory(Protocol):
@@ -116,7 +131,10 @@ class DbtopApp(App):
         self.panel(self.active_panel_key()).query_one("DataTable").focus()
 
     def start_polling(self, poller: SnapshotPoller) -> None:
-        poller.start(lambda snapshot: self.post_message(SnapshotArrived(snapshot, poller)))
+        policy = getattr(poller.collector, "policy", None)
+        thresholds = Thresholds(dict(policy.thresholds) if policy is not None else {})
+        poller.start(lambda snapshot: self.post_message(
+            SnapshotArrived(snapshot, poller, analyse(snapshot, thresholds))))
 
     def on_unmount(self) -> None:
         self.poller.stop()
@@ -144,6 +162,8 @@ class DbtopApp(App):
         if self.latest is not None and snapshot.sequence <= self.latest.sequence and snapshot is not self.latest:
             return
         self.latest = snapshot
+        if message.findings is not None:
+            self.query_one(FindingsPanel).set_findings(*message.findings)
         if snapshot.reachable:
             self.last_reachable = snapshot
             self.disconnected_since = None
@@ -178,9 +198,14 @@ class DbtopApp(App):
 
     def update_tab_labels(self, snapshot: Snapshot) -> None:
         tabs = self.query_one("#panels", TabbedContent)
+        numbers = {key: n for n, (key, _, _) in enumerate(PANELS, 1)}
         waiting = snapshot.blocking.blocked_count
-        label = "2 Locks" + (f" ({waiting} waiting)" if waiting else "")
+        label = f"{numbers['locks']} Locks" + (f" ({waiting} waiting)" if waiting else "")
         tabs.get_tab("locks").label = Text(label, style="bold" if waiting else "")
+        findings = self.query_one(FindingsPanel).findings
+        urgent = sum(1 for f in findings if f.severity >= Severity.HIGH)
+        label = f"{numbers['findings']} Findings" + (f" ({urgent} urgent)" if urgent else "")
+        tabs.get_tab("findings").label = Text(label, style="bold" if urgent else "")
 
     def update_status(self) -> None:
         overview = self.query_one(OverviewStrip)
@@ -223,6 +248,11 @@ class DbtopApp(App):
             self.notify(f"session {pid} has ended", severity="warning")
             return
         self.push_screen(session_detail(session, snapshot), callback=lambda _: self.show_latest())
+
+    def on_findings_panel_finding_chosen(self, message: FindingsPanel.FindingChosen) -> None:
+        finding = message.finding
+        self.push_screen(DetailScreen(clean(finding.title, 200), finding_detail_body(finding)),
+                         callback=lambda _: self.show_latest())
 
     def on_statements_panel_statement_chosen(self, message: StatementsPanel.StatementChosen) -> None:
         snapshot = self.last_reachable

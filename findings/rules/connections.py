@@ -1,0 +1,149 @@
+"""Connections and sessions: saturation, idle transactions, long queries and transactions, blockers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...engines.snapshot import Session, Snapshot
+from ..engine import Thresholds, rule
+from ..model import Evidence, Finding, Severity
+from ..wording import seconds, shorten
+
+EVIDENCE_LIMIT = 10
+
+
+def _client_sessions(snapshot: Snapshot) -> list[Session]:
+    return [s for s in snapshot.sessions if s.backend_type in (None, "client backend")]
+
+
+def _session_evidence(session: Session, figure: str) -> Evidence:
+    who = f"{session.user or '?'}@{session.database or '?'}"
+    app = f" ({shorten(session.application, 40)})" if session.application else ""
+    return Evidence(subject=f"pid {session.pid}", detail=f"{who}{app}: {figure}; {shorten(session.query, 120)}")
+
+
+@rule
+def connection_saturation(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    server = snapshot.server
+    if server is None or not server.max_connections or snapshot.connections_used is None:
+        return
+    used, limit = snapshot.connections_used, server.max_connections
+    share = 100.0 * used / limit
+    high, critical = t.get("connections.high_pct", 80), t.get("connections.critical_pct", 90)
+    if share < high:
+        return
+    yield Finding(
+        id="connections.saturation", rule="connections.saturation", area="capacity",
+        severity=Severity.CRITICAL if share >= critical else Severity.HIGH,
+        title=f"Connections at {share:.0f}% of max_connections ({used} of {limit})",
+        evidence=[Evidence(subject="client connections", detail=f"{used} used of max_connections {limit}, "
+                                                                 f"{server.reserved_connections} reserved for superusers")],
+        impact="New connections are refused once the limit is reached: the application fails, and an operator "
+               "who is not a superuser cannot log in to fix it.",
+        fix="Find what holds the connections (Connections panel, group by application); end idle ones; put a "
+            "connection pooler (PgBouncer) in front, or lower the applications' pool sizes.",
+        addressed_by="runbook:connection-saturation")
+
+
+@rule
+def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    limit = t.get("connections.idle_in_transaction_s", 60)
+    idle = [s for s in _client_sessions(snapshot)
+            if (s.state or "").startswith("idle in transaction") and (s.state_s or 0) >= limit]
+    if not idle:
+        return
+    idle.sort(key=lambda s: -(s.state_s or 0))
+    longest = idle[0].state_s or 0
+    yield Finding(
+        id="connections.idle_in_transaction", rule="connections.idle_in_transaction", area="performance",
+        severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
+        title=f"{len(idle)} session(s) idle in transaction for over {seconds(limit)} (longest {seconds(longest)})",
+        evidence=[_session_evidence(s, f"idle in transaction for {seconds(s.state_s)}") for s in idle[:EVIDENCE_LIMIT]],
+        impact="An open transaction holds its locks and keeps VACUUM from removing dead rows everywhere, "
+               "while doing nothing: tables bloat and other sessions queue behind its locks.",
+        fix="Terminate the sessions if their application is gone; fix the application to commit or roll back; set "
+            "idle_in_transaction_session_timeout.",
+        statement="\n".join(f"SELECT pg_terminate_backend({s.pid});" for s in idle[:EVIDENCE_LIMIT]),
+        addressed_by="action:terminate-session")
+
+
+@rule
+def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    limit = t.get("connections.long_query_s", 60)
+    running = [s for s in _client_sessions(snapshot) if s.state == "active" and (s.query_s or 0) >= limit]
+    if not running:
+        return
+    running.sort(key=lambda s: -(s.query_s or 0))
+    longest = running[0].query_s or 0
+    yield Finding(
+        id="connections.long_query", rule="connections.long_query", area="performance",
+        severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
+        title=f"{len(running)} quer(ies) running for over {seconds(limit)} (longest {seconds(longest)})",
+        evidence=[_session_evidence(s, f"running for {seconds(s.query_s)}") for s in running[:EVIDENCE_LIMIT]],
+        impact="Long queries hold locks and snapshots, use a connection and CPU/IO for their whole run, "
+               "and are often a missing index or a runaway report.",
+        fix="Cancel the query if it is not expected (pg_cancel_backend), then EXPLAIN it; set a statement_timeout "
+            "for the application's role.",
+        statement="\n".join(f"SELECT pg_cancel_backend({s.pid});" for s in running[:EVIDENCE_LIMIT]),
+        addressed_by="action:cancel-query")
+
+
+@rule
+def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    limit = t.get("connections.long_transaction_s", 600)
+    open_long = [s for s in _client_sessions(snapshot) if (s.xact_s or 0) >= limit]
+    if not open_long:
+        return
+    open_long.sort(key=lambda s: -(s.xact_s or 0))
+    yield Finding(
+        id="connections.long_transaction", rule="connections.long_transaction", area="performance",
+        severity=Severity.HIGH,
+        title=f"{len(open_long)} transaction(s) open for over {seconds(limit)} "
+              f"(longest {seconds(open_long[0].xact_s)})",
+        evidence=[_session_evidence(s, f"transaction open {seconds(s.xact_s)}, {s.state or '?'}")
+                  for s in open_long[:EVIDENCE_LIMIT]],
+        impact="VACUUM cannot remove rows deleted or updated after the oldest open transaction began: every "
+               "table bloats for as long as it stays open, and its locks stay held.",
+        fix="Find out what the transaction is doing; end it if it is stuck; keep batch jobs' transactions short.",
+        statement="\n".join(f"SELECT pg_terminate_backend({s.pid});" for s in open_long[:EVIDENCE_LIMIT]),
+        addressed_by="action:terminate-session")
+
+
+@rule
+def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    limit = t.get("connections.blocking_s", 30)
+    sessions = {s.pid: s for s in snapshot.sessions}
+    for root in snapshot.blocking.roots:
+        if (root.longest_wait_s or 0) < limit:
+            continue
+        holder = sessions.get(root.pid)
+        detail = f"blocks {root.blocks_total} session(s), longest waiting {seconds(root.longest_wait_s)}"
+        evidence = [_session_evidence(holder, detail) if holder else Evidence(subject=f"pid {root.pid}", detail=detail)]
+        evidence += [Evidence(subject=f"lock {lock.mode}", detail=f"{lock.locktype} {lock.relation or ''}".strip())
+                     for lock in root.holds[:5]]
+        yield Finding(
+            id=f"connections.root_blocker:{root.pid}", rule="connections.root_blocker", area="performance",
+            severity=Severity.CRITICAL if root.blocks_total >= 5 or (root.longest_wait_s or 0) >= 300 else Severity.HIGH,
+            title=f"Session {root.pid} has blocked {root.blocks_total} session(s) for {seconds(root.longest_wait_s)}",
+            evidence=evidence,
+            impact="Every session behind it waits; connections pile up until the pool or max_connections is exhausted.",
+            fix="Look at what the blocker is doing (Locks panel); if it is idle in transaction or runaway, cancel or "
+                "terminate it — it is the root, the others resume once it is gone.",
+            statement=f"SELECT pg_terminate_backend({root.pid});",
+            addressed_by="runbook:lock-pileup")
+
+
+@rule
+def no_idle_transaction_timeout(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    settings = snapshot.server.settings if snapshot.server else {}
+    if settings.get("idle_in_transaction_session_timeout") != "0":
+        return
+    yield Finding(
+        id="connections.no_idle_transaction_timeout", rule="connections.no_idle_transaction_timeout",
+        area="performance", severity=Severity.LOW,
+        title="idle_in_transaction_session_timeout is off",
+        evidence=[Evidence(subject="idle_in_transaction_session_timeout", detail="0 (disabled)")],
+        impact="A client that opens a transaction and goes away keeps its locks and holds back VACUUM until "
+               "someone notices.",
+        fix="Set a server-wide or per-role limit well above the longest legitimate pause.",
+        statement="ALTER SYSTEM SET idle_in_transaction_session_timeout = '5min';\nSELECT pg_reload_conf();")

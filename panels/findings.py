@@ -1,0 +1,113 @@
+"""Findings: what the rules found in the latest snapshot, worst first and grouped by area, each with its
+evidence and fix; Enter shows one whole."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from ..engines.snapshot import Snapshot
+from ..findings.engine import RuleFailure
+from ..findings.model import AREA_TITLES, Finding, Severity
+from .base import Cell, Panel, SnapshotTable, add_columns, current_row_key, sync_rows
+from .text import clean, literal
+
+COLUMNS = [
+    ("severity", "severity", 9), ("area", "area", 14), ("title", "finding", 60), ("evidence", "evidence", 40),
+    ("fix", "fix", 40), ("addressed_by", "dbtop", 22),
+]
+AREA_SHORT = {
+    "technology": "technology", "architecture": "architecture", "performance": "performance", "schema": "schema",
+    "migrations": "migrations", "backup": "backup", "availability": "availability", "monitoring": "monitoring",
+    "security": "security", "capacity": "capacity",
+}
+
+
+class FindingsPanel(Panel):
+    panel_title = "Findings"
+
+    class FindingChosen(Message):
+        def __init__(self, finding: Finding) -> None:
+            super().__init__()
+            self.finding = finding
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.findings: list[Finding] = []
+        self.failures: list[RuleFailure] = []
+        self._by_id: dict[str, Finding] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="findings-summary", classes="panel-summary")
+        table = SnapshotTable(id="findings-table", cursor_type="row")
+        add_columns(table, COLUMNS)
+        yield table
+
+    def set_findings(self, findings: list[Finding], failures: list[RuleFailure]) -> None:
+        """The app hands over the findings computed (off the UI thread) for the snapshot it applies next."""
+        self.findings = findings
+        self.failures = failures
+
+    def render_snapshot(self, snapshot: Snapshot) -> None:
+        findings = sorted(self.findings, key=lambda f: (-int(f.severity), f.area, f.id))
+        self._by_id = {f.id: f for f in findings}
+        rows = {f.id: self._row(f) for f in findings}
+        sync_rows(self.query_one("#findings-table", DataTable), rows)
+        text = Text()
+        if not findings:
+            text.append("no findings in this snapshot", style="bold")
+        else:
+            text.append(f"{len(findings)} finding(s): ", style="bold")
+            counts = [(s, sum(1 for f in findings if f.severity == s)) for s in sorted(Severity, reverse=True)]
+            for i, (severity, n) in enumerate((s, n) for s, n in counts if n):
+                if i:
+                    text.append(" · ")
+                text.append(f"{n} {severity.label}", style=self._style(severity))
+        text.append("  (Enter: evidence, impact and the statement to copy)")
+        for failure in self.failures:
+            text.append("\n")
+            text.append_text(literal(f"rule {failure.rule} failed: {failure.error}", 200))
+        self.query_one("#findings-summary", Static).update(text)
+
+    def _style(self, severity: Severity) -> str:
+        name = severity.name.lower()
+        return self.severity_style(name, bold=severity >= Severity.HIGH)
+
+    def _row(self, f: Finding) -> list[Cell]:
+        evidence = "; ".join(f"{e.subject}: {e.detail}" if e.detail else e.subject for e in f.evidence[:3])
+        return [
+            Cell(f.severity.label, -int(f.severity), self._style(f.severity)),
+            Cell(AREA_SHORT[f.area]),
+            Cell.untrusted(f.title, 200),
+            Cell.untrusted(evidence, 200),
+            Cell.untrusted(f.fix, 200),
+            Cell(f.addressed_by or "-"),
+        ]
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = current_row_key(event.data_table)
+        finding = self._by_id.get(key or "")
+        if finding is not None:
+            self.post_message(self.FindingChosen(finding))
+
+
+def finding_detail_body(f: Finding) -> list[Text]:
+    """The whole finding, as the detail screen shows it: every line literal text."""
+    head = Text()
+    head.append(f"{f.severity.label}", style="bold")
+    head.append(f" · {AREA_TITLES[f.area]} · {f.id}")
+    evidence = Text("evidence\n", style="bold")
+    for e in f.evidence:
+        evidence.append_text(literal(f"  {e.subject}" + (f" ({e.location})" if e.location else "")
+                                     + (f": {e.detail}" if e.detail else ""), None, one_line=True))
+        evidence.append("\n")
+    body = [head, evidence,
+            Text.assemble(("impact\n", "bold"), literal(f.impact, None, one_line=False)),
+            Text.assemble(("fix\n", "bold"), literal(f.fix, None, one_line=False))]
+    if f.statement:
+        body.append(Text.assemble(("statement to copy\n", "bold"), Text(clean(f.statement, None, one_line=False))))
+    body.append(Text.assemble(("addressed by\n", "bold"), f.addressed_by or "no dbtop action or runbook yet"))
+    return body

@@ -1,0 +1,278 @@
+"""The backup inventory: files written in dbtop's metadata format, foreign and broken files, retention,
+the recovery point, pgBackRest (a stand-in executable printing its documented JSON), and WAL archiving
+on a real server whose archive_command fails."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import stat
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from dbtop.engines.backup_inventory import (
+    BackupMetadata,
+    Verification,
+    apply_retention,
+    collect_backup_inventory,
+    default_backup_dir,
+    metadata_path,
+    read_pgbackrest,
+    scan_backup_directory,
+    write_metadata,
+)
+from dbtop.engines.policy import WatchPolicy
+from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.findings.engine import evaluate
+from dbtop.profiles.target import resolve_target
+
+from .conftest import wait_until
+
+NOW = datetime.now(timezone.utc)
+
+
+def dbtop_backup(directory: Path, name: str, age: timedelta, verification: str | None = None,
+                 content: bytes = b"PGDMP backup bytes") -> Path:
+    path = directory / name
+    path.write_bytes(content)
+    finished = NOW - age
+    write_metadata(metadata_path(path), BackupMetadata(
+        file=name, database="app", target="ops@db1:5432/app", format="custom",
+        started_at=finished - timedelta(minutes=3), finished_at=finished, server_version="15.13",
+        tool="pg_dump", tool_version="15.13", dbtop_version="0.1", size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        verification=None if verification is None else Verification(
+            at=finished + timedelta(minutes=5), result=verification, method="pg_restore --list",
+            detail=None if verification == "passed" else "pg_restore: error: could not read input file")))
+    return path
+
+
+def by_name(entries):
+    return {e.name: e for e in entries}
+
+
+def test_inventory_shows_each_kind_of_file_truthfully(tmp_path):
+    dbtop_backup(tmp_path, "app-verified.dump", timedelta(hours=5), "passed")
+    dbtop_backup(tmp_path, "app-newer-unverified.dump", timedelta(hours=1))
+    dbtop_backup(tmp_path, "app-failed.dump", timedelta(hours=3), "failed")
+    (tmp_path / "manual.dump").write_bytes(b"x" * 100)
+    (tmp_path / "old.sql.gz").write_bytes(b"y" * 50)
+    (tmp_path / "notes.txt").write_text("not a backup")
+    directory_format = tmp_path / "dirformat"
+    directory_format.mkdir()
+    (directory_format / "toc.dat").write_bytes(b"t" * 10)
+    (directory_format / "3001.dat.gz").write_bytes(b"d" * 30)
+    (tmp_path / "broken.dump.dbtop.json").write_text("{not json")
+    (tmp_path / "broken.dump").write_bytes(b"z")
+    bad_sum = json.loads(metadata_path(tmp_path / "app-verified.dump").read_text())
+    bad_sum.update(file="badsum.dump", sha256="not-a-checksum")
+    (tmp_path / "badsum.dump").write_bytes(b"PGDMP backup bytes")
+    (tmp_path / "badsum.dump.dbtop.json").write_text(json.dumps(bad_sum))
+    (tmp_path / "app-2026.dump.partial").write_bytes(b"half")
+    dbtop_backup(tmp_path, "gone.dump", timedelta(hours=2), "passed").unlink()
+
+    entries, error = scan_backup_directory(tmp_path)
+    assert error is None
+    found = by_name(entries)
+    assert found["app-verified.dump"].status == "verified" and found["app-verified.dump"].origin == "dbtop"
+    assert found["app-newer-unverified.dump"].status == "unverified"
+    assert found["app-failed.dump"].status == "verification_failed"
+    assert found["manual.dump"].origin == "foreign" and found["manual.dump"].status == "unverified"
+    assert found["manual.dump"].size_bytes == 100 and found["manual.dump"].file_time is not None
+    assert found["old.sql.gz"].format == "sql.gz"
+    assert found["dirformat"].format == "directory" and found["dirformat"].size_bytes == 40
+    assert found["broken.dump"].status == "corrupt_metadata" and "not valid JSON" in found["broken.dump"].problem
+    assert found["badsum.dump"].status == "corrupt_metadata" and "sha256" in found["badsum.dump"].problem
+    assert found["app-2026.dump.partial"].status == "partial" and "never be restored" in found["app-2026.dump.partial"].problem
+    assert found["gone.dump"].status == "missing_file"
+    assert "notes.txt" not in found
+    assert len(entries) == 10
+
+
+def test_a_backup_changed_after_it_was_taken_is_not_good(tmp_path):
+    path = dbtop_backup(tmp_path, "app.dump", timedelta(hours=1), "passed")
+    path.write_bytes(b"truncated")
+    entries, _ = scan_backup_directory(tmp_path)
+    assert entries[0].status == "verification_failed" and "changed" in entries[0].problem
+
+
+async def test_recovery_point_is_the_newest_verified_backup_never_a_partial_or_unverified_one(tmp_path):
+    dbtop_backup(tmp_path, "verified.dump", timedelta(hours=30), "passed")
+    dbtop_backup(tmp_path, "unverified.dump", timedelta(hours=1))
+    (tmp_path / "newest.dump.partial").write_bytes(b"half")
+    backups = await collect_backup_inventory(tmp_path, rpo_s=86400, retention_s=7 * 86400, keep=3, archiving=None)
+    assert backups.newest_verified_at is not None
+    assert abs((NOW - timedelta(hours=30) - backups.newest_verified_at).total_seconds()) < 1
+    assert backups.recovery_point_age_s > 86400  # beyond the RPO: the newer files do not count
+    findings, _ = evaluate_backups(backups)
+    assert "backup.rpo_exceeded" in findings and "backup.never_verified" in findings
+
+
+def evaluate_backups(backups):
+    from dbtop.engines.snapshot import Snapshot
+
+    snapshot = Snapshot(sequence=1, taken_at=datetime.now(timezone.utc), target="t", engine="postgres",
+                        reachable=True, backups=backups)
+    findings, failures = evaluate(snapshot)
+    assert not failures
+    return {f.rule: f for f in findings}, findings
+
+
+async def test_no_backup_at_all_is_critical_and_says_so(tmp_path):
+    backups = await collect_backup_inventory(tmp_path / "missing", rpo_s=86400, retention_s=7 * 86400, keep=3,
+                                             archiving=None)
+    assert "no backup directory" in backups.directory_error and backups.newest_verified_at is None
+    rules, _ = evaluate_backups(backups)
+    assert rules["backup.no_verified_backup"].severity.name == "CRITICAL"
+
+
+def test_retention_keeps_the_window_and_at_least_the_newest_three(tmp_path):
+    for day in range(10):
+        dbtop_backup(tmp_path, f"daily-{day}.dump", timedelta(days=day, hours=1), "passed")
+    (tmp_path / "foreign-ancient.dump").write_bytes(b"x")
+    os.utime(tmp_path / "foreign-ancient.dump", (time.time() - 90 * 86400,) * 2)
+    entries, _ = scan_backup_directory(tmp_path)
+    marked = by_name(apply_retention(entries, retention_s=7 * 86400, keep=3, now=NOW))
+    assert sorted(n for n, e in marked.items() if e.prune) == ["daily-7.dump", "daily-8.dump", "daily-9.dump"]
+    assert not marked["foreign-ancient.dump"].prune  # not dbtop's to delete
+
+    old = tmp_path / "old"
+    old.mkdir()
+    for n in range(5):
+        dbtop_backup(old, f"old-{n}.dump", timedelta(days=20 + n))
+    marked = by_name(apply_retention(scan_backup_directory(old)[0], retention_s=7 * 86400, keep=3, now=NOW))
+    assert sorted(n for n, e in marked.items() if e.prune) == ["old-3.dump", "old-4.dump"]
+
+
+def test_default_directory_is_per_profile_under_the_xdg_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_backup_dir("prod", "x") == tmp_path / "dbtop" / "backups" / "prod"
+    adhoc = default_backup_dir(None, "ops@db1:5432/app")
+    assert adhoc.parent == tmp_path / "dbtop" / "backups" and "/" not in adhoc.name and "db1" in adhoc.name
+
+
+PGBACKREST_INFO = [
+    {"name": "main", "status": {"code": 0, "message": "ok"},
+     "db": [{"id": 1, "system-id": 7000000000000000001, "version": "15"}],
+     "archive": [{"database": {"id": 1, "repo-key": 1}, "id": "15-1", "min": "000000010000000000000001",
+                  "max": "000000010000000000000009"}],
+     "backup": [
+         {"label": "20261120-010000F", "type": "full", "error": False, "prior": None,
+          "timestamp": {"start": 1795136400, "stop": 1795137000},
+          "info": {"size": 2_000_000_000, "delta": 2_000_000_000, "repository": {"size": 400_000_000,
+                                                                                 "delta": 400_000_000}},
+          "database": {"id": 1, "repo-key": 1}, "backrest": {"format": 5, "version": "2.54.0"},
+          "archive": {"start": "000000010000000000000002", "stop": "000000010000000000000002"}},
+         {"label": "20261120-010000F_20261121-010000D", "type": "diff", "error": False,
+          "timestamp": {"start": 1795222800, "stop": 1795223000},
+          "info": {"size": 2_000_000_000, "delta": 90_000_000, "repository": {"size": 20_000_000, "delta": 20_000_000}},
+          "database": {"id": 1, "repo-key": 1}, "backrest": {"format": 5, "version": "2.54.0"}},
+         {"label": "20261120-010000F_20261122-010000I", "type": "incr", "error": True,
+          "timestamp": {"start": 1795309200, "stop": 1795309300},
+          "info": {"size": 2_000_000_000, "delta": 10_000_000, "repository": {"size": 3_000_000, "delta": 3_000_000}},
+          "database": {"id": 1, "repo-key": 1}, "backrest": {"format": 5, "version": "2.54.0"}},
+     ]},
+    {"name": "reports", "status": {"code": 1, "message": "missing stanza path"}, "db": [], "backup": []},
+]
+
+
+def fake_pgbackrest(tmp_path: Path, monkeypatch, script: str) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "pgbackrest"
+    exe.write_text("#!/bin/sh\n" + script)
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+
+
+async def test_pgbackrest_backups_join_the_inventory(tmp_path, monkeypatch):
+    (tmp_path / "info.json").write_text(json.dumps(PGBACKREST_INFO))
+    fake_pgbackrest(tmp_path, monkeypatch, f'[ "$1 $2" = "--output=json info" ] || exit 9\ncat {tmp_path}/info.json\n')
+    status, entries = await read_pgbackrest()
+    assert status.available and status.stanzas == ["main", "reports"]
+    assert "missing stanza path" in status.error
+    found = by_name(entries)
+    full = found["main/20261120-010000F"]
+    assert full.backup_type == "full" and full.size_bytes == 400_000_000 and full.status == "unverified"
+    assert full.finished_at == datetime.fromtimestamp(1795137000, timezone.utc)
+    assert found["main/20261120-010000F_20261121-010000D"].backup_type == "diff"
+    incr = found["main/20261120-010000F_20261122-010000I"]
+    assert incr.status == "verification_failed" and "checksum" in incr.problem
+
+
+async def test_pgbackrest_that_hangs_or_fails_is_reported_not_waited_for(tmp_path, monkeypatch):
+    fake_pgbackrest(tmp_path, monkeypatch, "sleep 30\n")
+    started = time.monotonic()
+    status, entries = await read_pgbackrest(timeout_s=1)
+    assert time.monotonic() - started < 3
+    assert "did not answer within 1 s" in status.error and entries == []
+
+    failing = tmp_path / "failing"
+    failing.mkdir()
+    fake_pgbackrest(failing, monkeypatch, "echo 'ERROR: [055]: unable to load info file' >&2\nexit 55\n")
+    status, _ = await read_pgbackrest()
+    assert status.error == "pgbackrest info failed: ERROR: [055]: unable to load info file"
+
+
+async def test_without_pgbackrest_it_is_simply_not_available(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    status, entries = await read_pgbackrest()
+    assert not status.available and entries == []
+
+
+async def test_collector_reads_the_profile_backup_directory(pg, tmp_path):
+    dbtop_backup(tmp_path, "app.dump", timedelta(hours=2), "passed")
+    collector = PostgresCollector(resolve_target(pg.dsn()), policy=WatchPolicy(backup_dir=str(tmp_path), rpo_s=3600))
+    try:
+        snap = await collector.snapshot()
+    finally:
+        await collector.close()
+    backups = snap.backups
+    assert backups.directory == str(tmp_path) and [e.name for e in backups.entries] == ["app.dump"]
+    assert backups.rpo_s == 3600 and backups.recovery_point_age_s > 3600
+    assert backups.archiving is not None and not backups.archiving.enabled  # the test server does not archive
+    rules = {f.rule for f in evaluate(snap)[0]}
+    assert {"backup.rpo_exceeded", "backup.archiving_off"} <= rules and "backup.no_verified_backup" not in rules
+
+
+async def archiving_snapshot(cluster, tmp_path):
+    cluster.psql("CREATE TABLE IF NOT EXISTS churn (v int); INSERT INTO churn SELECT generate_series(1, 1000); "
+                 "SELECT pg_switch_wal();")
+    collector = PostgresCollector(resolve_target(cluster.dsn()), policy=WatchPolicy(backup_dir=str(tmp_path)))
+    try:
+        return await collector.snapshot()
+    finally:
+        await collector.close()
+
+
+async def test_a_failing_archive_command_shows_as_failing(start_cluster, tmp_path):
+    cluster = start_cluster(settings={"archive_mode": "on", "archive_command": "'/bin/false'",
+                                      "wal_level": "replica"})
+    cluster.psql("CREATE TABLE churn (v int); INSERT INTO churn SELECT generate_series(1, 1000); SELECT pg_switch_wal();")
+    await wait_until(lambda: cluster.psql("SELECT failed_count FROM pg_stat_archiver") not in ("", "0"), timeout=30)
+    snap = await archiving_snapshot(cluster, tmp_path)
+    archiving = snap.backups.archiving
+    assert archiving.enabled and archiving.failing and archiving.failed_count >= 1
+    assert archiving.last_failed_wal and archiving.last_archived_wal is None
+    rules = {f.rule: f for f in evaluate(snap)[0]}
+    assert rules["backup.archiving_failing"].severity.name == "CRITICAL"
+    assert "backup.archiving_off" not in rules
+
+
+async def test_working_archiving_is_not_a_finding(start_cluster, tmp_path):
+    # archive_command runs in the data directory, as the server's user, who owns its parent
+    cluster = start_cluster(settings={"archive_mode": "on",
+                                      "archive_command": "'mkdir -p ../wal_archive && cp %p ../wal_archive/%f'",
+                                      "wal_level": "replica"})
+    cluster.psql("CREATE TABLE churn (v int); INSERT INTO churn SELECT generate_series(1, 1000); SELECT pg_switch_wal();")
+    await wait_until(lambda: cluster.psql("SELECT archived_count FROM pg_stat_archiver") not in ("", "0"), timeout=30)
+    snap = await archiving_snapshot(cluster, tmp_path)
+    archiving = snap.backups.archiving
+    assert archiving.enabled and not archiving.failing and archiving.archived_count >= 1
+    rules = {f.rule for f in evaluate(snap)[0]}
+    assert not {"backup.archiving_failing", "backup.archiving_off"} & rules
