@@ -3,9 +3,16 @@
 import asyncio
 
 from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.findings.engine import Thresholds, evaluate
 from dbtop.profiles.target import resolve_target
 
 from .conftest import wait_until
+
+
+def rule_ids(snap) -> set[str]:
+    findings, failures = evaluate(snap, Thresholds({"availability.lag_s": 0.9}))
+    assert not failures
+    return {f.rule for f in findings}
 
 
 async def test_primary_shows_standby_with_lag_and_slot(pg, standby, collector):
@@ -45,7 +52,8 @@ async def test_standby_reports_replay_lag_when_replay_is_paused(pg, standby, ses
             return s if r.last_replayed_xact_at and r.replay_lag_bytes == 0 else None
 
         # lag in seconds is measured from the last replayed commit: a fresh standby has none yet
-        await wait_until(replayed_a_commit, timeout=10)
+        caught_up_snap = await wait_until(replayed_a_commit, timeout=10)
+        assert "availability.replication_lag" not in rule_ids(caught_up_snap)
         await standby_conn.execute("SELECT pg_wal_replay_pause()")
         await asyncio.sleep(0.5)
         await primary.execute("INSERT INTO lag_probe VALUES (1)")
@@ -60,6 +68,7 @@ async def test_standby_reports_replay_lag_when_replay_is_paused(pg, standby, ses
         receiver = snap.replication.receiver
         assert receiver.replay_lag_s >= 1.0
         assert receiver.received_lsn != receiver.replayed_lsn
+        assert "availability.replication_lag" in rule_ids(snap)
     finally:
         await standby_conn.execute("SELECT pg_wal_replay_resume()")
         await col.close()
