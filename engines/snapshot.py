@@ -370,6 +370,137 @@ class Backups(Frozen):
     recovery_point_age_s: float | None = Field(default=None, description="age of the newest verified backup")
 
 
+class TableFacts(Frozen):
+    schema_name: str
+    name: str
+    size_bytes: int = Field(description="estimated from relpages (reading the size would take a lock)")
+    live_rows: int
+    dead_rows: int
+    seq_scan: int | None = None
+    seq_tup_read: int | None = None
+    idx_scan: int | None = None
+    last_vacuum: datetime | None = None
+    last_autovacuum: datetime | None = None
+    last_analyze: datetime | None = None
+    last_autoanalyze: datetime | None = None
+    autovacuum_enabled: bool = True
+    unlogged: bool = False
+    has_primary_key: bool
+    index_count: int
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema_name}.{self.name}"
+
+
+class IndexFacts(Frozen):
+    schema_name: str
+    table: str
+    name: str
+    definition: str
+    method: str
+    key_columns: list[int] = Field(description="attribute numbers; 0 for an expression")
+    predicate: str | None = None
+    has_expressions: bool = False
+    is_unique: bool
+    is_primary: bool
+    is_valid: bool
+    constraint: str | None = Field(default=None, description="the constraint it backs, if any")
+    scans: int | None = None
+    size_bytes: int
+
+
+class ForeignKeyFacts(Frozen):
+    schema_name: str
+    table: str
+    name: str
+    columns: list[str]
+    column_numbers: list[int]
+    referenced_schema: str
+    referenced_table: str
+    on_delete: str
+    validated: bool
+    has_supporting_index: bool
+
+
+class ConstraintFacts(Frozen):
+    schema_name: str
+    table: str
+    name: str
+    kind: str
+    definition: str
+
+
+class SequenceFacts(Frozen):
+    schema_name: str
+    name: str
+    data_type: str
+    last_value: int | None = None
+    max_value: int
+    increment: int = 1
+
+    @property
+    def used_fraction(self) -> float | None:
+        return None if self.last_value is None or self.max_value <= 0 else max(0, self.last_value) / self.max_value
+
+
+class DatabaseAge(Frozen):
+    name: str
+    xid_age: int
+    mxid_age: int | None = None
+
+
+class TriggerFacts(Frozen):
+    schema_name: str
+    table: str
+    name: str
+
+
+class RoleFacts(Frozen):
+    name: str
+    superuser: bool
+    can_login: bool
+
+
+class HbaRule(Frozen):
+    line_number: int
+    type: str
+    database: list[str] = Field(default_factory=list)
+    user_name: list[str] = Field(default_factory=list)
+    address: str | None = None
+    netmask: str | None = None
+    auth_method: str | None = None
+    error: str | None = None
+
+
+class InsecureConnection(Frozen):
+    pid: int
+    user: str | None = None
+    client: str | None = None
+    application: str | None = None
+
+
+class Catalog(Frozen):
+    """The slow-changing catalog facts findings need, read at a low rate with a cap on the objects
+    examined (the largest tables first). A section that could not be read is in `gaps` with why."""
+
+    read_at: datetime
+    objects_cap: int
+    truncated: dict[str, bool] = Field(default_factory=dict)
+    gaps: dict[str, str] = Field(default_factory=dict)
+    stats_reset: datetime | None = None
+    tables: list[TableFacts] = Field(default_factory=list)
+    indexes: list[IndexFacts] = Field(default_factory=list)
+    foreign_keys: list[ForeignKeyFacts] = Field(default_factory=list)
+    constraints_not_valid: list[ConstraintFacts] = Field(default_factory=list)
+    sequences: list[SequenceFacts] = Field(default_factory=list)
+    databases: list[DatabaseAge] = Field(default_factory=list)
+    disabled_triggers: list[TriggerFacts] = Field(default_factory=list)
+    roles: list[RoleFacts] = Field(default_factory=list)
+    hba_rules: list[HbaRule] = Field(default_factory=list)
+    insecure_connections: list[InsecureConnection] = Field(default_factory=list)
+
+
 class CollectorCost(Frozen):
     """What taking this snapshot cost: dbtop measures itself so it can prove it is cheap."""
 
@@ -397,6 +528,7 @@ class Snapshot(Frozen):
     replication: Replication | None = None
     views: Views | None = None
     backups: Backups | None = None
+    catalog: Catalog | None = None
     parts: dict[str, PartStatus] = Field(default_factory=dict)
     cost: CollectorCost | None = None
 

@@ -35,7 +35,7 @@ def rules_db(pg):
 
 
 async def snapshot_of(cluster, database: str = DB, user: str | None = None, count: int = 1) -> Snapshot:
-    collector = PostgresCollector(resolve_target(cluster.dsn(user=user, database=database)))
+    collector = PostgresCollector(resolve_target(cluster.dsn(user=user, database=database)), catalog_first_after_s=0)
     try:
         for _ in range(count):
             snap = await collector.snapshot()

@@ -44,6 +44,7 @@ from ..snapshot import (
 )
 from .connect import APPLICATION_NAME, ConnectError, open_connection
 from .queries import MARKER, sql, statements_sql
+from .catalog import read_catalog
 from .views import ViewsReader
 
 T = TypeVar("T")
@@ -127,11 +128,14 @@ class PostgresCollector:
 
     def __init__(self, target: Target, *, statement_timeout_ms: int = 2000, lock_timeout_ms: int = 500,
                  facts_every_s: float = 60.0, size_every_s: float = 900.0, backoff_base_s: float = 5.0,
-                 policy: WatchPolicy | None = None, views_every_s: float = 30.0, backups_every_s: float = 60.0):
+                 policy: WatchPolicy | None = None, views_every_s: float = 30.0, backups_every_s: float = 60.0,
+                 catalog_every_s: float = 300.0, catalog_first_after_s: float = 10.0, objects_cap: int = 2000):
         self.target = target
         self.policy = policy or WatchPolicy()
-        self.every_s = {"views": views_every_s, "backups": backups_every_s}
-        self._slow: dict[str, SlowPart] = {}
+        self.every_s = {"views": views_every_s, "backups": backups_every_s, "catalog": catalog_every_s}
+        self.objects_cap = objects_cap
+        # The catalog is the costliest part: read it once the dashboard is up, not before the first screen.
+        self._slow: dict[str, SlowPart] = {"catalog": SlowPart(due_at=time.monotonic() + catalog_first_after_s)}
         self._views = ViewsReader(self.policy)
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
@@ -269,8 +273,9 @@ class PostgresCollector:
             self._size_due = time.monotonic() + self.size_every_s
         views = await self._slow_part("views", lambda: self._read_views())
         backups = await self._slow_part("backups", lambda: self._read_backups(major))
+        catalog = await self._slow_part("catalog", lambda: read_catalog(self._fetch, major, objects_cap=self.objects_cap))
         return self._snapshot(started, cpu_started, self._server_info(facts), connections_used, sessions,
-                              blocking, statements, activity_row, replication, views, backups)
+                              blocking, statements, activity_row, replication, views, backups, catalog)
 
     async def _slow_part(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
         """A part read every `every_s[name]` seconds; between readings the last value is reused."""
@@ -310,7 +315,7 @@ class PostgresCollector:
                              "check that the file system holding it answers (a hung network mount?)") from None
 
     def _snapshot(self, started, cpu_started, server, connections_used, sessions, blocking, statements,
-                  activity_row, replication, views=None, backups=None) -> Snapshot:
+                  activity_row, replication, views=None, backups=None, catalog=None) -> Snapshot:
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -330,6 +335,7 @@ class PostgresCollector:
             replication=replication,
             views=views,
             backups=backups,
+            catalog=catalog,
             parts=dict(self._parts),
             cost=CollectorCost(queries=self._queries, round_trips=self._round_trips,
                                wall_ms=(finished - started) * 1000,

@@ -41,7 +41,7 @@ def md5_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = getattr(snapshot, "catalog", None)  # TEMP until the catalog lands
+    catalog = snapshot.catalog
     if catalog is None or "roles" in catalog.gaps:
         return
     superusers = {r.name for r in catalog.roles if r.superuser}

@@ -1,0 +1,96 @@
+"""The catalog facts findings need (tables, indexes, foreign keys, sequences, roles, pg_hba …), read
+at a low rate, section by section: a section that times out, waits on a lock or lacks a privilege is
+recorded in `Catalog.gaps` and the others still arrive. Only the largest `objects_cap` tables (and
+their indexes) are examined, so a database with thousands of tables cannot time the collector out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+
+from ..snapshot import (
+    Catalog,
+    ConstraintFacts,
+    DatabaseAge,
+    ForeignKeyFacts,
+    HbaRule,
+    IndexFacts,
+    InsecureConnection,
+    RoleFacts,
+    SequenceFacts,
+    TableFacts,
+    TriggerFacts,
+)
+from .queries import sql
+
+Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
+
+SECTION_PRIVILEGE = {
+    "hba_rules": "reading pg_hba_file_rules needs a superuser (or GRANT EXECUTE ON FUNCTION pg_hba_file_rules() "
+                 "TO this role)",
+    "insecure_connections": "other roles' client addresses need pg_read_all_stats: GRANT pg_monitor TO this role",
+}
+
+
+def _reason(section: str, exc: asyncpg.PostgresError) -> str:
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return SECTION_PRIVILEGE.get(section, f"permission denied: {exc}")
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return "timed out (statement_timeout): the catalog is large or the server slow; retried later"
+    if isinstance(exc, asyncpg.LockNotAvailableError):
+        return "waited for a lock held by another session (lock_timeout); retried later"
+    return " ".join(str(exc).split())
+
+
+async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> Catalog:
+    values: dict[str, Any] = {"read_at": datetime.now(timezone.utc), "objects_cap": objects_cap}
+    gaps: dict[str, str] = {}
+    truncated: dict[str, bool] = {}
+
+    async def section(name: str, query: str, *args: Any) -> list[asyncpg.Record] | None:
+        try:
+            return await fetch(sql(query, major), *args)
+        except asyncpg.PostgresError as exc:
+            gaps[name] = _reason(name, exc)
+            return None
+
+    tables = await section("tables", "catalog_tables", objects_cap)
+    if tables is not None:
+        values["tables"] = [TableFacts(**dict(r)) for r in tables]
+        truncated["tables"] = bool(tables) and tables[0]["total"] > len(tables)
+        values["stats_reset"] = tables[0]["stats_reset"] if tables else None
+        indexes = await section("indexes", "catalog_indexes", [r["oid"] for r in tables])
+        if indexes is not None:
+            values["indexes"] = [IndexFacts(**dict(r)) for r in indexes]
+    else:
+        gaps["indexes"] = "needs the tables, which could not be read"
+    keys = await section("foreign_keys", "catalog_foreign_keys", objects_cap * 4)
+    if keys is not None:
+        values["foreign_keys"] = [ForeignKeyFacts(**dict(r)) for r in keys]
+        truncated["foreign_keys"] = bool(keys) and keys[0]["total"] > len(keys)
+    small = await section("small", "catalog_small")
+    if small is not None:
+        row = small[0]
+        values["constraints_not_valid"] = [ConstraintFacts(**c) for c in json.loads(row["constraints_not_valid"])]
+        values["disabled_triggers"] = [TriggerFacts(**t) for t in json.loads(row["disabled_triggers"])]
+        values["roles"] = [RoleFacts(**r) for r in json.loads(row["roles"])]
+        values["databases"] = [DatabaseAge(**d) for d in json.loads(row["databases"])]
+    else:
+        for name in ("constraints_not_valid", "disabled_triggers", "roles", "databases"):
+            gaps[name] = gaps["small"]
+        del gaps["small"]
+    sequences = await section("sequences", "catalog_sequences", objects_cap)
+    if sequences is not None:
+        values["sequences"] = [SequenceFacts(**dict(r)) for r in sequences]
+        truncated["sequences"] = bool(sequences) and sequences[0]["total"] > len(sequences)
+    hba = await section("hba_rules", "catalog_hba")
+    if hba is not None:
+        values["hba_rules"] = [HbaRule(**{k: v for k, v in dict(r).items() if v is not None}) for r in hba]
+    insecure = await section("insecure_connections", "catalog_insecure_connections")
+    if insecure is not None:
+        values["insecure_connections"] = [InsecureConnection(**dict(r)) for r in insecure]
+    return Catalog(**values, gaps=gaps, truncated=truncated)
