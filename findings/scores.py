@@ -1,0 +1,282 @@
+"""Maturity levels 1-5 for the ten areas of a database audit, derived from the findings and from what
+could be checked at all; each level with its justification, and an overall level.
+
+An area's level: its worst finding decides (Critical 1, High 2, Medium 3, Low 4); with no finding it is
+5 when every checklist item could be decided, else 4 (what could not be checked is not assumed good).
+An area where nothing could be checked is not assessed (no level). The overall level is the mean of
+the assessed areas rounded down, and at most one above the weakest area: one broken area is not
+averaged away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..engines.snapshot import Snapshot
+from .model import AREA_TITLES, Finding, Severity
+
+LEVEL_FOR_SEVERITY = {Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.MEDIUM: 3, Severity.LOW: 4, Severity.INFO: 5}
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """What the scorer knows besides the findings: the snapshot (None without a live target) and
+    whether an application repository was audited."""
+
+    snapshot: Snapshot | None
+    project_audited: bool = False
+
+
+Check = Callable[[AuditContext], str | None]  # None when it can be decided, else why not
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    text: str
+    rules: tuple[str, ...]
+    available: Check
+
+
+class ChecklistResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    status: Literal["done", "not done", "not checked"]
+    note: str | None = None
+
+
+class AreaScore(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    area: str
+    title: str
+    level: int | None
+    justification: str
+    checklist: list[ChecklistResult]
+    finding_ids: list[str]
+
+
+class Scores(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    overall: int | None
+    overall_justification: str
+    areas: list[AreaScore]
+
+
+def _live(ctx: AuditContext) -> str | None:
+    snap = ctx.snapshot
+    if snap is None or not snap.reachable or snap.server is None:
+        return "no live database was examined"
+    return None
+
+
+def _part(name: str) -> Check:
+    def check(ctx: AuditContext) -> str | None:
+        missing = _live(ctx)
+        if missing:
+            return missing
+        part = ctx.snapshot.part(name)
+        if not part.available:
+            return f"{name} could not be read: {part.reason}"
+        return None
+    return check
+
+
+def _attribute(attribute: str, what: str) -> Check:
+    def check(ctx: AuditContext) -> str | None:
+        missing = _live(ctx)
+        if missing:
+            return missing
+        return None if getattr(ctx.snapshot, attribute) is not None else f"{what} was not read"
+    return check
+
+
+def _catalog(section: str) -> Check:
+    def check(ctx: AuditContext) -> str | None:
+        missing = _live(ctx)
+        if missing:
+            return missing
+        catalog = ctx.snapshot.catalog
+        if catalog is None:
+            return "the catalog was not read"
+        if section in catalog.gaps:
+            return catalog.gaps[section]
+        return None
+    return check
+
+
+def _setting(name: str) -> Check:
+    def check(ctx: AuditContext) -> str | None:
+        missing = _live(ctx)
+        if missing:
+            return missing
+        return None if name in ctx.snapshot.server.settings else f"setting {name} could not be read"
+    return check
+
+
+def _project(ctx: AuditContext) -> str | None:
+    return None if ctx.project_audited else "no application repository was given (--project PATH)"
+
+
+CHECKLIST: dict[str, list[ChecklistItem]] = {
+    "technology": [
+        ChecklistItem("The major version is supported by the community", ("technology.eol",), _live),
+        ChecklistItem("The end of life is more than a year away", ("technology.eol_soon",), _live),
+        ChecklistItem("The newest minor release is installed", ("technology.minor_behind",), _live),
+    ],
+    "architecture": [
+        ChecklistItem("Applications use a non-superuser role", ("security.application_superuser",), _catalog("roles")),
+        ChecklistItem("Application URLs use the driver the application runs on", ("project.config.sync_url",),
+                      _project),
+        ChecklistItem("Tables are logged (not UNLOGGED)", ("schema.unlogged_table",), _catalog("tables")),
+    ],
+    "performance": [
+        ChecklistItem("No statement averages over 20 ms across 100+ calls", ("performance.slow_statement",),
+                      _part("statements")),
+        ChecklistItem("No N+1 query pattern", ("performance.n_plus_one",), _part("statements")),
+        ChecklistItem("Cache hit ratio at least 99%", ("performance.cache_hit_ratio",), _attribute("activity", "activity")),
+        ChecklistItem("No query runs over 60 s, no transaction stays open over 10 min",
+                      ("connections.long_query", "connections.long_transaction"), _part("sessions")),
+        ChecklistItem("No session idle in transaction over 1 min", ("connections.idle_in_transaction",),
+                      _part("sessions")),
+        ChecklistItem("No session blocks others for over 30 s", ("connections.root_blocker",), _part("sessions")),
+        ChecklistItem("Foreign keys have supporting indexes", ("performance.fk_without_index",), _catalog("foreign_keys")),
+        ChecklistItem("Large tables are read through indexes", ("performance.seq_scan_heavy",), _catalog("tables")),
+        ChecklistItem("idle_in_transaction_session_timeout is set", ("connections.no_idle_transaction_timeout",),
+                      _setting("idle_in_transaction_session_timeout")),
+    ],
+    "schema": [
+        ChecklistItem("Every table has a primary key", ("schema.no_primary_key",), _catalog("tables")),
+        ChecklistItem("Foreign keys to a table agree on ON DELETE", ("schema.mixed_on_delete",),
+                      _catalog("foreign_keys")),
+        ChecklistItem("No NOT VALID constraints", ("schema.not_valid_constraint",), _catalog("constraints_not_valid")),
+        ChecklistItem("No disabled triggers", ("schema.disabled_trigger",), _catalog("disabled_triggers")),
+        ChecklistItem("No duplicate or redundant indexes", ("indexes.duplicate", "indexes.redundant"),
+                      _catalog("indexes")),
+        ChecklistItem("No unused large indexes", ("indexes.unused",), _catalog("indexes")),
+        ChecklistItem("No invalid indexes", ("indexes.invalid",), _catalog("indexes")),
+        ChecklistItem("No table with more than 10 indexes", ("indexes.too_many",), _catalog("indexes")),
+        ChecklistItem("Materialized views are populated, fresh and refreshable concurrently",
+                      ("views.never_populated", "views.stale", "views.no_unique_index"), _attribute("views", "the materialized views")),
+    ],
+    "migrations": [
+        ChecklistItem("Alembic history has one head and no broken links",
+                      ("project.alembic.multiple_heads", "project.alembic.dangling_down_revision",
+                       "project.alembic.duplicate_revision", "project.alembic.shared_prefix"), _project),
+        ChecklistItem("Django apps have one leaf migration each", ("project.django.multiple_leaves",), _project),
+    ],
+    "backup": [
+        ChecklistItem("A verified backup exists within the RPO", ("backup.no_verified_backup", "backup.rpo_exceeded"),
+                      _attribute("backups", "the backup inventory")),
+        ChecklistItem("WAL archiving is on and succeeding", ("backup.archiving_off", "backup.archiving_failing"),
+                      _attribute("backups", "the backup inventory")),
+        ChecklistItem("Every backup has been verified", ("backup.never_verified",), _attribute("backups", "the backup inventory")),
+        ChecklistItem("No failed or partial backup files", ("backup.bad_files",), _attribute("backups", "the backup inventory")),
+    ],
+    "availability": [
+        ChecklistItem("A standby streams from the primary", ("availability.no_standby",), _attribute("replication", "replication")),
+        ChecklistItem("Replication lag under 10 s", ("availability.replication_lag",), _attribute("replication", "replication")),
+        ChecklistItem("No inactive replication slot retains WAL", ("availability.inactive_slot",),
+                      _attribute("replication", "replication")),
+    ],
+    "monitoring": [
+        ChecklistItem("pg_stat_statements is installed and preloaded", ("performance.pg_stat_statements_missing",),
+                      _live),
+        ChecklistItem("Slow statements are logged", ("monitoring.slow_query_log_off",),
+                      _setting("log_min_duration_statement")),
+        ChecklistItem("Every table has been analyzed", ("maintenance.never_analyzed",), _catalog("tables")),
+    ],
+    "security": [
+        ChecklistItem("SSL is on", ("security.ssl_off",), _setting("ssl")),
+        ChecklistItem("Passwords are hashed with SCRAM", ("security.md5_password_encryption",),
+                      _setting("password_encryption")),
+        ChecklistItem("No trust authentication for remote addresses", ("security.hba_trust_remote",),
+                      _catalog("hba_rules")),
+        ChecklistItem("Remote clients use SSL", ("security.insecure_connection",), _catalog("insecure_connections")),
+        ChecklistItem("No default or weak passwords in the application's files",
+                      ("project.config.weak_password",), _project),
+        ChecklistItem("No secrets committed to the repository", ("project.secrets.committed",), _project),
+    ],
+    "capacity": [
+        ChecklistItem("Connections below 80% of max_connections", ("connections.saturation",), _part("sessions")),
+        ChecklistItem("Transaction ID age is far from wraparound", ("maintenance.xid_wraparound",),
+                      _catalog("databases")),
+        ChecklistItem("Sequences below 90% of their range", ("maintenance.sequence_exhaustion",),
+                      _catalog("sequences")),
+        ChecklistItem("Autovacuum is on and keeps dead tuples down",
+                      ("maintenance.autovacuum_off", "maintenance.table_autovacuum_off", "maintenance.dead_tuples"),
+                      _catalog("tables")),
+        ChecklistItem("Application pools fit within max_connections", ("project.config.pool_oversubscribed",),
+                      _project),
+    ],
+}
+
+
+def _level(findings: list[Finding], decided_all: bool) -> int:
+    if findings:
+        return LEVEL_FOR_SEVERITY[max(f.severity for f in findings)]
+    return 5 if decided_all else 4
+
+
+def score(findings: list[Finding], ctx: AuditContext) -> Scores:
+    by_area: dict[str, list[Finding]] = {area: [] for area in AREA_TITLES}
+    for finding in findings:
+        by_area[finding.area].append(finding)
+    areas = []
+    for area, title in AREA_TITLES.items():
+        found = by_area[area]
+        found_rules = {f.rule for f in found}
+        checklist = []
+        for item in CHECKLIST.get(area, []):
+            missing = item.available(ctx)
+            hit = found_rules.intersection(item.rules)
+            if hit:
+                checklist.append(ChecklistResult(item=item.text, status="not done", note=", ".join(sorted(hit))))
+            elif missing:
+                checklist.append(ChecklistResult(item=item.text, status="not checked", note=missing))
+            else:
+                checklist.append(ChecklistResult(item=item.text, status="done"))
+        decided = [c for c in checklist if c.status != "not checked"]
+        if not found and not decided:
+            level, why = None, "not assessed: " + (checklist[0].note if checklist else "nothing to check")
+        else:
+            level = _level(found, len(decided) == len(checklist))
+            why = _justify(found, checklist, level)
+        areas.append(AreaScore(area=area, title=title, level=level, justification=why, checklist=checklist,
+                               finding_ids=[f.id for f in found]))
+    assessed = [a.level for a in areas if a.level is not None]
+    if not assessed:
+        return Scores(overall=None, overall_justification="nothing could be assessed", areas=areas)
+    mean = sum(assessed) / len(assessed)
+    overall = min(int(mean), min(assessed) + 1)
+    weakest = [a.title for a in areas if a.level == min(assessed)]
+    text = (f"mean of {len(assessed)} assessed areas {mean:.1f}, held to at most one above the weakest "
+            f"({min(assessed)}: {', '.join(weakest)})")
+    return Scores(overall=overall, overall_justification=text, areas=areas)
+
+
+def _justify(found: list[Finding], checklist: list[ChecklistResult], level: int) -> str:
+    done = sum(c.status == "done" for c in checklist)
+    unchecked = sum(c.status == "not checked" for c in checklist)
+    parts = []
+    if found:
+        worst = max(found, key=lambda f: f.severity)
+        parts.append(f"{len(found)} finding(s), the worst {worst.severity.label}: {worst.title}")
+    else:
+        parts.append("no findings")
+    parts.append(f"{done} of {len(checklist)} checklist items done")
+    if unchecked:
+        parts.append(f"{unchecked} could not be checked")
+    return "; ".join(parts)
+
+
+def level_without(findings: list[Finding], finding: Finding, ctx: AuditContext) -> int | None:
+    """The area's level once this finding (and every finding of the same rule) is fixed."""
+    rest = [f for f in findings if f.area == finding.area and f.rule != finding.rule]
+    area = next(a for a in score(rest, ctx).areas if a.area == finding.area)
+    return area.level
