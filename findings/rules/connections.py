@@ -78,7 +78,8 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
     yield Finding(
         id="connections.long_query", rule="connections.long_query", area="performance",
         severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
-        title=f"{len(running)} quer(ies) running for over {seconds(limit)} (longest {seconds(longest)})",
+        title=f"{len(running)} {'query' if len(running) == 1 else 'queries'} running for over {seconds(limit)} "
+              f"(longest {seconds(longest)})",
         evidence=[_session_evidence(s, f"running for {seconds(s.query_s)}") for s in running[:EVIDENCE_LIMIT]],
         impact="Long queries hold locks and snapshots, use a connection and CPU/IO for their whole run, "
                "and are often a missing index or a runaway report.",

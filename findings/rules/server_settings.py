@@ -19,7 +19,7 @@ def ssl_off(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         id="security.ssl_off", rule="security.ssl_off", area="security", severity=Severity.MEDIUM,
         title="SSL is off: connections are not encrypted",
         evidence=[Evidence(subject="ssl", detail="off")],
-        impact="Passwords exchanges aside, every query and result crosses the network in clear text.",
+        impact="Every query and result crosses the network in clear text, readable by anyone on the path.",
         fix="Install a certificate and key, set ssl = on, and require hostssl in pg_hba.conf for remote clients.",
         statement="ALTER SYSTEM SET ssl = on;  -- after ssl_cert_file/ssl_key_file are in place\nSELECT pg_reload_conf();")
 
