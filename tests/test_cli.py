@@ -53,6 +53,14 @@ def test_one_snapshot_as_json(pg):
     [line] = result.stdout.splitlines()
     snap = json.loads(line)
     assert snap["schema_version"] == 1 and snap["reachable"] and snap["server"]["version_num"] >= 120000
+    # Scripts read this document: fields are only ever added within a schema version.
+    first_fields = {"schema_version", "sequence", "taken_at", "target", "engine", "reachable", "error", "interval_s",
+                    "server", "connections_used", "sessions", "blocking", "statements", "activity", "replication",
+                    "parts", "cost"}
+    assert first_fields <= set(snap)
+    assert snap["views"]["views"] == [] and "refresh_log_installed" in snap["views"]
+    assert snap["backups"]["rpo_s"] == 86400 and snap["backups"]["archiving"]["archive_mode"] == "off"
+    assert snap["catalog"]["objects_cap"] == 2000 and isinstance(snap["catalog"]["tables"], list)
 
 
 def test_count_and_interval_give_rates_from_the_second_snapshot(pg):

@@ -199,7 +199,8 @@ def run_snapshot(args: argparse.Namespace) -> int:
     from ..engines.postgres.connect import ConnectError
     from .profile_targets import ProfileCollector, ProfileConnectError, with_typed_password
 
-    options = collector_options(args)
+    # A one-off snapshot is complete: the catalog is read at once, not after the dashboard's delay.
+    options = {**collector_options(args), "catalog_first_after_s": 0}
     try:
         collector, _ = make_collector(args.target, options)
     except (TargetError, ConnectError) as exc:
