@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..engines.snapshot import Snapshot
 from .engine import RuleFailure
 from .model import AREA_TITLES, Finding, Severity
+from .project.migrations import AlembicChain
 from .scores import AuditContext, Scores, level_without, score
 from .wording import seconds, shorten, size
 
@@ -68,6 +69,7 @@ class AuditReport(BaseModel):
     metrics: PerformanceMetrics | None
     rule_failures: list[dict[str, str]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    alembic: list[AlembicChain] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {s.label: sum(1 for r in self.findings if r.finding.severity == s) for s in sorted(Severity, reverse=True)}
@@ -140,8 +142,9 @@ def system_information(snapshot: Snapshot | None) -> dict[str, str]:
 
 def build_report(*, findings: list[Finding], snapshot: Snapshot | None, generated_at: datetime, dbtop_version: str,
                  project: str | None = None, rule_failures: list[RuleFailure] | None = None,
-                 notes: list[str] | None = None) -> AuditReport:
-    ctx = AuditContext(snapshot=snapshot, project_audited=project is not None)
+                 notes: list[str] | None = None, alembic: list[AlembicChain] | None = None,
+                 project_in_git: bool = False) -> AuditReport:
+    ctx = AuditContext(snapshot=snapshot, project_audited=project is not None, project_in_git=project_in_git)
     scores = score(findings, ctx)
     levels = {a.area: a.level for a in scores.areas}
     rows = [FindingRow(finding=f, current_level=levels[f.area], recommended_level=level_without(findings, f, ctx))
@@ -151,7 +154,8 @@ def build_report(*, findings: list[Finding], snapshot: Snapshot | None, generate
         generated_at=generated_at, dbtop_version=dbtop_version, target=snapshot.target if snapshot else None,
         system=system_information(snapshot), project=project, scores=scores, findings=rows,
         metrics=performance_metrics(snapshot) if live else None,
-        rule_failures=[{"rule": r.rule, "error": r.error} for r in rule_failures or []], notes=list(notes or []))
+        rule_failures=[{"rule": r.rule, "error": r.error} for r in rule_failures or []], notes=list(notes or []),
+        alembic=list(alembic or []))
 
 
 # -- Markdown -----------------------------------------------------------------------------------
@@ -220,6 +224,19 @@ def to_markdown(report: AuditReport) -> str:
                 note = "" if item.status == "done" else f" — {item.status}" + (f" ({_cell(item.note)})" if item.note else "")
                 w(f"- [{mark}] {item.item}{note}")
             w("")
+        if area.area == "migrations":
+            for chain in report.alembic:
+                w(f"Alembic history in `{chain.directory}` ({len(chain.revisions)} revisions, "
+                  f"{len(chain.heads)} head(s)), as it is:")
+                w("")
+                w("```")
+                out.extend(chain.chain or ["(no revision links)"])
+                w("```")
+                w("")
+                for line in chain.breaks:
+                    w(f"- breaks: {_cell(line)}")
+                if chain.breaks:
+                    w("")
         rows = by_area.get(area.area, [])
         if rows:
             w("| Finding | Severity | Impact | Current level | Recommended level |")

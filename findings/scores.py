@@ -29,6 +29,7 @@ class AuditContext:
 
     snapshot: Snapshot | None
     project_audited: bool = False
+    project_in_git: bool = False
 
 
 Check = Callable[[AuditContext], str | None]  # None when it can be decided, else why not
@@ -123,6 +124,13 @@ def _project(ctx: AuditContext) -> str | None:
     return None if ctx.project_audited else "no application repository was given (--project PATH)"
 
 
+def _project_git(ctx: AuditContext) -> str | None:
+    missing = _project(ctx)
+    if missing:
+        return missing
+    return None if ctx.project_in_git else "the repository is not a git work tree"
+
+
 CHECKLIST: dict[str, list[ChecklistItem]] = {
     "technology": [
         ChecklistItem("The major version is supported by the community", ("technology.eol",), _live),
@@ -200,7 +208,7 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("Remote clients use SSL", ("security.insecure_connection",), _catalog("insecure_connections")),
         ChecklistItem("No default or weak passwords in the application's files",
                       ("project.config.weak_password",), _project),
-        ChecklistItem("No secrets committed to the repository", ("project.secrets.committed",), _project),
+        ChecklistItem("No secrets committed to the repository", ("project.secrets.committed",), _project_git),
     ],
     "capacity": [
         ChecklistItem("Connections below 80% of max_connections", ("connections.saturation",), _part("sessions")),

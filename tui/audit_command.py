@@ -64,17 +64,18 @@ def run_audit_command(argv: list[str]) -> int:
         findings, failures = evaluate(snapshot, Thresholds(dict(policy.thresholds) if policy else {}))
         notes += [f"{name} not read: {part.reason}" + (f" (fix: {part.fix})" if part.fix else "")
                   for name, part in snapshot.parts.items() if not part.available]
-    project = None
+    project, alembic, in_git = None, [], False
     if args.project is not None:
-        from ..findings.project.audit import audit_project
+        from ..findings.project.repository import audit_repository
 
         max_connections = snapshot.server.max_connections if snapshot and snapshot.server else None
-        result = audit_project(args.project.resolve(), max_connections=max_connections)
+        result = audit_repository(args.project, max_connections=max_connections)
         findings += result.findings
-        project = str(args.project)
-        notes += result.notes if hasattr(result, "notes") else []
+        project, alembic, in_git = str(args.project), result.alembic, result.in_git
+        notes += [f"project: {note}" for note in result.notes]
     report = build_report(findings=findings, snapshot=snapshot, generated_at=datetime.now(timezone.utc),
-                          dbtop_version=package_version(), project=project, rule_failures=failures, notes=notes)
+                          dbtop_version=package_version(), project=project, rule_failures=failures, notes=notes,
+                          alembic=alembic, project_in_git=in_git)
     text = report.model_dump_json(indent=2) if args.format == "json" else to_markdown(report)
     if args.output is not None:
         args.output.write_text(text + "\n")
