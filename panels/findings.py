@@ -69,7 +69,21 @@ class FindingsPanel(Panel):
         for failure in self.failures:
             text.append("\n")
             text.append_text(literal(f"rule {failure.rule} failed: {failure.error}", 200))
+        unchecked = self._unchecked(snapshot)
+        if unchecked:
+            text.append("\nnot checked: ", style="bold")
+            text.append_text(literal("; ".join(unchecked), 400))
         self.query_one("#findings-summary", Static).update(text)
+
+    @staticmethod
+    def _unchecked(snapshot: Snapshot) -> list[str]:
+        """What the rules could not look at: an absent finding there does not mean all is well."""
+        notes = [f"{name} ({part.reason})" for name, part in snapshot.parts.items() if not part.available]
+        if snapshot.catalog is None and snapshot.part("catalog").available:
+            notes.append("indexes, tables and constraints (the catalog is read shortly after connecting)")
+        elif snapshot.catalog is not None:
+            notes += [f"{name} ({reason})" for name, reason in snapshot.catalog.gaps.items()]
+        return notes
 
     def _style(self, severity: Severity) -> str:
         name = severity.name.lower()

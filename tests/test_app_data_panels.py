@@ -107,6 +107,8 @@ async def test_findings_panel_lists_worst_first_and_enter_shows_the_statement(pa
         assert severities == sorted(severities, key=order.index)
         assert severities[0] == "Critical"  # no verified backup
         assert "Findings (" in screen_text(app) and "urgent)" in screen_text(app)
+        # the catalog is read a little after connecting: until then the panel says what is not checked
+        assert "not checked:" in screen_text(app) and "the catalog is read" in screen_text(app)
         titles = [table.get_row_at(i)[2].plain for i in range(table.row_count)]
         row = next(i for i, t in enumerate(titles) if "weekly_rollup has never been populated" in t)
         table.move_cursor(row=row)

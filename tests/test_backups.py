@@ -40,7 +40,7 @@ def dbtop_backup(directory: Path, name: str, age: timedelta, verification: str |
                  content: bytes = b"PGDMP backup bytes") -> Path:
     path = directory / name
     path.write_bytes(content)
-    finished = NOW - age
+    finished = datetime.now(timezone.utc) - age
     write_metadata(metadata_path(path), BackupMetadata(
         file=name, database="app", target="ops@db1:5432/app", format="custom",
         started_at=finished - timedelta(minutes=3), finished_at=finished, server_version="15.13",
@@ -111,6 +111,7 @@ async def test_recovery_point_is_the_newest_verified_backup_never_a_partial_or_u
     assert backups.recovery_point_age_s > 86400  # beyond the RPO: the newer files do not count
     findings, _ = evaluate_backups(backups)
     assert "backup.rpo_exceeded" in findings and "backup.never_verified" in findings
+    assert [e.subject for e in findings["backup.bad_files"].evidence] == ["newest.dump.partial"]
 
 
 def evaluate_backups(backups):
@@ -238,6 +239,7 @@ async def test_collector_reads_the_profile_backup_directory(pg, tmp_path):
     assert backups.archiving is not None and not backups.archiving.enabled  # the test server does not archive
     rules = {f.rule for f in evaluate(snap)[0]}
     assert {"backup.rpo_exceeded", "backup.archiving_off"} <= rules and "backup.no_verified_backup" not in rules
+    assert not {"backup.never_verified", "backup.bad_files"} & rules  # one good, verified backup
 
 
 async def archiving_snapshot(cluster, tmp_path):

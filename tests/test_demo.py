@@ -311,6 +311,27 @@ async def lock_chain_formed(db) -> bool:
     return row["depth"] >= 3 and row["waiting"] >= 3
 
 
+def test_audit_reports_the_planted_problems(demo):
+    project = Path(__file__).parent / "fixtures" / "projects" / "broken_alembic"
+    result = subprocess.run([*dbtop_command(), "audit", demo.dsn, "--project", str(project), "--format", "json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    found = {row["finding"]["id"]: row["finding"]["severity"] for row in report["findings"]}
+    rules = {row["finding"]["rule"] for row in report["findings"]}
+    assert {"indexes.duplicate", "backup.no_verified_backup", "backup.archiving_off",
+            "project.alembic.multiple_heads"} <= rules
+    assert found["views.never_populated:public.weekly_top_posts"] == "high"
+    assert found["views.no_unique_index:public.post_engagement_totals"] == "medium"
+    assert found["schema.mixed_on_delete:public.posts"] == "high"
+    # High once its dead rows pass 10,000, as at full size; the small demo has fewer
+    assert found["maintenance.table_autovacuum_off:public.scheduled_posts"] in ("high", "medium")
+    assert found["backup.no_verified_backup"] == "critical"
+    # the unused index is planted at 21 MB at full size; the small demo's is under the 10 MB threshold
+    areas = {a["area"]: a["level"] for a in report["scores"]["areas"]}
+    assert areas["backup"] == 1 and areas["migrations"] == 1
+
+
 async def test_workload_survives_its_sessions_being_terminated(demo, db):
     [workload] = demo.workload_pids()
     terminated = await db.fetchval("""
@@ -394,3 +415,4 @@ def test_full_size_demo_builds_in_under_a_minute(tmp_path):
         workload = running.workload_pids()
         assert stop(running) == 0
     assert_nothing_left(running, workload)
+

@@ -3,7 +3,6 @@ with the source it comes from (dbtop's event-trigger log, the file time, or unkn
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -69,8 +68,22 @@ def log_objects(pg) -> str:
         ORDER BY 1""", DB)
 
 
+def view_findings(views) -> dict[str, object]:
+    from dbtop.engines.snapshot import Snapshot
+    from dbtop.findings.engine import evaluate
+
+    snap = Snapshot(sequence=1, taken_at=datetime.now(timezone.utc), target="t", engine="postgres", reachable=True,
+                    views=views)
+    return {f.id: f for f in evaluate(snap)[0]}
+
+
 async def test_unpopulated_view_is_stale_and_uniqueness_decides_concurrent_refresh(views_db):
     views, by_name = await read_views(views_db)
+    found = view_findings(views)
+    assert "views.never_populated:public.never_refreshed" in found
+    assert "views.never_populated:public.latest" not in found
+    assert "views.no_unique_index:public.no_unique" in found and "views.no_unique_index:public.latest" not in found
+    assert not [i for i in found if i.startswith("views.stale")]  # nothing old enough
     never = by_name["never_refreshed"]
     assert not never.populated and never.stale is True
     assert never.last_refresh.source == "unknown" and never.last_refresh.at is None
@@ -133,10 +146,12 @@ async def test_refresh_log_records_refresh_time_duration_and_role_and_uninstall_
             UPDATE dbtop.refresh_log SET started_at = now() - interval '5 hours 1 second',
                                          finished_at = now() - interval '5 hours'
             WHERE view_name = 'public.slow_view'""")
-        _, by_name = await read_views(views_db)
+        views, by_name = await read_views(views_db)
         assert by_name["slow_view"].stale is True and by_name["slow_view"].age_s > 5 * 3600 - 60
-        _, by_name = await read_views(views_db, WatchPolicy(freshness_s={"public.slow_view": 6 * 3600}))
+        assert "views.stale:public.slow_view" in view_findings(views)
+        views, by_name = await read_views(views_db, WatchPolicy(freshness_s={"public.slow_view": 6 * 3600}))
         assert by_name["slow_view"].stale is False and by_name["slow_view"].threshold_s == 6 * 3600
+        assert "views.stale:public.slow_view" not in view_findings(views)
 
         await refresh_log.uninstall(conn)
         assert log_objects(views_db) == before

@@ -134,6 +134,13 @@ async def test_ssl_on_is_not_a_finding(start_cluster):
     assert "security.ssl_off" not in found(await snapshot_of(cluster, "postgres"))
 
 
+async def test_autovacuum_off_for_the_server(start_cluster, rules_db):
+    cluster = start_cluster(settings={"autovacuum": "off"})
+    [finding] = found(await snapshot_of(cluster, "postgres"))["maintenance.autovacuum_off"]
+    assert finding.severity == Severity.HIGH
+    assert "maintenance.autovacuum_off" not in found(await snapshot_of(rules_db))
+
+
 async def test_pg_stat_statements_missing(start_cluster, rules_db):
     bare = start_cluster(preload_statements=False)
     [finding] = found(await snapshot_of(bare, "postgres"))["performance.pg_stat_statements_missing"]
