@@ -33,7 +33,6 @@ from dbtop.profiles.target import resolve_target
 
 from .conftest import wait_until
 
-NOW = datetime.now(timezone.utc)
 
 
 def dbtop_backup(directory: Path, name: str, age: timedelta, verification: str | None = None,
@@ -102,12 +101,13 @@ def test_a_backup_changed_after_it_was_taken_is_not_good(tmp_path):
 
 
 async def test_recovery_point_is_the_newest_verified_backup_never_a_partial_or_unverified_one(tmp_path):
+    taken = datetime.now(timezone.utc) - timedelta(hours=30)
     dbtop_backup(tmp_path, "verified.dump", timedelta(hours=30), "passed")
     dbtop_backup(tmp_path, "unverified.dump", timedelta(hours=1))
     (tmp_path / "newest.dump.partial").write_bytes(b"half")
     backups = await collect_backup_inventory(tmp_path, rpo_s=86400, retention_s=7 * 86400, keep=3, archiving=None)
     assert backups.newest_verified_at is not None
-    assert abs((NOW - timedelta(hours=30) - backups.newest_verified_at).total_seconds()) < 1
+    assert abs((taken - backups.newest_verified_at).total_seconds()) < 1
     assert backups.recovery_point_age_s > 86400  # beyond the RPO: the newer files do not count
     findings, _ = evaluate_backups(backups)
     assert "backup.rpo_exceeded" in findings and "backup.never_verified" in findings
@@ -138,7 +138,7 @@ def test_retention_keeps_the_window_and_at_least_the_newest_three(tmp_path):
     (tmp_path / "foreign-ancient.dump").write_bytes(b"x")
     os.utime(tmp_path / "foreign-ancient.dump", (time.time() - 90 * 86400,) * 2)
     entries, _ = scan_backup_directory(tmp_path)
-    marked = by_name(apply_retention(entries, retention_s=7 * 86400, keep=3, now=NOW))
+    marked = by_name(apply_retention(entries, retention_s=7 * 86400, keep=3, now=datetime.now(timezone.utc)))
     assert sorted(n for n, e in marked.items() if e.prune) == ["daily-7.dump", "daily-8.dump", "daily-9.dump"]
     assert not marked["foreign-ancient.dump"].prune  # not dbtop's to delete
 
@@ -146,7 +146,7 @@ def test_retention_keeps_the_window_and_at_least_the_newest_three(tmp_path):
     old.mkdir()
     for n in range(5):
         dbtop_backup(old, f"old-{n}.dump", timedelta(days=20 + n))
-    marked = by_name(apply_retention(scan_backup_directory(old)[0], retention_s=7 * 86400, keep=3, now=NOW))
+    marked = by_name(apply_retention(scan_backup_directory(old)[0], retention_s=7 * 86400, keep=3, now=datetime.now(timezone.utc)))
     assert sorted(n for n, e in marked.items() if e.prune) == ["old-3.dump", "old-4.dump"]
 
 
