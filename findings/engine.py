@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..engines.snapshot import Snapshot
+from ..engines.snapshot import Catalog, Snapshot
 from .model import Finding
 
 RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
@@ -32,6 +32,14 @@ class Thresholds:
 
     def get(self, name: str, default: float) -> float:
         return float(self.overrides.get(name, default))
+
+
+def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
+    """The snapshot's catalog when every named section was read; else None (the rule cannot tell)."""
+    catalog = snapshot.catalog
+    if catalog is None or any(s in catalog.gaps for s in sections):
+        return None
+    return catalog
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,8 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
     "migrations": [
         ChecklistItem("Alembic history has one head and no broken links",
                       ("project.alembic.multiple_heads", "project.alembic.dangling_down_revision",
-                       "project.alembic.duplicate_revision", "project.alembic.shared_prefix"), _project),
+                       "project.alembic.duplicate_revision", "project.alembic.shared_prefix",
+                       "project.alembic.unreadable"), _project),
         ChecklistItem("Django apps have one leaf migration each", ("project.django.multiple_leaves",), _project),
     ],
     "backup": [
@@ -209,6 +210,9 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("No default or weak passwords in the application's files",
                       ("project.config.weak_password",), _project),
         ChecklistItem("No secrets committed to the repository", ("project.secrets.committed",), _project_git),
+        ChecklistItem("The application's database URLs set a TLS mode", ("project.config.no_tls",), _project),
+        ChecklistItem("MongoDB URIs carry credentials and TLS", ("project.mongo.no_credentials", "project.mongo.no_tls"),
+                      _project),
     ],
     "capacity": [
         ChecklistItem("Connections below 80% of max_connections", ("connections.saturation",), _part("sessions")),
@@ -219,8 +223,8 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("Autovacuum is on and keeps dead tuples down",
                       ("maintenance.autovacuum_off", "maintenance.table_autovacuum_off", "maintenance.dead_tuples"),
                       _catalog("tables")),
-        ChecklistItem("Application pools fit within max_connections", ("project.config.pool_oversubscribed",),
-                      _project),
+        ChecklistItem("Application pools fit within max_connections and are sized explicitly",
+                      ("project.config.pool_oversubscribed", "project.mongo.pool_unset"), _project),
     ],
 }
 

@@ -42,16 +42,13 @@ def run_audit_command(argv: list[str]) -> int:
     snapshot = None
     policy = None
     if args.target is not None or args.project is None:
+        from ..engines.postgres.connect import ConnectError
+
         try:
             collector, _ = make_collector(args.target, {**collector_options(args), "catalog_first_after_s": 0})
-        except TargetError as exc:
-            return fail(str(exc))
-        except Exception as exc:  # ConnectError from a profile  # noqa: BLE001
-            return fail(str(exc))
-        policy = getattr(collector, "policy", None)
-        try:
+            policy = getattr(collector, "policy", None)
             snapshot = asyncio.run(_snapshot(collector))
-        except Exception as exc:  # noqa: BLE001 - ConnectError: one line, exit 2
+        except (TargetError, ConnectError) as exc:
             return fail(str(exc))
         if not snapshot.reachable:
             return fail(f"the audit could not read the database: {snapshot.error}", status=1)

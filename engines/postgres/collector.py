@@ -271,7 +271,7 @@ class PostgresCollector:
         if time.monotonic() >= self._size_due:
             await self._part("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
-        views = await self._slow_part("views", lambda: self._read_views())
+        views = await self._slow_part("views", self._read_views)
         backups = await self._slow_part("backups", lambda: self._read_backups(major))
         catalog = await self._slow_part("catalog", lambda: read_catalog(self._fetch, major, objects_cap=self.objects_cap))
         return self._snapshot(started, cpu_started, self._server_info(facts), connections_used, sessions,

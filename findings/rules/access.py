@@ -6,9 +6,8 @@ import ipaddress
 from collections.abc import Iterator
 
 from ...engines.snapshot import HbaRule, Snapshot
-from ..engine import Thresholds, rule
+from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
-from .indexing import _catalog
 
 
 def _local_only(hba: HbaRule) -> bool:
@@ -25,7 +24,7 @@ def _local_only(hba: HbaRule) -> bool:
 
 @rule
 def hba_trust_remote(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "hba_rules")
+    catalog = catalog_sections(snapshot, "hba_rules")
     for hba in catalog.hba_rules if catalog else []:
         if hba.auth_method != "trust" or hba.error or _local_only(hba):
             continue
@@ -44,7 +43,7 @@ def hba_trust_remote(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def insecure_connections(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "insecure_connections")
+    catalog = catalog_sections(snapshot, "insecure_connections")
     clients = catalog.insecure_connections if catalog else []
     if not clients:
         return

@@ -6,17 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import ForeignKeyFacts, Snapshot
-from ..engine import Thresholds, rule
+from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import qualified
-from .indexing import _catalog
 
 BLOCKING_RULES = {"RESTRICT", "NO ACTION"}
 
 
 @rule
 def tables_without_primary_key(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "tables")
+    catalog = catalog_sections(snapshot, "tables")
     for table in catalog.tables if catalog else []:
         if table.has_primary_key:
             continue
@@ -34,7 +33,7 @@ def tables_without_primary_key(snapshot: Snapshot, t: Thresholds) -> Iterator[Fi
 
 @rule
 def mixed_on_delete(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "foreign_keys")
+    catalog = catalog_sections(snapshot, "foreign_keys")
     by_target: dict[tuple[str, str], list[ForeignKeyFacts]] = {}
     for fk in catalog.foreign_keys if catalog else []:
         by_target.setdefault((fk.referenced_schema, fk.referenced_table), []).append(fk)
@@ -59,7 +58,7 @@ def mixed_on_delete(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def not_valid_constraints(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "constraints_not_valid")
+    catalog = catalog_sections(snapshot, "constraints_not_valid")
     for c in catalog.constraints_not_valid if catalog else []:
         kind = "foreign key" if c.kind == "f" else "check constraint"
         yield Finding(
@@ -75,7 +74,7 @@ def not_valid_constraints(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
 
 @rule
 def unlogged_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "tables")
+    catalog = catalog_sections(snapshot, "tables")
     for table in catalog.tables if catalog else []:
         if not table.unlogged:
             continue
@@ -91,7 +90,7 @@ def unlogged_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def disabled_triggers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "disabled_triggers")
+    catalog = catalog_sections(snapshot, "disabled_triggers")
     for trigger in catalog.disabled_triggers if catalog else []:
         yield Finding(
             id=f"schema.disabled_trigger:{trigger.schema_name}.{trigger.table}.{trigger.name}",

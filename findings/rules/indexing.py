@@ -7,17 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...engines.snapshot import Catalog, IndexFacts, Snapshot
-from ..engine import Thresholds, rule
+from ...engines.snapshot import IndexFacts, Snapshot
+from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import qualified, quote_ident, size
-
-
-def _catalog(snapshot: Snapshot, *sections: str) -> Catalog | None:
-    catalog = snapshot.catalog
-    if catalog is None or any(s in catalog.gaps for s in sections):
-        return None
-    return catalog
 
 
 def _index_name(index: IndexFacts) -> str:
@@ -30,7 +23,7 @@ def _comparable(index: IndexFacts) -> bool:
 
 @rule
 def duplicate_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "indexes")
+    catalog = catalog_sections(snapshot, "indexes")
     if catalog is None:
         return
     by_table: dict[tuple[str, str], list[IndexFacts]] = {}
@@ -76,7 +69,7 @@ def duplicate_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def unused_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "indexes")
+    catalog = catalog_sections(snapshot, "indexes")
     if catalog is None or (snapshot.server and snapshot.server.is_standby):
         return  # a standby's scans are its own: an index unused there may serve the primary
     min_bytes = t.get("indexes.unused_min_bytes", 10 * 1024 * 1024)
@@ -96,7 +89,7 @@ def unused_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def invalid_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "indexes")
+    catalog = catalog_sections(snapshot, "indexes")
     for index in catalog.indexes if catalog else []:
         if index.is_valid:
             continue
@@ -114,7 +107,7 @@ def invalid_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def too_many_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "tables")
+    catalog = catalog_sections(snapshot, "tables")
     limit = t.get("indexes.max_per_table", 10)
     for table in catalog.tables if catalog else []:
         if table.index_count <= limit:
@@ -131,7 +124,7 @@ def too_many_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def foreign_keys_without_index(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "foreign_keys")
+    catalog = catalog_sections(snapshot, "foreign_keys")
     min_rows = t.get("performance.fk_index_min_rows", 1000)
     rows = {(tb.schema_name, tb.name): tb.live_rows for tb in catalog.tables} if catalog else {}
     for fk in catalog.foreign_keys if catalog else []:
@@ -153,7 +146,7 @@ def foreign_keys_without_index(snapshot: Snapshot, t: Thresholds) -> Iterator[Fi
 
 @rule
 def sequential_scan_heavy_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "tables")
+    catalog = catalog_sections(snapshot, "tables")
     min_rows = t.get("performance.seq_scan_min_rows", 100_000)
     min_scans = t.get("performance.seq_scan_min_scans", 100)
     for table in catalog.tables if catalog else []:

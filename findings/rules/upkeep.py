@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, rule
+from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import qualified, seconds
-from .indexing import _catalog
 
 WRAPAROUND_LIMIT = 2_147_483_648
 
@@ -28,7 +27,7 @@ def autovacuum_off(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                    "(late, and all at once).",
             fix="Turn it back on; tune it per table instead of disabling it.",
             statement="ALTER SYSTEM SET autovacuum = on;\nSELECT pg_reload_conf();")
-    catalog = _catalog(snapshot, "tables")
+    catalog = catalog_sections(snapshot, "tables")
     dead_fraction = t.get("maintenance.dead_fraction", 0.2)
     for table in catalog.tables if catalog else []:
         if table.autovacuum_enabled:
@@ -51,7 +50,7 @@ def autovacuum_off(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def dead_tuples(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "tables")
+    catalog = catalog_sections(snapshot, "tables")
     if catalog is None:
         return
     fraction = t.get("maintenance.dead_fraction", 0.2)
@@ -81,7 +80,7 @@ def dead_tuples(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def never_analyzed(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "tables")
+    catalog = catalog_sections(snapshot, "tables")
     tables = [tb for tb in (catalog.tables if catalog else [])
               if tb.last_analyze is None and tb.last_autoanalyze is None and tb.live_rows + tb.dead_rows > 0]
     if not tables:
@@ -99,7 +98,7 @@ def never_analyzed(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def xid_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "databases")
+    catalog = catalog_sections(snapshot, "databases")
     for database in catalog.databases if catalog else []:
         age = database.xid_age
         if age < t.get("maintenance.xid_age_medium", 200_000_000):
@@ -120,7 +119,7 @@ def xid_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def sequence_exhaustion(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = _catalog(snapshot, "sequences")
+    catalog = catalog_sections(snapshot, "sequences")
     for sequence in catalog.sequences if catalog else []:
         used = sequence.used_fraction
         if used is None or used < t.get("maintenance.sequence_used", 0.9):
