@@ -499,3 +499,30 @@ def test_an_unknown_name_points_at_profile_list(home, use_keyring, capsys):
     assert cli.main(["snapshot", "nosuch"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dbtop: cannot understand target 'nosuch'") and "dbtop profile list" in err
+
+
+def test_a_profile_sets_what_the_panels_and_findings_expect(tmp_path):
+    from dbtop.tui.profile_targets import watch_policy
+
+    path = tmp_path / "config.toml"
+    path.write_text("""
+[profiles.prod]
+host = "db1"
+backup_dir = "/srv/backups/prod"
+rpo = "6h"
+retention = "14d"
+retention_keep = 5
+freshness = { default = "1h", "analytics.daily_sales" = "26h" }
+data_age_columns = { "analytics.daily_sales" = "day" }
+thresholds = { "connections.high_pct" = 70 }
+""")
+    policy = watch_policy(load_config(path).get("prod"))
+    assert policy.profile == "prod" and policy.backup_dir == "/srv/backups/prod"
+    assert policy.rpo_s == 6 * 3600 and policy.retention_s == 14 * 86400 and policy.retention_keep == 5
+    assert policy.freshness_for("analytics", "daily_sales") == 26 * 3600
+    assert policy.freshness_for("public", "other") == 3600
+    assert policy.data_age_column_for("analytics", "daily_sales") == "day"
+    assert policy.thresholds == {"connections.high_pct": 70}
+    defaults = watch_policy(Profile(name="plain"))
+    assert defaults.rpo_s == 86400 and defaults.retention_s == 7 * 86400 and defaults.retention_keep == 3
+    assert defaults.freshness_for("public", "v") == 4 * 3600 and defaults.backup_dir is None
