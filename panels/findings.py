@@ -37,6 +37,7 @@ class FindingsPanel(Panel):
         super().__init__(**kwargs)
         self.findings: list[Finding] = []
         self.failures: list[RuleFailure] = []
+        self.findings_for = 0  # the sequence of the snapshot the findings were computed from
         self._by_id: dict[str, Finding] = {}
 
     def compose(self) -> ComposeResult:
@@ -45,10 +46,15 @@ class FindingsPanel(Panel):
         add_columns(table, COLUMNS)
         yield table
 
-    def set_findings(self, findings: list[Finding], failures: list[RuleFailure]) -> None:
-        """The app hands over the findings computed (off the UI thread) for the snapshot it applies next."""
+    def set_findings(self, findings: list[Finding], failures: list[RuleFailure], sequence: int) -> None:
+        """The findings the app had computed, off the UI thread, for snapshot `sequence`."""
         self.findings = findings
         self.failures = failures
+        self.findings_for = sequence
+
+    def reset(self) -> None:
+        super().reset()
+        self.findings, self.failures, self.findings_for = [], [], 0
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         findings = sorted(self.findings, key=lambda f: (-int(f.severity), f.area, f.id))

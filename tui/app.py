@@ -50,17 +50,23 @@ HANGUP_GRACE_S = 2.0
 
 
 class SnapshotArrived(Message):
-    def __init__(self, snapshot: Snapshot, poller: SnapshotPoller | None = None,
-                 findings: tuple[list[Finding], list[RuleFailure]] | None = None) -> None:
+    def __init__(self, snapshot: Snapshot, poller: SnapshotPoller | None = None) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.poller = poller
+
+
+class FindingsComputed(Message):
+    """The rules' findings for a snapshot, computed on the poller's thread after the snapshot was
+    posted: the screen never waits for the rules."""
+
+    def __init__(self, snapshot: Snapshot, poller: SnapshotPoller, findings: list[Finding],
+                 failures: list[RuleFailure]) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.poller = poller
         self.findings = findings
-
-
-def analyse(snapshot: Snapshot, thresholds: Thresholds) -> tuple[list[Finding], list[RuleFailure]] | None:
-    """The findings of a reachable snapshot; run on the poller's thread, not the UI's."""
-    return evaluate(snapshot, thresholds) if snapshot.reachable else None
+        self.failures = failures
 
 
 class TargetDirectory(Protocol):
@@ -133,8 +139,14 @@ class DbtopApp(App):
     def start_polling(self, poller: SnapshotPoller) -> None:
         policy = getattr(poller.collector, "policy", None)
         thresholds = Thresholds(dict(policy.thresholds) if policy is not None else {})
-        poller.start(lambda snapshot: self.post_message(
-            SnapshotArrived(snapshot, poller, analyse(snapshot, thresholds))))
+
+        def arrived(snapshot: Snapshot) -> None:  # on the poller's thread
+            self.post_message(SnapshotArrived(snapshot, poller))
+            if snapshot.reachable:
+                findings, failures = evaluate(snapshot, thresholds)
+                self.post_message(FindingsComputed(snapshot, poller, findings, failures))
+
+        poller.start(arrived)
 
     def on_unmount(self) -> None:
         self.poller.stop()
@@ -162,8 +174,6 @@ class DbtopApp(App):
         if self.latest is not None and snapshot.sequence <= self.latest.sequence and snapshot is not self.latest:
             return
         self.latest = snapshot
-        if message.findings is not None:
-            self.query_one(FindingsPanel).set_findings(*message.findings)
         if snapshot.reachable:
             self.last_reachable = snapshot
             self.disconnected_since = None
@@ -173,6 +183,16 @@ class DbtopApp(App):
                 self.disconnected_since = time.monotonic()
             self.last_error = snapshot.error
         self.show_latest()
+
+    def on_findings_computed(self, message: FindingsComputed) -> None:
+        panel = self.query_one(FindingsPanel)
+        if message.poller is not self.poller or message.snapshot.sequence < panel.findings_for:
+            return
+        panel.set_findings(message.findings, message.failures, message.snapshot.sequence)
+        if self.last_reachable is not None:
+            self.update_tab_labels(self.last_reachable)
+            if self.active_panel_key() == "findings" and self.screen is self.screen_stack[0]:
+                panel.apply(self.last_reachable)
 
     def show_latest(self) -> None:
         """Apply the newest snapshot to the overview and the visible panel (hidden panels catch
