@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..engines.snapshot import Snapshot
 from .engine import RuleFailure
 from .model import AREA_TITLES, Finding, Severity
-from .project.migrations import AlembicChain
+from .project.alembic import AlembicChain
 from .scores import AuditContext, Scores, level_without, score
 from .wording import seconds, shorten, size
 

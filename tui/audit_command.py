@@ -63,12 +63,13 @@ def run_audit_command(argv: list[str]) -> int:
                   for name, part in snapshot.parts.items() if not part.available]
     project, alembic, in_git = None, [], False
     if args.project is not None:
-        from ..findings.project.repository import audit_repository
+        from ..findings.project import audit_project
 
         max_connections = snapshot.server.max_connections if snapshot and snapshot.server else None
-        result = audit_repository(args.project, max_connections=max_connections)
+        result = audit_project(args.project, max_connections=max_connections)
         findings += result.findings
-        project, alembic, in_git = str(args.project), result.alembic, result.in_git
+        project, in_git = str(args.project), result.in_git
+        alembic = [result.alembic] if result.alembic else []
         notes += [f"project: {note}" for note in result.notes]
     report = build_report(findings=findings, snapshot=snapshot, generated_at=datetime.now(timezone.utc),
                           dbtop_version=package_version(), project=project, rule_failures=failures, notes=notes,

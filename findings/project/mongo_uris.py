@@ -1,0 +1,48 @@
+"""MongoDB connection strings (`mongodb://`, `mongodb+srv://`): credentials, TLS and the pool limit."""
+
+from __future__ import annotations
+
+from ..model import Area, Evidence, Finding, Severity
+from .config_files import ConfigFile, UrlMention
+
+
+def mongo_findings(config: ConfigFile, private_names: set[str]) -> list[Finding]:
+    found = []
+    for mention in config.urls:
+        url = mention.url
+        if not url.is_mongo or mention.commented:
+            continue
+        # authMechanism (X.509, AWS IAM, OIDC, Kerberos) takes its identity from outside the URI.
+        if url.username is None and "authmechanism" not in url.query:
+            found.append(_finding(
+                "project.mongo.no_credentials", mention, "security", Severity.HIGH,
+                "MongoDB URI without credentials", "no user name and no authMechanism",
+                "Either the server accepts clients without authentication (anyone who reaches it reads and writes "
+                "everything), or the application cannot log in.",
+                "Turn on authorization on the server and give the application its own user with the least roles, "
+                "its password from a secret store."))
+        tls_value = next((url.query[k].lower() for k in ("tls", "ssl") if k in url.query), None)
+        tls = tls_value == "true" if tls_value is not None else url.scheme == "mongodb+srv"  # +srv: TLS by default
+        if not tls and url.is_local(private_names) is False:
+            found.append(_finding(
+                "project.mongo.no_tls", mention, "security", Severity.MEDIUM,
+                "MongoDB URI to another machine without TLS",
+                f"tls={tls_value}" if tls_value else "no tls=true (and not mongodb+srv)",
+                "Queries, documents and credentials cross the network in clear text.",
+                "Add tls=true to the URI, with the CA (tlsCAFile) when it is not a public one."))
+        if "maxpoolsize" not in url.query:
+            found.append(_finding(
+                "project.mongo.pool_unset", mention, "capacity", Severity.LOW, "MongoDB URI leaves maxPoolSize unset",
+                "no maxPoolSize: the driver's default is 100 per server",
+                "Every client process may open 100 connections to each server: many processes or replicas add up to "
+                "the server's connection limit, and each connection costs memory on the server.",
+                "Set maxPoolSize to what one process needs, knowing how many processes run."))
+    return found
+
+
+def _finding(rule: str, mention: UrlMention, area: Area, severity: Severity, title: str, detail: str, impact: str,
+             fix: str) -> Finding:
+    return Finding(id=f"{rule}:{mention.location}", rule=rule, area=area, severity=severity,
+                   title=f"{title} ({mention.location})",
+                   evidence=[Evidence(subject=mention.url.masked, detail=detail, location=mention.location)],
+                   impact=impact, fix=fix, source="project")
