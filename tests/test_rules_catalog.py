@@ -78,6 +78,10 @@ ALTER TABLE audited DISABLE TRIGGER audited_touch;
 CREATE TABLE triggered (id int PRIMARY KEY);
 CREATE TRIGGER triggered_touch BEFORE UPDATE ON triggered FOR EACH ROW EXECUTE FUNCTION touch();
 
+CREATE SCHEMA "odd.schema";
+CREATE TABLE "odd.schema"."T" (id int PRIMARY KEY, a int);
+ALTER TABLE "odd.schema"."T" ADD CONSTRAINT "Pos" CHECK (a > 0) NOT VALID;
+
 CREATE TABLE invalid_src (a int);
 INSERT INTO invalid_src VALUES (1), (1);
 """
@@ -201,6 +205,8 @@ def test_schema_rules(snap):
     assert "schema.not_valid_constraint:public.checked.checked_a_positive" in found
     assert found["schema.not_valid_constraint:public.checked.checked_a_positive"].statement == \
         "ALTER TABLE public.checked VALIDATE CONSTRAINT checked_a_positive;"
+    odd = found['schema.not_valid_constraint:odd.schema.T.Pos']
+    assert odd.statement == 'ALTER TABLE "odd.schema"."T" VALIDATE CONSTRAINT "Pos";'
     assert "schema.unlogged_table:public.scratch" in found and "schema.unlogged_table:public.checked" not in found
     assert "schema.disabled_trigger:public.audited.audited_touch" in found
     assert not [i for i in found if "triggered_touch" in i]

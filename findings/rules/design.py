@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ...engines.snapshot import ForeignKeyFacts, Snapshot
 from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import qualified
+from ..wording import qualified, quote_ident
 
 BLOCKING_RULES = {"RESTRICT", "NO ACTION"}
 
@@ -69,7 +69,7 @@ def not_valid_constraints(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
             impact="Existing rows were never checked against it: some may violate it, and the planner cannot rely "
                    "on it.",
             fix="Validate it (takes only a SHARE UPDATE EXCLUSIVE lock); fix the rows it reports first.",
-            statement=f"ALTER TABLE {qualified(c.schema_name, c.table)} VALIDATE CONSTRAINT {qualified(c.schema_name, c.name).split('.', 1)[1]};")
+            statement=f"ALTER TABLE {qualified(c.schema_name, c.table)} VALIDATE CONSTRAINT {quote_ident(c.name)};")
 
 
 @rule
@@ -101,4 +101,4 @@ def disabled_triggers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                    "disabled — often during a load that was never finished.",
             fix="Find out why it was disabled; enable it and repair what it missed, or drop it.",
             statement=f"ALTER TABLE {qualified(trigger.schema_name, trigger.table)} ENABLE TRIGGER "
-                      f"{qualified(trigger.schema_name, trigger.name).split('.', 1)[1]};")
+                      f"{quote_ident(trigger.name)};")

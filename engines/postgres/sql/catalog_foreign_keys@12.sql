@@ -9,7 +9,8 @@ SELECT n.nspname AS schema_name, t.relname AS "table", k.conname AS name,
                           WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END AS on_delete,
        k.convalidated AS validated,
        EXISTS (SELECT 1 FROM pg_index i
-               WHERE i.indrelid = k.conrelid AND i.indpred IS NULL AND i.indnkeyatts >= cardinality(k.conkey)
+               WHERE i.indrelid = k.conrelid AND i.indisvalid AND i.indpred IS NULL
+                 AND i.indnkeyatts >= cardinality(k.conkey)
                  AND ARRAY(SELECT i.indkey[j] FROM generate_series(0, cardinality(k.conkey) - 1) j) @> k.conkey)
            AS has_supporting_index,
        count(*) OVER () AS total
