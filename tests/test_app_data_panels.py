@@ -7,7 +7,7 @@ import contextlib
 from datetime import timedelta
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, TabbedContent
 
 from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.collector import PostgresCollector
@@ -106,7 +106,8 @@ async def test_findings_panel_lists_worst_first_and_enter_shows_the_statement(pa
         order = ["Critical", "High", "Medium", "Low", "Info"]
         assert severities == sorted(severities, key=order.index)
         assert severities[0] == "Critical"  # no verified backup
-        assert "Findings (" in screen_text(app) and "urgent)" in screen_text(app)
+        label = app.query_one("#panels", TabbedContent).get_tab("findings").label
+        assert "Findings (" in str(label) and "urgent)" in str(label)
         # the catalog is read a little after connecting: until then the panel says what is not checked
         assert "not checked:" in screen_text(app) and "the catalog is read" in screen_text(app)
         titles = [table.get_row_at(i)[2].plain for i in range(table.row_count)]
