@@ -23,20 +23,22 @@ class Terminal:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is needed for the end-to-end test: apt-get install tmux", pytrace=False)
         self.name = "e2e"
+        # A server of its own: a killed server's socket can still be closing when the next test starts.
+        self.socket = f"{SOCKET}-{uuid.uuid4().hex[:8]}"
         self.exit_file = tmp_path / "exit"
         quoted = " ".join(f"'{part}'" for part in command)
         script = f"{quoted}; echo $? > {self.exit_file}; sleep 60"
         # COLUMNS and LINES from the test's own environment would override the pane's real size.
         env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
-        subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", self.name, "-x", str(size[0]),
+        subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-s", self.name, "-x", str(size[0]),
                         "-y", str(size[1]), "-e", "TERM=xterm-256color", "bash", "-c", script], check=True, env=env)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "-L", SOCKET, "capture-pane", "-p", "-t", self.name],
+        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", "-t", self.name],
                               capture_output=True, text=True).stdout
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "-L", SOCKET, "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run(["tmux", "-L", self.socket, "send-keys", "-t", self.name, *keys], check=True)
 
     def wait_for(self, *texts: str, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
@@ -57,7 +59,7 @@ class Terminal:
         return int(self.exit_file.read_text())
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
