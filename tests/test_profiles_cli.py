@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import dbtop_command
-from .test_e2e_tmux import SOCKET, Terminal
+from .test_e2e_tmux import Terminal
 
 CRYPTFILE = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
 PLAINTEXT_FILE = "keyrings.cryptfile.file.PlaintextKeyring"
@@ -213,7 +213,7 @@ def test_dbtop_name_in_a_terminal_asks_the_keyring_passphrase_once_and_connects(
         screen = term.wait_for("[prod-primary]", f"{role}@127.0.0.1:{pg.port}/postgres", timeout=30)
         assert "keyring passphrase" not in screen and password not in screen
 
-        pane = subprocess.run(["tmux", "-L", SOCKET, "list-panes", "-t", term.name, "-F", "#{pane_pid}"],
+        pane = subprocess.run(["tmux", "-L", term.socket, "list-panes", "-t", term.name, "-F", "#{pane_pid}"],
                               capture_output=True, text=True, check=True).stdout.split()[0]
         processes = descendants(int(pane))
         assert processes

@@ -168,6 +168,8 @@ class DbtopApp(App):
 
     # -- snapshots -------------------------------------------------------------------------------
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        if not self.is_running:
+            return  # shutting down: the widgets may already be gone
         snapshot = message.snapshot
         if message.poller is not None and message.poller is not self.poller:
             return  # from the target the operator just switched away from
@@ -185,6 +187,8 @@ class DbtopApp(App):
         self.show_latest()
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
+        if not self.is_running:
+            return
         panel = self.query_one(FindingsPanel)
         if message.poller is not self.poller or message.snapshot.sequence < panel.findings_for:
             return
@@ -245,6 +249,8 @@ class DbtopApp(App):
             status_line.add_class("hidden")
 
     def tick(self) -> None:
+        if not self.is_running:
+            return
         self.update_status()
         self.query_one(OverviewStrip).refresh_identity()
 
