@@ -488,6 +488,10 @@ class Catalog(Frozen):
     objects_cap: int
     truncated: dict[str, bool] = Field(default_factory=dict)
     gaps: dict[str, str] = Field(default_factory=dict)
+    locked_tables: list[str] = Field(
+        default_factory=list,
+        description="schema.table whose index and constraint definitions were skipped this read: an ACCESS "
+                    "EXCLUSIVE lock was held or awaited on it, and reading them would have waited")
     stats_reset: datetime | None = None
     tables: list[TableFacts] = Field(default_factory=list)
     indexes: list[IndexFacts] = Field(default_factory=list)

@@ -42,6 +42,20 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
     return catalog
 
 
+# The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.
+LOCKABLE_SECTIONS = ("indexes", "constraints_not_valid")
+
+
+def locked_tables_note(catalog: Catalog) -> str | None:
+    """What the last catalog read skipped because a table was locked, in a line; None if nothing."""
+    names = catalog.locked_tables
+    if not names:
+        return None
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"indexes and NOT VALID constraints of {shown} (an ACCESS EXCLUSIVE lock was held or awaited: "
+            "reading them would have waited; read again with the catalog)")
+
+
 @dataclass(frozen=True)
 class RuleFailure:
     rule: str

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..engines.snapshot import Snapshot
+from .engine import LOCKABLE_SECTIONS, locked_tables_note
 from .model import AREA_TITLES, Finding, Severity
 
 LEVEL_FOR_SEVERITY = {Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.MEDIUM: 3, Severity.LOW: 4, Severity.INFO: 5}
@@ -107,6 +108,8 @@ def _catalog(section: str) -> Check:
             return "the catalog was not read"
         if section in catalog.gaps:
             return catalog.gaps[section]
+        if section in LOCKABLE_SECTIONS and catalog.locked_tables:
+            return f"not read: {locked_tables_note(catalog)}"
         return None
     return check
 

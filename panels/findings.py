@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot
-from ..findings.engine import RuleFailure
+from ..findings.engine import RuleFailure, locked_tables_note
 from ..findings.model import AREA_TITLES, Finding, Severity
 from .base import Cell, Panel, SnapshotTable, add_columns, current_row_key, sync_rows
 from .text import clean, literal
@@ -75,20 +75,23 @@ class FindingsPanel(Panel):
         for failure in self.failures:
             text.append("\n")
             text.append_text(literal(f"rule {failure.rule} failed: {failure.error}", 200))
-        unchecked = self._unchecked(snapshot)
+        unchecked = self.unchecked(snapshot)
         if unchecked:
             text.append("\nnot checked: ", style="bold")
             text.append_text(literal("; ".join(unchecked), 400))
         self.query_one("#findings-summary", Static).update(text)
 
     @staticmethod
-    def _unchecked(snapshot: Snapshot) -> list[str]:
+    def unchecked(snapshot: Snapshot) -> list[str]:
         """What the rules could not look at: an absent finding there does not mean all is well."""
         notes = [f"{name} ({part.reason})" for name, part in snapshot.parts.items() if not part.available]
         if snapshot.catalog is None and snapshot.part("catalog").available:
             notes.append("indexes, tables and constraints (the catalog is read shortly after connecting)")
         elif snapshot.catalog is not None:
             notes += [f"{name} ({reason})" for name, reason in snapshot.catalog.gaps.items()]
+            locked = locked_tables_note(snapshot.catalog)
+            if locked:
+                notes.append(locked)
         return notes
 
     def _style(self, severity: Severity) -> str:

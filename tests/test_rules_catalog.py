@@ -16,6 +16,7 @@ from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.engines.snapshot import Snapshot
 from dbtop.findings.engine import Thresholds, evaluate
 from dbtop.findings.model import Severity
+from dbtop.panels.findings import FindingsPanel
 from dbtop.profiles.target import resolve_target
 
 DB = "rules_catalog"
@@ -259,11 +260,25 @@ async def test_catalog_does_not_wait_behind_an_exclusive_lock(catalog_db):
     reader = await asyncpg.connect(**catalog_db.connect_kwargs(database=DB),
                                    server_settings={"statement_timeout": "2000", "lock_timeout": "500"})
     try:
-        await holder.execute("BEGIN; LOCK TABLE big_used IN ACCESS EXCLUSIVE MODE")
+        await holder.execute('BEGIN; LOCK TABLE big_used, dup_t, "odd.schema"."T" IN ACCESS EXCLUSIVE MODE')
         started = time.monotonic()
         catalog = await read_catalog(reader.fetch, 15)
         assert time.monotonic() - started < 2
-        assert "big_used" in {t.name for t in catalog.tables} and not catalog.gaps.get("tables")
+        assert "big_used" in {t.name for t in catalog.tables} and not catalog.gaps
+        # the locked tables' index and constraint definitions are skipped, and said to be; the rest is read
+        assert catalog.locked_tables == ["odd.schema.T", "public.big_used", "public.dup_t"]
+        indexed = {i.table for i in catalog.indexes}
+        assert "big_unused" in indexed and "distinct_t" in indexed
+        assert not indexed & {"big_used", "dup_t"}
+        assert {c.name for c in catalog.constraints_not_valid} == {"checked_a_positive"}
+        assert catalog.roles and catalog.databases
+        snapshot = (await catalog_snapshot(catalog_db)).model_copy(update={"catalog": catalog})
+        note = " ".join(FindingsPanel.unchecked(snapshot))
+        assert "indexes and NOT VALID constraints of odd.schema.T, public.big_used, public.dup_t" in note
+        found = ids(snapshot)
+        assert "indexes.unused:public.big_unused_k_idx" in found and "schema.not_valid_constraint:public.checked" \
+            ".checked_a_positive" in found
+        assert not [i for i in found if i.startswith("indexes.") and "dup_t" in i]
     finally:
         await holder.execute("ROLLBACK")
         await holder.close()

@@ -1,7 +1,9 @@
 """The catalog facts findings need (tables, indexes, foreign keys, sequences, roles, pg_hba …), read
 at a low rate, section by section: a section that times out, waits on a lock or lacks a privilege is
 recorded in `Catalog.gaps` and the others still arrive. Only the largest `objects_cap` tables (and
-their indexes) are examined, so a database with thousands of tables cannot time the collector out."""
+their indexes) are examined, so a database with thousands of tables cannot time the collector out.
+The index and constraint definitions of a table under an ACCESS EXCLUSIVE lock are skipped
+(`Catalog.locked_tables`): reading them would wait behind it."""
 
 from __future__ import annotations
 
@@ -46,10 +48,15 @@ def _reason(section: str, exc: asyncpg.PostgresError) -> str:
     return " ".join(str(exc).split())
 
 
+def _without_lock_flag(row: Any) -> dict[str, Any]:
+    return {k: v for k, v in dict(row).items() if k != "locked"}
+
+
 async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> Catalog:
     values: dict[str, Any] = {"read_at": datetime.now(timezone.utc), "objects_cap": objects_cap}
     gaps: dict[str, str] = {}
     truncated: dict[str, bool] = {}
+    locked: set[str] = set()
 
     async def section(name: str, query: str, *args: Any) -> list[asyncpg.Record] | None:
         try:
@@ -65,7 +72,8 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
         values["stats_reset"] = tables[0]["stats_reset"] if tables else None
         indexes = await section("indexes", "catalog_indexes", [r["oid"] for r in tables])
         if indexes is not None:
-            values["indexes"] = [IndexFacts(**dict(r)) for r in indexes]
+            values["indexes"] = [IndexFacts(**_without_lock_flag(r)) for r in indexes if not r["locked"]]
+            locked.update(f"{r['schema_name']}.{r['table']}" for r in indexes if r["locked"])
     else:
         gaps["indexes"] = "needs the tables, which could not be read"
     keys = await section("foreign_keys", "catalog_foreign_keys", objects_cap * 4)
@@ -75,7 +83,10 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
     small = await section("small", "catalog_small")
     if small is not None:
         row = small[0]
-        values["constraints_not_valid"] = [ConstraintFacts(**c) for c in json.loads(row["constraints_not_valid"])]
+        constraints = json.loads(row["constraints_not_valid"])
+        values["constraints_not_valid"] = [ConstraintFacts(**_without_lock_flag(c)) for c in constraints
+                                           if not c["locked"]]
+        locked.update(f"{c['schema_name']}.{c['table']}" for c in constraints if c["locked"])
         values["disabled_triggers"] = [TriggerFacts(**t) for t in json.loads(row["disabled_triggers"])]
         values["roles"] = [RoleFacts(**r) for r in json.loads(row["roles"])]
         values["databases"] = [DatabaseAge(**d) for d in json.loads(row["databases"])]
@@ -93,4 +104,4 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
     insecure = await section("insecure_connections", "catalog_insecure_connections")
     if insecure is not None:
         values["insecure_connections"] = [InsecureConnection(**dict(r)) for r in insecure]
-    return Catalog(**values, gaps=gaps, truncated=truncated)
+    return Catalog(**values, gaps=gaps, truncated=truncated, locked_tables=sorted(locked))
