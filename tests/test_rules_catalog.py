@@ -66,6 +66,8 @@ UPDATE bloated SET v = 1;
 CREATE SEQUENCE nearly_done AS smallint;
 SELECT setval('nearly_done', 30000);
 CREATE SEQUENCE fresh_seq AS smallint;
+CREATE SEQUENCE big_counter;
+SELECT setval('big_counter', 5000000);
 
 CREATE TABLE no_pk (a int, b text);
 INSERT INTO no_pk VALUES (1, 'x');
@@ -253,6 +255,9 @@ async def test_cap_on_objects_examined(catalog_db):
     snap = await catalog_snapshot(catalog_db, objects_cap=2)
     assert len(snap.catalog.tables) == 2 and snap.catalog.truncated["tables"]
     assert {t.name for t in snap.catalog.tables} == {"big_unused", "big_used"}  # the largest first
+    # sequences: the largest share of the range used first, not the largest value
+    assert [s.name for s in snap.catalog.sequences] == ["nearly_done", "big_counter"]
+    assert snap.catalog.truncated["sequences"]
 
 
 async def test_catalog_does_not_wait_behind_an_exclusive_lock(catalog_db):
