@@ -361,13 +361,16 @@ def test_no_stored_password_prompts_only_when_interactive(pg, secret_role, home,
     use_keyring(MemoryKeyring())
     assert profile_cli("add", "prod", url_of(pg, role), "--no-password", "--no-test") == 0
     capsys.readouterr()
-    assert cli.main(["snapshot", "prod"]) == 2
-    err = capsys.readouterr().err
-    assert "no password is stored in the keyring for this profile" in err and ".pgpass" in err
+    for command in ("snapshot", "audit"):
+        assert cli.main([command, "prod"]) == 2
+        err = capsys.readouterr().err
+        assert "no password is stored in the keyring for this profile" in err and ".pgpass" in err
 
     monkeypatch.setattr("dbtop.tui.profile_targets.can_prompt", lambda: True)
     monkeypatch.setattr("getpass.getpass", lambda prompt: password)
     assert cli.main(["snapshot", "prod"]) == 0
+    assert cli.main(["audit", "prod", "--format", "json"]) == 0
+    assert '"overall"' in capsys.readouterr().out
 
     # ~/.pgpass is libpq's own way, and comes before the prompt
     monkeypatch.setattr("getpass.getpass", lambda prompt: pytest.fail("prompted although ~/.pgpass has it"))

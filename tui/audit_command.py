@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..profiles.target import TargetError
-from .cli import TARGET_HELP, add_timeouts, collector_options, fail, make_collector, package_version
+from .cli import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, package_version
 
 SEVERITY_NAMES = ("critical", "high", "medium", "low", "info")
 
@@ -44,10 +44,11 @@ def run_audit_command(argv: list[str]) -> int:
     if args.target is not None or args.project is None:
         from ..engines.postgres.connect import ConnectError
 
+        options = {**collector_options(args), "catalog_first_after_s": 0}
         try:
-            collector, _ = make_collector(args.target, {**collector_options(args), "catalog_first_after_s": 0})
+            collector, _ = make_collector(args.target, options)
             policy = getattr(collector, "policy", None)
-            snapshot = asyncio.run(_snapshot(collector))
+            snapshot = asyncio.run(_snapshot(collector, options))
         except (TargetError, ConnectError) as exc:
             return fail(str(exc))
         if not snapshot.reachable:
@@ -92,8 +93,8 @@ def run_audit_command(argv: list[str]) -> int:
     return 0
 
 
-async def _snapshot(collector):
-    await collector.connect()
+async def _snapshot(collector, options: dict):
+    collector = await connected(collector, options)
     try:
         return await collector.snapshot()
     finally:

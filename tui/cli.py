@@ -195,9 +195,25 @@ def make_collector(text: str | None, options: dict):
     return ProfileCollector(resolve_profile(profile), **options), profile
 
 
+async def connected(collector, options: dict):
+    """The collector, connected. When a profile's server asks for a password that neither the keyring
+    nor libpq had, a terminal is asked for it once (never without one: the error stands)."""
+    from .profile_targets import ProfileCollector, ProfileConnectError, with_typed_password
+
+    try:
+        await collector.connect()
+        return collector
+    except ProfileConnectError as exc:
+        again = with_typed_password(exc)
+        if again is None:
+            raise
+    collector = ProfileCollector(again, **options)
+    await collector.connect()
+    return collector
+
+
 def run_snapshot(args: argparse.Namespace) -> int:
     from ..engines.postgres.connect import ConnectError
-    from .profile_targets import ProfileCollector, ProfileConnectError, with_typed_password
 
     # A one-off snapshot is complete: the catalog is read at once, not after the dashboard's delay.
     options = {**collector_options(args), "catalog_first_after_s": 0}
@@ -209,14 +225,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     async def take() -> int:
         nonlocal collector
         try:
-            try:
-                await collector.connect()
-            except ProfileConnectError as exc:
-                again = with_typed_password(exc)  # interactive only, when neither keyring nor libpq had one
-                if again is None:
-                    raise
-                collector = ProfileCollector(again, **options)
-                await collector.connect()
+            collector = await connected(collector, options)
         except (TargetError, ConnectError) as exc:
             return fail(str(exc))
         try:
