@@ -393,6 +393,27 @@ class TableFacts(Frozen):
         return f"{self.schema_name}.{self.name}"
 
 
+class TableBloat(Frozen):
+    """A table's heap against what its rows would fill: an estimate from the planner's statistics."""
+
+    schema_name: str
+    table: str
+    size_bytes: int = Field(description="the heap, from relpages")
+    estimated_rows: int
+    fillfactor: int = 100
+    expected_bytes: int | None = Field(
+        default=None, description="what the rows would fill at the fillfactor; None when some column has "
+                                  "no statistics (never analyzed, or not readable by this role)")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema_name}.{self.table}"
+
+    @property
+    def wasted_bytes(self) -> int | None:
+        return None if self.expected_bytes is None else max(0, self.size_bytes - self.expected_bytes)
+
+
 class IndexFacts(Frozen):
     schema_name: str
     table: str
@@ -495,6 +516,7 @@ class Catalog(Frozen):
     stats_reset: datetime | None = None
     tables: list[TableFacts] = Field(default_factory=list)
     indexes: list[IndexFacts] = Field(default_factory=list)
+    table_bloat: list[TableBloat] = Field(default_factory=list)
     foreign_keys: list[ForeignKeyFacts] = Field(default_factory=list)
     constraints_not_valid: list[ConstraintFacts] = Field(default_factory=list)
     sequences: list[SequenceFacts] = Field(default_factory=list)

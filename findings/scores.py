@@ -226,6 +226,8 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("Autovacuum is on and keeps dead tuples down",
                       ("maintenance.autovacuum_off", "maintenance.table_autovacuum_off", "maintenance.dead_tuples"),
                       _catalog("tables")),
+        ChecklistItem("No table is mostly empty space (estimated bloat)", ("maintenance.table_bloat",),
+                      _catalog("table_bloat")),
         ChecklistItem("Application pools fit within max_connections and are sized explicitly",
                       ("project.config.pool_oversubscribed", "project.mongo.pool_unset"), _project),
     ],

@@ -63,6 +63,11 @@ CREATE TABLE bloated (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = fals
 INSERT INTO bloated SELECT g, 0 FROM generate_series(1, 20000) g;
 UPDATE bloated SET v = 1;
 
+CREATE TABLE swollen (id int PRIMARY KEY, payload text);
+INSERT INTO swollen SELECT g, repeat('x', 60) FROM generate_series(1, 120000) g;
+DELETE FROM swollen WHERE id % 20 <> 0;
+VACUUM swollen;
+
 CREATE SEQUENCE nearly_done AS smallint;
 SELECT setval('nearly_done', 30000);
 CREATE SEQUENCE fresh_seq AS smallint;
@@ -100,7 +105,9 @@ def catalog_db(pg):
     # Statistics: everything analyzed but the table planted as never analyzed; reads that make
     # big_used's index used and `scanned` sequentially scanned (each psql flushes its counters at exit).
     pg.psql("ANALYZE", DB)
-    pg.psql("CREATE TABLE never_analyzed (id int); INSERT INTO never_analyzed VALUES (1), (2);", DB)
+    # (its index sets relpages and reltuples, as ANALYZE would, but leaves no column statistics)
+    pg.psql("CREATE TABLE never_analyzed (id int); INSERT INTO never_analyzed VALUES (1), (2);"
+            "CREATE INDEX ON never_analyzed (id);", DB)
     pg.psql("SET enable_seqscan = off; SELECT count(*) FROM big_used WHERE k = 35;", DB)
     for _ in range(6):
         pg.psql("SELECT count(*) FROM scanned;", DB)
@@ -187,6 +194,20 @@ def test_autovacuum_off_with_dead_rows_and_never_analyzed(snap):
     assert not [i for i in found if i.startswith("maintenance.dead_tuples:") and "bloated" not in i]
     never = found["maintenance.never_analyzed"]
     assert [e.subject for e in never.evidence] == ["public.never_analyzed"]
+
+
+def test_table_bloat_estimate(snap):
+    bloat = {b.table: b for b in snap.catalog.table_bloat}
+    swollen, full = bloat["swollen"], bloat["big_used"]
+    # 95% of swollen's rows were deleted and vacuumed away: the file keeps its size, the rows fill a twentieth
+    assert swollen.size_bytes > 8 * 1024 * 1024 and swollen.wasted_bytes > 0.85 * swollen.size_bytes
+    assert full.wasted_bytes < 0.25 * full.size_bytes  # a table as its rows left it
+    assert bloat["never_analyzed"].expected_bytes is None  # no statistics: no estimate, not a guess
+    found = ids(snap, maintenance__bloat_min_bytes=5 * 1024 * 1024)
+    finding = found["maintenance.table_bloat:public.swollen"]
+    assert finding.severity == Severity.MEDIUM and "estimate" in finding.title
+    assert [i for i in found if i.startswith("maintenance.table_bloat:")] == ["maintenance.table_bloat:public.swollen"]
+    assert "maintenance.table_bloat:public.swollen" not in ids(snap)  # under the default 100 MB
 
 
 def test_transaction_id_age(snap):

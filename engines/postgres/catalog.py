@@ -24,6 +24,7 @@ from ..snapshot import (
     InsecureConnection,
     RoleFacts,
     SequenceFacts,
+    TableBloat,
     TableFacts,
     TriggerFacts,
 )
@@ -74,8 +75,11 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
         if indexes is not None:
             values["indexes"] = [IndexFacts(**_without_lock_flag(r)) for r in indexes if not r["locked"]]
             locked.update(f"{r['schema_name']}.{r['table']}" for r in indexes if r["locked"])
+        bloat = await section("table_bloat", "catalog_table_bloat", [r["oid"] for r in tables])
+        if bloat is not None:
+            values["table_bloat"] = [TableBloat(**dict(r)) for r in bloat]
     else:
-        gaps["indexes"] = "needs the tables, which could not be read"
+        gaps["indexes"] = gaps["table_bloat"] = "needs the tables, which could not be read"
     keys = await section("foreign_keys", "catalog_foreign_keys", objects_cap * 4)
     if keys is not None:
         values["foreign_keys"] = [ForeignKeyFacts(**dict(r)) for r in keys]

@@ -1,8 +1,8 @@
-"""Maintenance: autovacuum, dead tuples, never-analyzed tables, transaction ID wraparound, sequences
-running out.
+"""Maintenance: autovacuum, dead tuples, table bloat, never-analyzed tables, transaction ID
+wraparound, sequences running out.
 
-dbtop actions and runbooks these point to: action:vacuum, action:analyze, runbook:xid-wraparound,
-runbook:sequence-exhaustion."""
+dbtop actions and runbooks these point to: action:vacuum, action:analyze, runbook:table-bloat,
+runbook:xid-wraparound, runbook:sequence-exhaustion."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import qualified, seconds
+from ..wording import qualified, seconds, size
 
 WRAPAROUND_LIMIT = 2_147_483_648
 
@@ -76,6 +76,38 @@ def dead_tuples(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             fix="Vacuum it now; find what stops autovacuum (disabled, long transactions, too conservative settings).",
             statement=f"VACUUM (ANALYZE, VERBOSE) {qualified(table.schema_name, table.name)};",
             addressed_by="action:vacuum")
+
+
+@rule
+def table_bloat(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    catalog = catalog_sections(snapshot, "table_bloat")
+    if catalog is None:
+        return
+    min_wasted = t.get("maintenance.bloat_min_bytes", 100 * 1024 * 1024)
+    min_fraction = t.get("maintenance.bloat_fraction", 0.5)
+    for table in catalog.table_bloat:
+        wasted = table.wasted_bytes
+        if wasted is None or wasted < min_wasted or wasted < min_fraction * table.size_bytes:
+            continue
+        fraction = wasted / table.size_bytes
+        name = qualified(table.schema_name, table.table)
+        yield Finding(
+            id=f"maintenance.table_bloat:{table.qualified_name}", rule="maintenance.table_bloat", area="capacity",
+            severity=Severity.HIGH if fraction >= 0.8 and wasted >= 1024 ** 3 else Severity.MEDIUM,
+            title=f"{table.qualified_name}: about {size(wasted)} of its {size(table.size_bytes)} is empty space "
+                  f"({100 * fraction:.0f}%, estimated)",
+            evidence=[Evidence(subject=table.qualified_name,
+                               detail=f"{size(table.size_bytes)} on disk; {table.estimated_rows:,} rows would fill "
+                                      f"about {size(table.expected_bytes)} at fillfactor {table.fillfactor} "
+                                      "(estimate from the planner's statistics: re-ANALYZE if they are old)")],
+            impact="Every sequential scan reads the empty pages too, backups and replicas carry them, and the cache "
+                   "holds less of the live data.",
+            fix="VACUUM makes the space reusable but does not give it back. To shrink the table use pg_repack "
+                "(online; needs the extension and a primary key) or VACUUM FULL in a maintenance window (it holds "
+                "an ACCESS EXCLUSIVE lock for the whole rewrite and needs free disk for a copy of the live data). "
+                "First find what let it bloat: long transactions, or autovacuum too slow for the table's churn.",
+            statement=f"VACUUM (FULL, ANALYZE, VERBOSE) {name};  -- blocks every read and write of it until done",
+            addressed_by="runbook:table-bloat")
 
 
 @rule
