@@ -17,6 +17,7 @@ from .wording import seconds, shorten, size
 
 REPORT_SCHEMA = 1
 TOP_STATEMENTS = 10
+PER_RULE_IN_MARKDOWN = 10
 
 
 class FindingRow(BaseModel):
@@ -169,6 +170,30 @@ def _level(level: int | None) -> str:
     return f"{level}/5" if level is not None else "not assessed"
 
 
+def _capped(rows: list[FindingRow]) -> tuple[list[FindingRow], dict[str, list[FindingRow]]]:
+    """The rows to write out, at most PER_RULE_IN_MARKDOWN per rule (the worst, as rows come sorted),
+    and the rest by rule: on a database with thousands of tables one rule can find thousands of
+    objects, and a report is read by people (the JSON keeps every finding)."""
+    shown: list[FindingRow] = []
+    rest: dict[str, list[FindingRow]] = {}
+    seen: dict[str, int] = {}
+    for row in rows:
+        rule = row.finding.rule
+        seen[rule] = seen.get(rule, 0) + 1
+        if seen[rule] <= PER_RULE_IN_MARKDOWN:
+            shown.append(row)
+        else:
+            rest.setdefault(rule, []).append(row)
+    return shown, rest
+
+
+def _more_line(rule: str, hidden: list[FindingRow]) -> str:
+    worst = max(r.finding.severity for r in hidden)
+    subjects = ", ".join(r.finding.evidence[0].subject for r in hidden[:5] if r.finding.evidence)
+    return (f"{len(hidden):,} more `{rule}` finding(s), up to {worst.label}: {_cell(subjects)}"
+            + (", …" if len(hidden) > 5 else "") + " (every one is in `--format json`)")
+
+
 def to_markdown(report: AuditReport) -> str:
     out: list[str] = []
     w = out.append
@@ -237,7 +262,7 @@ def to_markdown(report: AuditReport) -> str:
                     w(f"- breaks: {_cell(line)}")
                 if chain.breaks:
                     w("")
-        rows = by_area.get(area.area, [])
+        rows, hidden = _capped(by_area.get(area.area, []))
         if rows:
             w("| Finding | Severity | Impact | Current level | Recommended level |")
             w("|---|---|---|---|---|")
@@ -246,6 +271,10 @@ def to_markdown(report: AuditReport) -> str:
                 w(f"| {_cell(f.title)} | {f.severity.label} | {_cell(f.impact)} | {_level(row.current_level)} | "
                   f"{_level(row.recommended_level)} |")
             w("")
+            for rule, more in hidden.items():
+                w(f"- {_more_line(rule, more)}")
+            if hidden:
+                w("")
             for row in rows:
                 f = row.finding
                 w(f"**{_cell(f.title)}** (`{f.id}`)")
@@ -295,10 +324,13 @@ def to_markdown(report: AuditReport) -> str:
     w("")
     if not report.findings:
         w("None: no finding.")
-    for i, row in enumerate(report.findings, 1):
+    rows, hidden = _capped(report.findings)
+    for i, row in enumerate(rows, 1):
         f = row.finding
         by = f" — dbtop: {f.addressed_by}" if f.addressed_by else ""
         w(f"{i}. **{f.severity.label}** [{AREA_TITLES[f.area]}] {_cell(f.title)}: {_cell(f.fix)}{by}")
+    for rule, more in hidden.items():
+        w(f"- and {_more_line(rule, more)}")
     w("")
     if report.rule_failures or report.notes:
         w("## Notes")

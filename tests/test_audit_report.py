@@ -135,3 +135,19 @@ def test_project_only_report_says_no_database_was_examined():
     assert ".env:3" in text and "12 characters" in text
     assert skeleton(text)[0] == "# Database audit report: repo"
     assert "No live database was examined." in text
+
+
+def test_markdown_lists_at_most_ten_findings_of_a_rule_and_counts_the_rest():
+    unindexed = [Finding(id=f"performance.fk_without_index:public.t{i:04d}.fk", rule="performance.fk_without_index",
+                         area="performance", severity=Severity.HIGH if i < 2 else Severity.MEDIUM,
+                         title=f"Foreign key public.t{i:04d}.fk has no index", impact="i", fix="create it",
+                         evidence=[Evidence(subject=f"public.t{i:04d}")]) for i in range(2500)]
+    report = build_report(findings=unindexed, snapshot=live_snapshot(), generated_at=datetime.now(timezone.utc),
+                          dbtop_version="t")
+    text = to_markdown(report)
+    assert text.count("| Foreign key public.t") == 10 and "public.t0001.fk has no index |" in text  # the worst first
+    assert len(re.findall(r"^\d+\. \*\*", text, re.M)) == 10 and "public.t2499" not in text
+    assert "2,490 more `performance.fk_without_index` finding(s), up to Medium: public.t0010, public.t0011" in text
+    assert len(text) < 20_000
+    document = json.loads(report.model_dump_json())
+    assert len(document["findings"]) == 2500  # machines get every one
