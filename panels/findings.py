@@ -39,6 +39,8 @@ class FindingsPanel(Panel):
         self.failures: list[RuleFailure] = []
         self.findings_for = 0  # the sequence of the snapshot the findings were computed from
         self._by_id: dict[str, Finding] = {}
+        self._row_cache: dict[str, tuple[Finding, list[Cell]]] = {}
+        self._rows_theme: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="findings-summary", classes="panel-summary")
@@ -55,12 +57,12 @@ class FindingsPanel(Panel):
     def reset(self) -> None:
         super().reset()
         self.findings, self.failures, self.findings_for = [], [], 0
+        self._row_cache, self._rows_theme = {}, None
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         findings = sorted(self.findings, key=lambda f: (-int(f.severity), f.area, f.id))
         self._by_id = {f.id: f for f in findings}
-        rows = {f.id: self._row(f) for f in findings}
-        sync_rows(self.query_one("#findings-table", DataTable), rows)
+        self._show_rows(findings)
         text = Text()
         if not findings:
             text.append("no findings in this snapshot", style="bold")
@@ -93,6 +95,24 @@ class FindingsPanel(Panel):
             if locked:
                 notes.append(locked)
         return notes
+
+    def _show_rows(self, findings: list[Finding]) -> None:
+        """Rebuild only the rows whose finding changed, and touch the table only when one did: the
+        same findings come back every poll, and a large database has thousands of them."""
+        theme = self.app.theme
+        cache: dict[str, tuple[Finding, list[Cell]]] = {}
+        reuse = theme == self._rows_theme
+        changed = not reuse or list(self._row_cache) != [f.id for f in findings]
+        for f in findings:
+            hit = self._row_cache.get(f.id) if reuse else None
+            if hit is not None and (hit[0] is f or hit[0] == f):
+                cache[f.id] = hit
+            else:
+                cache[f.id] = (f, self._row(f))
+                changed = True
+        self._row_cache, self._rows_theme = cache, theme
+        if changed:
+            sync_rows(self.query_one("#findings-table", DataTable), {key: cells for key, (_, cells) in cache.items()})
 
     def _style(self, severity: Severity) -> str:
         name = severity.name.lower()

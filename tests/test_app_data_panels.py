@@ -120,3 +120,42 @@ async def test_findings_panel_lists_worst_first_and_enter_shows_the_statement(pa
         assert "REFRESH MATERIALIZED VIEW public.weekly_rollup;" in detail
         assert "action:refresh-view" in detail
         await pilot.press("escape")
+
+
+async def test_findings_rows_follow_each_computation_even_when_ids_repeat():
+    """The panel reuses the rows of unchanged findings (thousands come back every poll); a finding whose
+    figures changed under the same id must show its new text, and a finding gone must go."""
+    from datetime import datetime, timezone
+
+    from textual.app import App
+
+    from dbtop.engines.snapshot import Snapshot
+    from dbtop.findings.model import Evidence, Finding, Severity
+    from dbtop.panels.findings import FindingsPanel
+
+    def idle(sessions: int) -> Finding:
+        return Finding(id="connections.idle_in_transaction", rule="connections.idle_in_transaction",
+                       area="performance", severity=Severity.HIGH, title=f"{sessions} session(s) idle in transaction",
+                       impact="i", fix="f", evidence=[Evidence(subject="pid 1", detail=f"{sessions} sessions")])
+
+    slow = Finding(id="statements.slow:1", rule="statements.slow", area="performance", severity=Severity.MEDIUM,
+                   title="a slow statement", impact="i", fix="f")
+    snapshot = Snapshot(sequence=1, taken_at=datetime.now(timezone.utc), target="t", engine="postgres", reachable=True)
+
+    class Host(App):
+        def compose(self):
+            yield FindingsPanel()
+
+    async with Host().run_test(size=(120, 30)) as pilot:
+        panel = pilot.app.query_one(FindingsPanel)
+        table = pilot.app.query_one("#findings-table", DataTable)
+
+        def titles() -> list[str]:
+            return [table.get_row_at(i)[2].plain for i in range(table.row_count)]
+
+        for n, findings in enumerate(([idle(3), slow], [idle(3), slow.model_copy()], [idle(5), slow], [slow]), 1):
+            panel.set_findings(findings, [], n)
+            panel.render_snapshot(snapshot)
+            await pilot.pause()
+            assert titles() == [f.title for f in findings], n
+        assert titles() == ["a slow statement"]
