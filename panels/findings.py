@@ -18,11 +18,6 @@ COLUMNS = [
     ("severity", "severity", 9), ("area", "area", 14), ("title", "finding", 60), ("evidence", "evidence", 40),
     ("fix", "fix", 40), ("addressed_by", "dbtop", 22),
 ]
-AREA_SHORT = {
-    "technology": "technology", "architecture": "architecture", "performance": "performance", "schema": "schema",
-    "migrations": "migrations", "backup": "backup", "availability": "availability", "monitoring": "monitoring",
-    "security": "security", "capacity": "capacity",
-}
 
 
 class FindingsPanel(Panel):
@@ -38,7 +33,6 @@ class FindingsPanel(Panel):
         self.findings: list[Finding] = []
         self.failures: list[RuleFailure] = []
         self.findings_for = 0  # the sequence of the snapshot the findings were computed from
-        self._by_id: dict[str, Finding] = {}
         self._row_cache: dict[str, tuple[Finding, list[Cell]]] = {}
         self._rows_theme: str | None = None
 
@@ -60,8 +54,7 @@ class FindingsPanel(Panel):
         self._row_cache, self._rows_theme = {}, None
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
-        findings = sorted(self.findings, key=lambda f: (-int(f.severity), f.area, f.id))
-        self._by_id = {f.id: f for f in findings}
+        findings = sorted(self.findings, key=Finding.sort_key)
         self._show_rows(findings)
         text = Text()
         if not findings:
@@ -122,7 +115,7 @@ class FindingsPanel(Panel):
         evidence = "; ".join(f"{e.subject}: {e.detail}" if e.detail else e.subject for e in f.evidence[:3])
         return [
             Cell(f.severity.label, -int(f.severity), self._style(f.severity)),
-            Cell(AREA_SHORT[f.area]),
+            Cell(f.area),
             Cell.untrusted(f.title, 200),
             Cell.untrusted(evidence, 200),
             Cell.untrusted(f.fix, 200),
@@ -132,9 +125,9 @@ class FindingsPanel(Panel):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         key = current_row_key(event.data_table)
-        finding = self._by_id.get(key or "")
-        if finding is not None:
-            self.post_message(self.FindingChosen(finding))
+        shown = self._row_cache.get(key or "")
+        if shown is not None:
+            self.post_message(self.FindingChosen(shown[0]))
 
 
 def finding_detail_body(f: Finding) -> list[Text]:
