@@ -196,6 +196,13 @@ class Activity(Frozen):
     tuples_written_per_s: float | None = None
     tuples_read_per_s: float | None = None
 
+    @property
+    def hit_ratio_since_reset(self) -> float | None:
+        """Blocks found in shared buffers over all blocks read, since the statistics were reset
+        (`cache_hit_ratio` is over the last interval only)."""
+        reads = self.blks_hit + self.blks_read
+        return self.blks_hit / reads if reads else None
+
 
 class Standby(Frozen):
     pid: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ..engines.policy import WatchPolicy
 from ..engines.snapshot import Catalog, Snapshot
 from .model import Finding
 
@@ -32,6 +33,11 @@ class Thresholds:
 
     def get(self, name: str, default: float) -> float:
         return float(self.overrides.get(name, default))
+
+    @classmethod
+    def of(cls, policy: WatchPolicy | None) -> Thresholds:
+        """The overrides a profile's watch policy sets (none without a policy)."""
+        return cls(dict(policy.thresholds) if policy is not None else {})
 
 
 def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:

@@ -86,11 +86,12 @@ def weighted_percentile(points: list[tuple[float, int]], q: float) -> float | No
         return None
     threshold = q * total
     running = 0
-    for value, weight in sorted(points):
+    ordered = sorted(points)
+    for value, weight in ordered:
         running += weight
         if running >= threshold:
             return value
-    return sorted(points)[-1][0]
+    return ordered[-1][0]
 
 
 def performance_metrics(snapshot: Snapshot) -> PerformanceMetrics:
@@ -99,9 +100,7 @@ def performance_metrics(snapshot: Snapshot) -> PerformanceMetrics:
     total = sum(s.total_time_ms for s in entries) or 1.0
     top = sorted(entries, key=lambda s: -s.total_time_ms)[:TOP_STATEMENTS]
     activity = snapshot.activity
-    hit_ratio = None
-    if activity is not None and activity.blks_hit + activity.blks_read:
-        hit_ratio = activity.blks_hit / (activity.blks_hit + activity.blks_read)
+    hit_ratio = activity.hit_ratio_since_reset if activity else None
     return PerformanceMetrics(
         latency_p50_ms=weighted_percentile(points, 0.50), latency_p95_ms=weighted_percentile(points, 0.95),
         latency_p99_ms=weighted_percentile(points, 0.99), cache_hit_ratio=hit_ratio,

@@ -59,7 +59,7 @@ def run_audit_command(argv: list[str]) -> int:
     findings, failures = [], []
     notes = []
     if snapshot is not None:
-        findings, failures = evaluate(snapshot, Thresholds(dict(policy.thresholds) if policy else {}))
+        findings, failures = evaluate(snapshot, Thresholds.of(policy))
         notes += [f"{name} not read: {part.reason}" + (f" (fix: {part.fix})" if part.fix else "")
                   for name, part in snapshot.parts.items() if not part.available]
     project, alembic, in_git = None, [], False

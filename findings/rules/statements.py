@@ -83,10 +83,9 @@ def cache_hit_ratio(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     activity = snapshot.activity
     if activity is None:
         return
-    reads = activity.blks_hit + activity.blks_read
-    if reads < t.get("performance.cache_min_blocks", 100000):
+    ratio = activity.hit_ratio_since_reset
+    if ratio is None or activity.blks_hit + activity.blks_read < t.get("performance.cache_min_blocks", 100000):
         return  # too little traffic to judge
-    ratio = activity.blks_hit / reads
     limit = t.get("performance.cache_hit_ratio", 0.99)
     if ratio >= limit:
         return
