@@ -147,7 +147,13 @@ def build_report(*, findings: list[Finding], snapshot: Snapshot | None, generate
     ctx = AuditContext(snapshot=snapshot, project_audited=project is not None, project_in_git=project_in_git)
     scores = score(findings, ctx)
     levels = {a.area: a.level for a in scores.areas}
-    rows = [FindingRow(finding=f, current_level=levels[f.area], recommended_level=level_without(findings, f, ctx))
+    # The level once a finding is fixed depends on its area and rule only: score each pair once
+    # (thousands of findings of one rule would otherwise re-score the area thousands of times).
+    recommended: dict[tuple[str, str], int | None] = {}
+    for f in findings:
+        if (f.area, f.rule) not in recommended:
+            recommended[f.area, f.rule] = level_without(findings, f, ctx)
+    rows = [FindingRow(finding=f, current_level=levels[f.area], recommended_level=recommended[f.area, f.rule])
             for f in sorted(findings, key=Finding.sort_key)]
     live = snapshot is not None and snapshot.reachable
     return AuditReport(
