@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..engines.policy import WatchPolicy
-from ..engines.snapshot import Catalog, Snapshot
+from ..engines.snapshot import Catalog, Session, Snapshot
 from .model import Finding
 
 RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
@@ -46,6 +46,11 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
     if catalog is None or any(s in catalog.gaps for s in sections):
         return None
     return catalog
+
+
+def client_sessions(snapshot: Snapshot) -> list[Session]:
+    """The sessions of clients (not autovacuum, walsenders or other background processes)."""
+    return [s for s in snapshot.sessions if s.backend_type in (None, "client backend")]
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.

@@ -31,10 +31,9 @@ def no_verified_backup(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             statement="pg_dump --format=custom --file=<backup_dir>/<db>-<timestamp>.dump <db>",
             addressed_by="action:backup")
         return
-    age = backups.recovery_point_age_s
-    if age is None or (snapshot.taken_at - backups.newest_verified_at).total_seconds() <= backups.rpo_s:
-        return
     age = (snapshot.taken_at - backups.newest_verified_at).total_seconds()
+    if age <= backups.rpo_s:
+        return
     yield Finding(
         id="backup.rpo_exceeded", rule="backup.rpo_exceeded", area="backup", severity=Severity.HIGH,
         title=f"Newest verified backup is {seconds(age)} old, beyond the RPO of {seconds(backups.rpo_s)}",

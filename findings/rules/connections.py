@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import Session, Snapshot
-from ..engine import Thresholds, rule
+from ..engine import Thresholds, client_sessions, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import seconds, shorten
 
 EVIDENCE_LIMIT = 10
-
-
-def _client_sessions(snapshot: Snapshot) -> list[Session]:
-    return [s for s in snapshot.sessions if s.backend_type in (None, "client backend")]
 
 
 def _session_evidence(session: Session, figure: str) -> Evidence:
@@ -48,7 +44,7 @@ def connection_saturation(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
 @rule
 def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.idle_in_transaction_s", 60)
-    idle = [s for s in _client_sessions(snapshot)
+    idle = [s for s in client_sessions(snapshot)
             if (s.state or "").startswith("idle in transaction") and (s.state_s or 0) >= limit]
     if not idle:
         return
@@ -70,7 +66,7 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 @rule
 def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_query_s", 60)
-    running = [s for s in _client_sessions(snapshot) if s.state == "active" and (s.query_s or 0) >= limit]
+    running = [s for s in client_sessions(snapshot) if s.state == "active" and (s.query_s or 0) >= limit]
     if not running:
         return
     running.sort(key=lambda s: -(s.query_s or 0))
@@ -92,7 +88,7 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
 @rule
 def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_transaction_s", 600)
-    open_long = [s for s in _client_sessions(snapshot) if (s.xact_s or 0) >= limit]
+    open_long = [s for s in client_sessions(snapshot) if (s.xact_s or 0) >= limit]
     if not open_long:
         return
     open_long.sort(key=lambda s: -(s.xact_s or 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, rule
+from ..engine import Thresholds, catalog_sections, client_sessions, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import quote_ident, shorten
 
@@ -41,13 +41,13 @@ def md5_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    catalog = snapshot.catalog
-    if catalog is None or "roles" in catalog.gaps:
+    catalog = catalog_sections(snapshot, "roles")
+    if catalog is None:
         return
     superusers = {r.name for r in catalog.roles if r.superuser}
     apps: dict[str, set[str]] = {}
-    for s in snapshot.sessions:
-        if s.backend_type in (None, "client backend") and s.user in superusers:
+    for s in client_sessions(snapshot):
+        if s.user in superusers:
             apps.setdefault(s.user, set()).add(s.application or "(no application_name)")
     for user, applications in sorted(apps.items()):
         yield Finding(
