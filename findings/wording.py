@@ -23,8 +23,8 @@ def seconds(value: float | None) -> str:
 def size(value: float | None) -> str:
     if value is None:
         return "?"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(value) < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"

@@ -11,6 +11,8 @@ import re
 
 from rich.text import Text
 
+from ..findings.wording import size as byte_size
+
 ELLIPSIS = "…"
 # C0 and C1 controls (ESC starts every terminal escape sequence), DEL, and the bidirectional
 # overrides and isolates that can make text display in another order than it is stored.
@@ -59,14 +61,7 @@ def duration(seconds: float | None) -> str:
 
 
 def size(n: float | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
+    return "-" if n is None else byte_size(float(n))
 
 
 def number(value: float | None, digits: int = 0) -> str:
