@@ -170,10 +170,12 @@ def read_alembic_history(directory: str, files: dict[str, str]) -> tuple[Alembic
 def _draw(revisions: list[AlembicRevision], by_id: dict[str, list[AlembicRevision]],
           heads: list[str]) -> tuple[list[AlembicRevision], list[str], list[str]]:
     """Revisions in order from the roots, the chain one line per branch, and what no root reaches."""
+    head_set = set(heads)
+
     def label(rev: AlembicRevision) -> str:
         name = f"{rev.revision} [{PurePosixPath(rev.file).name}]" if len(by_id[rev.revision]) > 1 else rev.revision
         missing = [d for d in rev.down_revisions if d not in by_id]
-        notes = ["head"] * (rev.revision in heads) + [f"also follows missing {', '.join(missing)}"] * (
+        notes = ["head"] * (rev.revision in head_set) + [f"also follows missing {', '.join(missing)}"] * (
             bool(missing) and len(missing) < len(rev.down_revisions))
         return name + (f" ({'; '.join(notes)})" if notes else "")
 
@@ -204,8 +206,8 @@ def _draw(revisions: list[AlembicRevision], by_id: dict[str, list[AlembicRevisio
             pending += [(rev.revision, c) for c in reversed(nexts[1:])]
             rev = nexts[0]
         lines.append(" -> ".join(line))
-    unreachable = [r.revision for r in revisions if r.file not in drawn]
-    return ordered + [r for r in revisions if r.file not in drawn], lines, unreachable
+    undrawn = [r for r in revisions if r.file not in drawn]
+    return ordered + undrawn, lines, [r.revision for r in undrawn]
 
 
 def _finding(rule: str, subject: str, severity: Severity, title: str, evidence: list[Evidence], impact: str,

@@ -131,6 +131,7 @@ def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectA
     for rel, text in python.items():
         if (directory := _versions_directory(rel, listing)) is not None:
             histories.setdefault(directory, {})[rel] = text
+    in_versions = {rel for files in histories.values() for rel in files}
     chains: list[AlembicChain] = []
     for directory, files in sorted(histories.items()):
         chain, found = read_alembic_history(directory, files)
@@ -174,7 +175,7 @@ def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectA
             findings += driver_findings(config)
         pools += pools_in_config(config, service_for)
     for rel, text in python.items():
-        if config_kind(rel) is None and not _is_test(rel) and _versions_directory(rel, listing) is None:
+        if config_kind(rel) is None and not _is_test(rel) and rel not in in_versions:
             pools += pools_in_code(rel, text, service_for(rel))
     pools = with_replicas(pools, replicas)
     findings += pool_findings(pools, max_connections)

@@ -106,9 +106,14 @@ def read_config_file(path: str, kind: ConfigKind, text: str, *, tracked: bool | 
         if commented or kind in ("prisma", "compose"):
             continue  # compose assignments come from environment blocks only (_read_compose)
         for name, value in dict(_assignments(kind, line)).items():
-            if value and not is_interpolated(value) and not find_urls(value):
+            if _is_literal_value(value):
                 config.assignments.append(Assignment(name, value, where))
     return config
+
+
+def _is_literal_value(value: str) -> bool:
+    """A non-empty value written out in the file: not filled in elsewhere and not a database URL."""
+    return bool(value) and not is_interpolated(value) and not find_urls(value)
 
 
 def _assignments(kind: ConfigKind, line: str) -> list[tuple[str, str]]:
@@ -167,7 +172,7 @@ def _read_compose(path: str, text: str, config: ConfigFile) -> dict[int, str]:
             entry = YAML_ITEM.match(line) or key
             if entry and entry.group("value"):
                 value = _env_value(entry.group("value"))
-                if value and not is_interpolated(value) and not find_urls(value):
+                if _is_literal_value(value):
                     config.assignments.append(Assignment(entry.group("name"), value, f"{path}:{number}", service))
             continue
         if not key:
@@ -211,7 +216,7 @@ def tls_findings(config: ConfigFile, private_names: set[str]) -> list[Finding]:
         url = mention.url
         if mention.commented or url.is_mongo or url.postgres_tls or url.is_local(private_names) is not False:
             continue
-        written = next((f"{k}={url.query[k]}" for k in ("sslmode", "ssl", "tls") if k in url.query), None)
+        written = "=".join(param) if (param := url.first_param("sslmode", "ssl", "tls")) else None
         found.append(Finding(
             id=f"project.config.no_tls:{mention.location}", rule="project.config.no_tls", area="security",
             severity=Severity.MEDIUM,

@@ -49,13 +49,17 @@ class DatabaseUrl:
                 return False
         return True
 
+    def first_param(self, *keys: str) -> tuple[str, str] | None:
+        """The first of `keys` (lower case) the query has, with its value as written; None when it has none."""
+        return next(((key, self.query[key]) for key in keys if key in self.query), None)
+
     @property
     def postgres_tls(self) -> str | None:
         """The TLS parameter as written (`sslmode=require`), or None when there is none or it turns TLS off."""
-        for key in ("sslmode", "ssl", "tls"):
-            if key in self.query:
-                return None if self.query[key].lower() in TLS_OFF else f"{key}={self.query[key]}"
-        return None
+        if (param := self.first_param("sslmode", "ssl", "tls")) is None:
+            return None
+        key, value = param
+        return None if value.lower() in TLS_OFF else f"{key}={value}"
 
 
 def parse_url(text: str) -> DatabaseUrl | None:

@@ -21,7 +21,7 @@ def mongo_findings(config: ConfigFile, private_names: set[str]) -> list[Finding]
                 "everything), or the application cannot log in.",
                 "Turn on authorization on the server and give the application its own user with the least roles, "
                 "its password from a secret store."))
-        tls_value = next((url.query[k].lower() for k in ("tls", "ssl") if k in url.query), None)
+        tls_value = param[1].lower() if (param := url.first_param("tls", "ssl")) else None
         tls = tls_value == "true" if tls_value is not None else url.scheme == "mongodb+srv"  # +srv: TLS by default
         if not tls and url.is_local(private_names) is False:
             found.append(_finding(
