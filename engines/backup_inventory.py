@@ -22,6 +22,7 @@ import signal
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -198,6 +199,11 @@ def _directory_size(path: Path) -> int:
     return total
 
 
+def _size_on_disk(path: Path, stat: os.stat_result) -> int:
+    """A backup file's size, or the sum of a directory-format backup's files."""
+    return _directory_size(path) if S_ISDIR(stat.st_mode) else stat.st_size
+
+
 def _age_text(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= 2 * size:
@@ -217,7 +223,7 @@ def _dbtop_entry(meta_path: Path) -> BackupEntry:
         with contextlib.suppress(OSError):
             stat = backup.stat()
             found = dict(file_time=_utc(stat.st_mtime),
-                         size_bytes=_directory_size(backup) if backup.is_dir() else stat.st_size)
+                         size_bytes=_size_on_disk(backup, stat))
         return BackupEntry(origin="dbtop", name=name, path=str(backup), status="corrupt_metadata",
                            problem=str(exc), **found)
     values: dict[str, Any] = dict(
@@ -234,7 +240,7 @@ def _dbtop_entry(meta_path: Path) -> BackupEntry:
     except OSError as exc:
         return BackupEntry(**values, status="missing_file", problem=f"{name} cannot be read: {exc.strerror or exc}")
     values["file_time"] = _utc(stat.st_mtime)
-    on_disk = _directory_size(backup) if backup.is_dir() else stat.st_size
+    on_disk = _size_on_disk(backup, stat)
     if on_disk != meta.size_bytes:
         # Not the bytes that were taken (truncated, overwritten): a cheap check, and it failed.
         return BackupEntry(**values, status="verification_failed",
@@ -248,12 +254,12 @@ def _dbtop_entry(meta_path: Path) -> BackupEntry:
     return BackupEntry(**values, status="verified")
 
 
-def _partial_entry(path: Path, stat: os.stat_result, is_dir: bool, now: datetime) -> BackupEntry:
+def _partial_entry(path: Path, stat: os.stat_result, now: datetime) -> BackupEntry:
     age = (now - _utc(stat.st_mtime)).total_seconds()
     when = (f"probably still being written (last written {_age_text(age)} ago)" if age < STILL_WRITING_S
             else f"interrupted (last written {_age_text(age)} ago)")
     return BackupEntry(origin="dbtop", name=path.name, path=str(path), status="partial", file_time=_utc(stat.st_mtime),
-                       size_bytes=_directory_size(path) if is_dir else stat.st_size,
+                       size_bytes=_size_on_disk(path, stat),
                        problem=f"incomplete: {when}; this file can never be restored")
 
 
@@ -325,7 +331,7 @@ def scan_backup_directory(directory: Path, *, now: datetime | None = None) -> tu
         if kind == "dbtop" or stat is None:
             entries.append(_dbtop_entry(path))
         elif kind == "partial":
-            entries.append(_partial_entry(path, stat, is_dir, now))
+            entries.append(_partial_entry(path, stat, now))
         elif kind == "directory":
             entries.append(BackupEntry(origin="foreign", name=path.name, path=str(path), status="unverified",
                                        format="directory", file_time=_utc(stat.st_mtime),

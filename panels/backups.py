@@ -139,7 +139,7 @@ class BackupsPanel(Panel):
             verified = "failed"
         kind = entry.backup_type or entry.format or "-"
         return [
-            Cell(literal(entry.name, 120), entry.name),
+            Cell.untrusted(entry.name, 120),
             Cell(label, entry.status, self.severity_style(severity, bold=severity == "critical") if severity else ""),
             Cell(f"{duration(age)} ago" if age is not None else "-", age),
             Cell(entry.origin),

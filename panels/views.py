@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import MaterializedView, Snapshot
 from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
-from .text import duration, literal, number, size
+from .text import duration, number, size
 
 COLUMNS = [
     ("view", "view", 30), ("status", "status", 12), ("age", "refreshed", 11), ("source", "known from", 14),
@@ -57,7 +57,7 @@ class ViewsPanel(Panel):
             for view in views.views:
                 rows[view.qualified_name] = self._row(view, snapshot)
             rows = dict(sorted(rows.items(), key=lambda item: (item[1][1].sort_value, -(item[1][2].sort_value or 0))))
-            self._summary(text, views, snapshot)
+            self._summary(text, views)
         sync_rows(self.query_one("#views-table", DataTable), rows)
         notice = part_notice("views", snapshot.part("views"))
         if notice:
@@ -65,7 +65,7 @@ class ViewsPanel(Panel):
             text.append_text(notice)
         self.query_one("#views-summary", Static).update(text)
 
-    def _summary(self, text: Text, views, snapshot: Snapshot) -> None:
+    def _summary(self, text: Text, views) -> None:
         items = views.views
         empty = [v for v in items if not v.populated]
         stale = [v for v in items if v.populated and v.stale is True]
@@ -106,7 +106,7 @@ class ViewsPanel(Panel):
             data_age = (snapshot.taken_at - view.data_newest_at).total_seconds()
         data_text = f"{duration(data_age)} old" if data_age is not None else ("error" if view.data_age_error else "-")
         return [
-            Cell(literal(view.qualified_name, 80), view.qualified_name),
+            Cell.untrusted(view.qualified_name, 80),
             Cell(label, rank, style),
             Cell(age_text, age),
             Cell(SOURCE_LABELS[refresh.source] if view.populated else "catalog: empty", refresh.source),

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ..profiles.target import TargetError, resolve_target
-from .cli import TARGET_HELP, add_timeouts, fail, find_profile
+from .cli import TARGET_HELP, add_timeouts, collector_options, fail, find_profile
 
 
 def views_parser() -> argparse.ArgumentParser:
@@ -48,8 +48,7 @@ async def _run(args: argparse.Namespace, target, ask: Callable[[str], str]) -> i
     from ..engines.postgres.connect import ConnectError, open_connection
 
     try:
-        conn = await open_connection(target, statement_timeout_ms=int(args.statement_timeout * 1000),
-                                     lock_timeout_ms=int(args.lock_timeout * 1000), read_only=False)
+        conn = await open_connection(target, **collector_options(args), read_only=False)
     except ConnectError as exc:
         return fail(str(exc))
     try:

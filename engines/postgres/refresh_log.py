@@ -34,19 +34,23 @@ class RefreshLogState:
     schema_exists: bool
     table_exists: bool
     trigger_exists: bool
-    objects_in_schema: int
 
     @property
     def installed(self) -> bool:
         return self.table_exists and self.trigger_exists
 
 
+def _script(name: str) -> str:
+    """A script as the operator is shown it and as it runs: without the monitoring-query marker."""
+    return sql(name, 12).removeprefix(MARKER).lstrip("\n")
+
+
 def install_sql() -> str:
-    return sql("refresh_log_install", 12).removeprefix(MARKER).lstrip("\n")
+    return _script("refresh_log_install")
 
 
 def uninstall_sql() -> str:
-    return sql("refresh_log_uninstall", 12).removeprefix(MARKER).lstrip("\n")
+    return _script("refresh_log_uninstall")
 
 
 async def read_state(conn: asyncpg.Connection) -> RefreshLogState:
