@@ -20,14 +20,3 @@ class Collector(Protocol):
 
     async def close(self) -> None: ...
 
-
-def collector_for(target: Target, **options) -> Collector:
-    """The collector for the target's engine."""
-    if target.engine == "postgres":
-        from .postgres.collector import PostgresCollector
-
-        return PostgresCollector(target, **options)
-    from .postgres.connect import ConnectError
-
-    raise ConnectError(f"{target.label}: MongoDB targets are not supported by this version of dbtop yet; "
-                       "connect to a PostgreSQL server")

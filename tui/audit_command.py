@@ -42,7 +42,7 @@ def run_audit_command(argv: list[str]) -> int:
     snapshot = None
     policy = None
     if args.target is not None or args.project is None:
-        from ..engines.postgres.connect import ConnectError
+        from ..engines.errors import ConnectError
 
         options = {**collector_options(args), "catalog_first_after_s": 0}
         try:

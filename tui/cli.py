@@ -184,7 +184,7 @@ def find_profile(text: str | None):
 
 def make_collector(text: str | None, options: dict):
     """The collector for TARGET, and the profile it names (None for a URL or libpq string)."""
-    from ..engines.base import collector_for
+    from ..engines.registry import collector_for
 
     profile = find_profile(text)
     if profile is None:
@@ -213,7 +213,7 @@ async def connected(collector, options: dict):
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
-    from ..engines.postgres.connect import ConnectError
+    from ..engines.errors import ConnectError
 
     # A one-off snapshot is complete: the catalog is read at once, not after the dashboard's delay.
     options = {**collector_options(args), "catalog_first_after_s": 0}
@@ -260,7 +260,7 @@ def summary_line(snap) -> str:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from ..engines.postgres.connect import ConnectError
+    from ..engines.errors import ConnectError
     from .app import run_dashboard
     from .profile_targets import ProfileCollector, ProfileConnectError, ProfileDirectory, with_typed_password
 

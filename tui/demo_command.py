@@ -126,8 +126,8 @@ def serve_until_stopped(dsn: str) -> int:
 def run_app(dsn: str, args: argparse.Namespace, stop_requests: StopRequests) -> int:
     """The dashboard on the demo database, held by `stop_requests` so that SIGTERM and SIGHUP can
     ask it to exit and restore the terminal."""
-    from ..engines.base import collector_for
-    from ..engines.postgres.connect import ConnectError
+    from ..engines.registry import collector_for
+    from ..engines.errors import ConnectError
     from ..profiles.target import resolve_target
     from .app import run_dashboard
 

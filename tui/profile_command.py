@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..engines.postgres.connect import ConnectError
+from ..engines.errors import ConnectError
 from ..profiles.config import ProfileConfig, ProfileError, load_config, save_profiles
 from ..profiles.resolve import ResolvedProfile, build_profile, connection_fields, password_file, resolve_profile
 from ..profiles.secret_store import (SERVICE, HeadlessKeyringError, SecretStore, SecretStoreError, backend_file,

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from ..engines.base import Collector, collector_for
+from ..engines.base import Collector
+from ..engines.registry import collector_for
 from ..engines.policy import WatchPolicy
-from ..engines.postgres.connect import ConnectError
+from ..engines.errors import ConnectError
 from ..profiles.config import Profile, load_config
 from ..profiles.resolve import ResolvedProfile, password_file, resolve_profile
 from ..profiles.secret_store import SecretStore, headless_message

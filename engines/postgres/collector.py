@@ -42,7 +42,8 @@ from ..snapshot import (
     WalArchiving,
     WalReceiver,
 )
-from .connect import APPLICATION_NAME, ConnectError, open_connection
+from ..errors import ConnectError
+from .connect import APPLICATION_NAME, open_connection
 from .queries import MARKER, sql, statements_sql
 from .catalog import read_catalog
 from .views import ViewsReader

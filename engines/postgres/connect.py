@@ -10,18 +10,10 @@ import ssl
 import asyncpg
 
 from ...profiles.target import Target, mask_url
+from ..errors import ConnectError
 
 APPLICATION_NAME = "dbtop"
 OLDEST_SUPPORTED = 120000
-
-
-class ConnectError(RuntimeError):
-    """The target cannot be monitored; str() is one line for the operator. `password_refused`
-    says the server refused (or asked for) a password, for callers that know where it came from."""
-
-    def __init__(self, message: str, password_refused: bool = False):
-        super().__init__(message)
-        self.password_refused = password_refused
 
 
 def refused_password(exc: BaseException) -> bool:

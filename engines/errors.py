@@ -1,0 +1,17 @@
+"""Errors every engine raises in the same shape, so the app and the commands never import a driver's
+or an engine package's exception types."""
+
+from __future__ import annotations
+
+
+class ConnectError(RuntimeError):
+    """The target cannot be monitored; str() is one line for the operator. `password_refused`
+    says the server refused (or asked for) a password, for callers that know where it came from."""
+
+    def __init__(self, message: str, password_refused: bool = False):
+        super().__init__(message)
+        self.password_refused = password_refused
+
+
+class EngineUnavailable(ConnectError):
+    """The target's engine is not one this installation of dbtop can monitor."""

@@ -1,0 +1,48 @@
+"""Which engine serves a target. Engine packages are imported here, lazily, by name: the app and the
+commands reach an engine only through this module, so a PostgreSQL session never loads MongoDB's
+driver and the other way round."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from .errors import EngineUnavailable
+
+if TYPE_CHECKING:
+    from ..profiles.target import Target
+    from .base import Collector
+
+# engine name -> (module, collector class), relative to this package.
+ENGINES: dict[str, tuple[str, str]] = {
+    "postgres": (".postgres.collector", "PostgresCollector"),
+}
+
+
+def engine_names() -> tuple[str, ...]:
+    return tuple(ENGINES)
+
+
+def collector_class(engine: str) -> type[Collector]:
+    """The collector class of `engine`; raises EngineUnavailable with a one-line reason."""
+    try:
+        module_name, class_name = ENGINES[engine]
+    except KeyError:
+        raise EngineUnavailable(unsupported_engine_message(engine)) from None
+    return getattr(import_module(module_name, __package__), class_name)
+
+
+def collector_for(target: Target, **options) -> Collector:
+    """A new, unconnected collector for the target's engine."""
+    try:
+        cls = collector_class(target.engine)
+    except EngineUnavailable as exc:
+        raise EngineUnavailable(f"{target.label}: {exc}") from None
+    return cls(target, **options)
+
+
+def unsupported_engine_message(engine: str) -> str:
+    if engine == "mongo":
+        return ("MongoDB targets are not supported by this version of dbtop yet; "
+                "connect to a PostgreSQL server")
+    return f"dbtop has no engine named {engine!r}; it knows {', '.join(ENGINES)}"
