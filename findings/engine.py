@@ -18,11 +18,24 @@ RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
 
 RULES: list[RuleFunction] = []
 
+# The engines a rule serves unless it says otherwise: the rules written against PostgreSQL's catalog.
+DEFAULT_ENGINES = frozenset({"postgres"})
 
-def rule(function: RuleFunction) -> RuleFunction:
-    """Register a database rule."""
-    RULES.append(function)
-    return function
+
+def rule(function: RuleFunction | None = None, *, engines: Iterable[str] = DEFAULT_ENGINES):
+    """Register a database rule: `@rule` for a PostgreSQL rule, `@rule(engines={"postgres", "mongo"})`
+    for one that reads only the engine-neutral core of a snapshot (or each engine's section)."""
+
+    def register(function: RuleFunction) -> RuleFunction:
+        function.engines = frozenset(engines)  # type: ignore[attr-defined]
+        RULES.append(function)
+        return function
+
+    return register if function is None else register(function)
+
+
+def serves(function: RuleFunction, engine: str) -> bool:
+    return engine in getattr(function, "engines", DEFAULT_ENGINES)
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> tuple[
     findings: list[Finding] = []
     failures: list[RuleFailure] = []
     for function in RULES:
+        if not serves(function, snapshot.engine):
+            continue
         try:
             findings.extend(function(snapshot, thresholds))
         except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others' findings
