@@ -531,6 +531,10 @@ class Catalog(Frozen):
     disabled_triggers: list[TriggerFacts] = Field(default_factory=list)
     roles: list[RoleFacts] = Field(default_factory=list)
     hba_rules: list[HbaRule] = Field(default_factory=list)
+    server_addresses: list[str] | None = Field(
+        default=None, description="where the server listens and was reached: the address dbtop's connection "
+                                  "reached (inet_server_addr(), none over a socket), then listen_addresses' "
+                                  "entries as written (names and wildcards too); None when not read")
     insecure_connections: list[InsecureConnection] = Field(default_factory=list)
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..engines.snapshot import Snapshot
 from .engine import LOCKABLE_SECTIONS, locked_tables_note
+from .hba import unchecked_trust_lines
 from .model import AREA_TITLES, Finding, Severity
 
 LEVEL_FOR_SEVERITY = {Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.MEDIUM: 3, Severity.LOW: 4, Severity.INFO: 5}
@@ -123,6 +124,16 @@ def _setting(name: str) -> Check:
     return check
 
 
+def _hba_rules(ctx: AuditContext) -> str | None:
+    missing = _catalog("hba_rules")(ctx)
+    if missing:
+        return missing
+    unchecked = unchecked_trust_lines(ctx.snapshot.catalog)
+    if not unchecked:
+        return None
+    return "; ".join(f"pg_hba.conf line {hba.line_number} not checked: {judged.why}" for hba, judged in unchecked)
+
+
 def _project(ctx: AuditContext) -> str | None:
     return None if ctx.project_audited else "no application repository was given (--project PATH)"
 
@@ -208,7 +219,7 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("Passwords are hashed with SCRAM", ("security.md5_password_encryption",),
                       _setting("password_encryption")),
         ChecklistItem("No trust authentication for remote addresses", ("security.hba_trust_remote",),
-                      _catalog("hba_rules")),
+                      _hba_rules),
         ChecklistItem("Remote clients use SSL", ("security.insecure_connection",), _catalog("insecure_connections")),
         ChecklistItem("No default or weak passwords in the application's files",
                       ("project.config.weak_password",), _project),

@@ -105,6 +105,11 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
     hba = await section("hba_rules", "catalog_hba")
     if hba is not None:
         values["hba_rules"] = [HbaRule(**{k: v for k, v in dict(r).items() if v is not None}) for r in hba]
+    addresses = await section("server_addresses", "catalog_server_addresses")
+    if addresses is not None:
+        row = addresses[0]
+        listed = [a.strip() for a in (row["listen_addresses"] or "").split(",") if a.strip()]
+        values["server_addresses"] = ([row["reached"]] if row["reached"] else []) + listed
     insecure = await section("insecure_connections", "catalog_insecure_connections")
     if insecure is not None:
         values["insecure_connections"] = [InsecureConnection(**dict(r)) for r in insecure]

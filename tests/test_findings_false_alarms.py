@@ -1,0 +1,169 @@
+"""False alarms and contradictions (issue 16): each case is a regression test on a snapshot built here,
+and the default-cluster case is also checked on a real server."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from dbtop.engines.snapshot import Catalog, HbaRule, PartStatus, ServerInfo, Snapshot
+from dbtop.findings.engine import Thresholds, evaluate
+from dbtop.findings.hba import prefix_length
+from dbtop.findings.model import Severity
+from dbtop.findings.scores import AuditContext, score
+
+NOW = datetime.now(timezone.utc)
+FULL_MASK_V6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+
+
+def server(**settings: str) -> ServerInfo:
+    return ServerInfo(engine="postgres", version="15.18", version_num=150018, database="d", current_user="u",
+                      settings=settings)
+
+
+def snapshot(catalog: Catalog | None = None, **fields) -> Snapshot:
+    fields.setdefault("server", server())
+    return Snapshot(sequence=1, taken_at=NOW, target="t", engine="postgres", reachable=True, catalog=catalog,
+                    parts={"sessions": PartStatus()}, **fields)
+
+
+def catalog(**sections) -> Catalog:
+    return Catalog(read_at=NOW, objects_cap=2000, **sections)
+
+
+def findings(snap: Snapshot, **thresholds: float) -> dict[str, object]:
+    found, failures = evaluate(snap, Thresholds({k.replace("__", "."): v for k, v in thresholds.items()}))
+    assert not failures, failures
+    return {f.id: f for f in found}
+
+
+def checklist(snap: Snapshot, **thresholds: float) -> dict[str, object]:
+    found, _ = evaluate(snap, Thresholds({k.replace("__", "."): v for k, v in thresholds.items()}))
+    return {item.item: item for area in score(found, AuditContext(snapshot=snap)).areas for item in area.checklist}
+
+
+def host(line: int, address: str | None, netmask: str | None = None, method: str = "trust", **extra) -> HbaRule:
+    return HbaRule(line_number=line, type="host", database=["all"], user_name=["all"], address=address,
+                   netmask=netmask, auth_method=method, **extra)
+
+
+# pg_hba_file_rules of a cluster made by `initdb` with its defaults (trust everywhere), as PostgreSQL 15 prints it
+INITDB_DEFAULT = [
+    HbaRule(line_number=89, type="local", database=["all"], user_name=["all"], auth_method="trust"),
+    host(91, "127.0.0.1", "255.255.255.255"),
+    host(93, "::1", FULL_MASK_V6),
+    HbaRule(line_number=96, type="local", database=["replication"], user_name=["all"], auth_method="trust"),
+    host(97, "127.0.0.1", "255.255.255.255"),
+    host(98, "::1", FULL_MASK_V6),
+]
+
+
+def hba_ids(snap: Snapshot) -> list[str]:
+    return [i for i in findings(snap) if i.startswith("security.hba")]
+
+
+# -- pg_hba: netmasks, loopback, the server's own addresses, lines that cannot be read ----------
+
+def test_initdb_default_loopback_lines_raise_nothing():
+    snap = snapshot(catalog(hba_rules=INITDB_DEFAULT))
+    assert hba_ids(snap) == []
+    item = checklist(snap)["No trust authentication for remote addresses"]
+    assert item.status == "done"
+
+
+@pytest.mark.parametrize(("address", "netmask", "shown"), [
+    ("10.0.0.0", "255.0.0.0", "10.0.0.0/8"),
+    ("0.0.0.0", "0.0.0.0", "0.0.0.0/0"),
+    ("192.168.1.0", "255.255.255.0", "192.168.1.0/24"),
+    ("2001:db8::", "ffff:ffff::", "2001:db8::/32"),
+    ("::", "::", "::/0"),
+    ("fe80::1", "ffff:ffff:ffff:ffff::", "fe80::1/64"),   # link-local: other machines on the link
+    ("0.0.0.0/0", None, "0.0.0.0/0"),                      # a prefix in the address, as written in the file
+    ("10.0.0.0", "255.0.255.0", "10.0.0.0 mask 255.0.255.0"),  # not contiguous, and the server takes it
+    ("all", None, "all"),
+    ("samenet", None, "samenet"),
+    (".example.com", None, ".example.com"),
+    ("db-client.example.com", None, "db-client.example.com"),
+])
+def test_remote_trust_in_every_form_the_server_prints_is_critical(address, netmask, shown):
+    snap = snapshot(catalog(hba_rules=[*INITDB_DEFAULT, host(100, address, netmask)]))
+    assert hba_ids(snap) == ["security.hba_trust_remote:100"]
+    finding = findings(snap)["security.hba_trust_remote:100"]
+    assert finding.severity == Severity.CRITICAL and f"trusts {shown} " in finding.title
+
+
+@pytest.mark.parametrize(("address", "netmask"), [
+    ("127.0.0.1", "255.255.255.255"),
+    ("127.0.0.0", "255.0.0.0"),
+    ("127.0.0.0", "255.0.0.255"),                # not contiguous, yet every address it admits is 127.x.x.x
+    ("::1", FULL_MASK_V6),
+    ("::1", "128"),
+    ("::ffff:127.0.0.1", FULL_MASK_V6),          # IPv4 loopback as an IPv6 socket sees it
+    ("::1/128", None),
+    ("samehost", None),
+    ("localhost", None),
+])
+def test_loopback_in_every_form_is_local(address, netmask):
+    assert hba_ids(snapshot(catalog(hba_rules=[host(100, address, netmask)]))) == []
+
+
+def test_the_servers_own_address_is_local():
+    line = host(100, "10.1.2.3", "255.255.255.255")
+    reached = snapshot(catalog(hba_rules=[line], server_addresses=["10.1.2.3", "localhost"]))
+    assert hba_ids(reached) == []
+    elsewhere = snapshot(catalog(hba_rules=[line], server_addresses=["*", "10.1.2.4"]))
+    assert hba_ids(elsewhere) == ["security.hba_trust_remote:100"]
+    # the whole subnet of the server's address admits other machines
+    subnet = snapshot(catalog(hba_rules=[host(100, "10.1.2.0", "255.255.255.0")], server_addresses=["10.1.2.3"]))
+    assert hba_ids(subnet) == ["security.hba_trust_remote:100"]
+
+
+@pytest.mark.parametrize("line", [
+    host(100, "10.0.0.1", "255.255.0.x"),
+    host(100, "10.0.0.1", FULL_MASK_V6),         # an IPv6 mask on an IPv4 address
+    host(100, "not a host!", None),
+    host(100, "10.0.0.1", None),
+    HbaRule(line_number=100, type="", error='invalid CIDR mask in address "10.0.0.1/33"'),
+])
+def test_a_line_that_cannot_be_read_is_not_checked_never_critical(line):
+    snap = snapshot(catalog(hba_rules=[*INITDB_DEFAULT, line]))
+    found = findings(snap)
+    assert not [i for i in found if i.startswith("security.hba_trust_remote")]
+    info = found["security.hba_not_checked"]
+    assert info.severity == Severity.INFO and "line 100" in info.title
+    item = checklist(snap)["No trust authentication for remote addresses"]
+    assert item.status == "not checked" and "pg_hba.conf line 100" in item.note
+
+
+def test_a_line_that_cannot_be_read_with_another_method_is_not_reported():
+    snap = snapshot(catalog(hba_rules=[host(100, "10.0.0.1", "garbage", method="scram-sha-256")]))
+    assert hba_ids(snap) == []
+    assert checklist(snap)["No trust authentication for remote addresses"].status == "done"
+
+
+def test_netmasks_become_prefix_lengths():
+    assert prefix_length("255.255.255.255", 4) == 32
+    assert prefix_length("255.255.240.0", 4) == 20
+    assert prefix_length("0.0.0.0", 4) == 0
+    assert prefix_length(FULL_MASK_V6, 6) == 128
+    assert prefix_length("ffff:ffff:ffff:ffff::", 6) == 64
+    assert prefix_length("::", 6) == 0
+    assert prefix_length("24", 4) == 24
+    assert prefix_length("255.0.255.0", 4) is None     # not contiguous
+    assert prefix_length("33", 4) is None
+    assert prefix_length(FULL_MASK_V6, 4) is None      # wrong family
+
+
+async def test_a_cluster_made_with_initdb_defaults_raises_no_pg_hba_finding(start_cluster):
+    from .test_rules_catalog import catalog_snapshot
+
+    cluster = start_cluster(initdb_auth=True)
+    hba = (cluster.data_dir / "pg_hba.conf").read_text()
+    assert "::1/128                 trust" in hba  # what the issue saw: initdb's IPv6 loopback line, trusted
+    snap = await catalog_snapshot(cluster, "postgres")
+    assert "hba_rules" not in snap.catalog.gaps and len(snap.catalog.hba_rules) >= 6
+    assert "127.0.0.1" in snap.catalog.server_addresses  # listen_addresses of the suite's clusters
+    assert hba_ids(snap) == []
+    item = checklist(snap)["No trust authentication for remote addresses"]
+    assert item.status == "done"
