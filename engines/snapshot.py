@@ -536,6 +536,9 @@ class Catalog(Frozen):
                                   "reached (inet_server_addr(), none over a socket), then listen_addresses' "
                                   "entries as written (names and wildcards too); None when not read")
     insecure_connections: list[InsecureConnection] = Field(default_factory=list)
+    md5_password_roles: list[str] | None = Field(
+        default=None, description="roles whose stored password is an MD5 hash (pg_authid: superusers only); "
+                                  "None when not read")
 
 
 class CollectorCost(Frozen):

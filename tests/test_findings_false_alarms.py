@@ -167,3 +167,85 @@ async def test_a_cluster_made_with_initdb_defaults_raises_no_pg_hba_finding(star
     assert hba_ids(snap) == []
     item = checklist(snap)["No trust authentication for remote addresses"]
     assert item.status == "done"
+
+
+# -- checklists agree with the findings, whatever area a finding is filed under ------------------
+
+def test_a_superuser_application_undoes_the_architecture_item_and_counts_there():
+    from dbtop.engines.snapshot import RoleFacts, Session
+
+    snap = snapshot(catalog(roles=[RoleFacts(name="app", superuser=True, can_login=True)]),
+                    sessions=[Session(pid=7, user="app", application="web", backend_type="client backend")])
+    found = findings(snap)
+    assert found["security.application_superuser:app"].area == "security"
+    areas = {a.area: a for a in score(list(found.values()), AuditContext(snapshot=snap)).areas}
+    [item] = [i for i in areas["architecture"].checklist if i.item == "Applications use a non-superuser role"]
+    assert item.status == "not done" and "security.application_superuser" in item.note
+    assert "Security and access" in item.note
+    assert areas["architecture"].level == 2  # the High finding decides here too, not a 5 beside an open box
+    assert "security.application_superuser:app" in areas["architecture"].finding_ids
+
+
+def test_level_once_fixed_counts_findings_filed_under_other_areas():
+    from dbtop.engines.snapshot import RoleFacts, Session, TableFacts
+    from dbtop.findings.scores import level_without
+
+    scratch = TableFacts(schema_name="public", name="scratch", size_bytes=8192, live_rows=1, dead_rows=0,
+                         has_primary_key=True, index_count=1, unlogged=True)
+    snap = snapshot(catalog(roles=[RoleFacts(name="app", superuser=True, can_login=True)], tables=[scratch]),
+                    sessions=[Session(pid=7, user="app", backend_type="client backend")])
+    found = list(findings(snap).values())
+    unlogged = next(f for f in found if f.rule == "schema.unlogged_table")
+    assert unlogged.area == "architecture"
+    # fixing the unlogged table leaves the architecture item a superuser application undoes
+    assert level_without(found, unlogged, AuditContext(snapshot=snap)) == 2
+
+
+SCRAM = "Passwords are hashed with SCRAM"
+
+
+def test_scram_item_is_not_done_while_a_stored_password_is_md5():
+    snap = snapshot(catalog(md5_password_roles=["legacy"]), server=server(password_encryption="scram-sha-256"))
+    found = findings(snap)
+    md5 = found["security.md5_stored_password"]
+    assert md5.severity == Severity.MEDIUM and md5.evidence[0].subject == "legacy"
+    assert "\\password legacy" in md5.statement
+    item = checklist(snap)[SCRAM]
+    assert item.status == "not done" and "security.md5_stored_password" in item.note
+
+
+def test_scram_item_is_not_checked_on_the_setting_alone():
+    unread = snapshot(catalog(), server=server(password_encryption="scram-sha-256"))
+    item = checklist(unread)[SCRAM]
+    assert item.status == "not checked" and "stored password hashes were not read" in item.note
+    why = "reading stored password hashes (pg_authid) needs a superuser"
+    denied = snapshot(catalog(gaps={"md5_password_roles": why}), server=server(password_encryption="scram-sha-256"))
+    assert checklist(denied)[SCRAM].note == why and checklist(denied)[SCRAM].status == "not checked"
+    clean = snapshot(catalog(md5_password_roles=[]), server=server(password_encryption="scram-sha-256"))
+    assert checklist(clean)[SCRAM].status == "done"
+    assert "security.md5_stored_password" not in findings(clean)
+
+
+def test_an_info_finding_does_not_lift_an_area_above_what_was_checked():
+    snap = snapshot(catalog(hba_rules=[host(100, "10.0.0.1", "garbage")]))
+    security = next(a for a in score(list(findings(snap).values()), AuditContext(snapshot=snap)).areas
+                    if a.area == "security")
+    assert "security.hba_not_checked" in security.finding_ids
+    assert security.level == 4  # an item is not checked: 4 at best, Info finding or not
+
+
+async def test_stored_md5_password_on_a_real_server(start_cluster):
+    from .test_rules_catalog import catalog_snapshot
+
+    cluster = start_cluster()
+    cluster.psql("SET password_encryption = 'md5'; CREATE ROLE legacy LOGIN PASSWORD 'old-secret';"
+                 "SET password_encryption = 'scram-sha-256'; CREATE ROLE modern LOGIN PASSWORD 'new-secret';"
+                 "CREATE ROLE watcher LOGIN IN ROLE pg_monitor")
+    snap = await catalog_snapshot(cluster, "postgres")
+    assert snap.server.settings["password_encryption"] == "scram-sha-256"
+    assert snap.catalog.md5_password_roles == ["legacy"]
+    assert findings(snap)["security.md5_stored_password"].evidence[0].subject == "legacy"
+    assert checklist(snap)[SCRAM].status == "not done"
+    limited = await catalog_snapshot(cluster, "postgres", user="watcher")
+    assert limited.catalog.md5_password_roles is None and "superuser" in limited.catalog.gaps["md5_password_roles"]
+    assert checklist(limited)[SCRAM].status == "not checked"
