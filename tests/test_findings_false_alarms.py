@@ -3,6 +3,7 @@ and the default-cluster case is also checked on a real server."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 import pytest
@@ -249,3 +250,67 @@ async def test_stored_md5_password_on_a_real_server(start_cluster):
     limited = await catalog_snapshot(cluster, "postgres", user="watcher")
     assert limited.catalog.md5_password_roles is None and "superuser" in limited.catalog.gaps["md5_password_roles"]
     assert checklist(limited)[SCRAM].status == "not checked"
+
+
+# -- a session waiting on a lock is counted under its root blocker, not as a long query ------------
+
+def lock_pileup() -> Snapshot:
+    from dbtop.engines.blocking import build_blocking
+    from dbtop.engines.snapshot import Lock, Session
+
+    sessions = [
+        Session(pid=1, user="batch", state="idle in transaction", state_s=10, xact_s=200, query_s=200,
+                backend_type="client backend", query="UPDATE items SET v = 1 WHERE id = 1"),
+        Session(pid=2, user="web", state="active", wait_event_type="Lock", wait_event="transactionid",
+                query_s=120, blocked_by=[1], backend_type="client backend", query="UPDATE items SET v = 2 WHERE id = 1"),
+        Session(pid=3, user="web", state="active", wait_event_type="Lock", wait_event="tuple",
+                query_s=90, blocked_by=[2], backend_type="client backend", query="UPDATE items SET v = 3 WHERE id = 1"),
+        Session(pid=4, user="report", state="active", query_s=95, backend_type="client backend",
+                query="SELECT count(*) FROM big"),
+    ]
+    # the waits began 5 s ago (the queries ran for a while before they reached the row)
+    locks = [Lock(pid=1, locktype="transactionid", mode="ExclusiveLock", granted=True),
+             Lock(pid=2, locktype="transactionid", mode="ShareLock", granted=False, wait_s=5),
+             Lock(pid=3, locktype="tuple", mode="ExclusiveLock", granted=False, wait_s=4)]
+    return snapshot(sessions=sessions, blocking=build_blocking(sessions, locks))
+
+
+def test_a_session_waiting_on_a_lock_is_not_a_long_query_to_cancel():
+    found = findings(lock_pileup())
+    long_query = found["connections.long_query"]
+    assert [e.subject for e in long_query.evidence] == ["pid 4"]
+    assert long_query.statement == "SELECT pg_cancel_backend(4);"
+    assert "1 query running" in long_query.title
+
+
+def test_lock_waiters_over_the_long_query_limit_are_counted_under_their_root_blocker():
+    found = findings(lock_pileup())  # waits of 5 s: under the 30 s blocking threshold, queries over 60 s
+    blocker = found["connections.root_blocker:1"]
+    assert blocker.statement == "SELECT pg_terminate_backend(1);"
+    assert "blocked 2 session(s)" in blocker.title
+    subjects = [e.subject for e in blocker.evidence]
+    assert subjects[:3] == ["pid 1", "pid 2", "pid 3"]
+    assert "waiting behind pid 1, in its query for 2 min" in blocker.evidence[1].detail
+    # nothing over either threshold: nothing to say
+    assert "connections.root_blocker:1" not in findings(lock_pileup(), connections__long_query_s=600)
+
+
+async def test_lock_waiters_on_a_real_server_point_at_the_blocker(pg, sessions):
+    from .conftest import open_lock_chain
+    from .test_rules_live import snapshot_of
+
+    chain = await open_lock_chain(sessions, "waiters_probe")
+    try:
+        await asyncio.sleep(1.2)
+        snap = await snapshot_of(pg, "postgres")
+        found, failures = evaluate(snap, Thresholds({"connections.long_query_s": 1}))
+        assert not failures
+        by_id = {f.id: f for f in found}
+        waiters = {f"pid {chain.pid('middle')}", f"pid {chain.pid('tail')}"}
+        long_query = by_id.get("connections.long_query")
+        assert long_query is None or not waiters & {e.subject for e in long_query.evidence}
+        blocker = by_id[f"connections.root_blocker:{chain.pid('holder')}"]
+        assert waiters <= {e.subject for e in blocker.evidence}
+        assert blocker.statement == f"SELECT pg_terminate_backend({chain.pid('holder')});"
+    finally:
+        await chain.release()
