@@ -428,6 +428,9 @@ class IndexFacts(Frozen):
     definition: str
     method: str
     key_columns: list[int] = Field(description="attribute numbers; 0 for an expression")
+    key_expressions: list[str] | None = Field(
+        default=None, description="each key column or expression as SQL; read only for an INVALID unique index "
+                                  "(the query that lists its duplicate keys needs them)")
     predicate: str | None = None
     has_expressions: bool = False
     is_unique: bool

@@ -314,3 +314,73 @@ async def test_lock_waiters_on_a_real_server_point_at_the_blocker(pg, sessions):
         assert blocker.statement == f"SELECT pg_terminate_backend({chain.pid('holder')});"
     finally:
         await chain.release()
+
+
+# -- a fix statement never recreates the failure it reports ----------------------------------------
+
+def invalid_index(**fields) -> Snapshot:
+    from dbtop.engines.snapshot import IndexFacts
+
+    values = dict(schema_name="public", table="accounts", name="accounts_email_key", method="btree",
+                  definition="CREATE UNIQUE INDEX accounts_email_key ON public.accounts USING btree "
+                             "(tenant, lower(email)) WHERE (deleted_at IS NULL)",
+                  key_columns=[2, 0], has_expressions=True, predicate="(deleted_at IS NULL)", is_unique=True,
+                  is_primary=False, is_valid=False, size_bytes=8192, key_expressions=["tenant", "lower(email)"])
+    values.update(fields)
+    return snapshot(catalog(indexes=[IndexFacts(**values)]))
+
+
+def executable(statement: str) -> list[str]:
+    return [line for line in statement.splitlines() if line.strip() and not line.lstrip().startswith("--")]
+
+
+def test_rebuilding_an_invalid_unique_index_first_lists_the_duplicate_keys():
+    finding = findings(invalid_index())["indexes.invalid:public.accounts_email_key"]
+    [query] = executable(finding.statement)
+    assert query.startswith("SELECT tenant, lower(email), count(*) AS copies FROM public.accounts WHERE ")
+    assert "(tenant) IS NOT NULL AND (lower(email)) IS NOT NULL AND ((deleted_at IS NULL))" in query
+    assert "GROUP BY 1, 2 HAVING count(*) > 1" in query
+    assert "-- CREATE UNIQUE INDEX CONCURRENTLY accounts_email_key" in finding.statement
+    assert "duplicate keys" in finding.fix
+
+
+def test_an_invalid_unique_index_without_its_key_expressions_still_does_not_rebuild():
+    finding = findings(invalid_index(key_expressions=None))["indexes.invalid:public.accounts_email_key"]
+    assert executable(finding.statement) == []
+
+
+def test_nulls_not_distinct_duplicates_include_nulls_and_a_plain_index_is_rebuilt():
+    definition = "CREATE UNIQUE INDEX k ON public.accounts USING btree (tenant) NULLS NOT DISTINCT"
+    [query] = executable(findings(invalid_index(name="k", definition=definition, key_expressions=["tenant"],
+                                                predicate=None))["indexes.invalid:public.k"].statement)
+    assert " WHERE " not in query
+    plain = findings(invalid_index(name="i", is_unique=False, predicate=None, key_expressions=None,
+                                   definition="CREATE INDEX i ON public.accounts USING btree (tenant)"))
+    assert executable(plain["indexes.invalid:public.i"].statement) == [
+        "DROP INDEX CONCURRENTLY public.i;", "CREATE INDEX CONCURRENTLY i ON public.accounts USING btree (tenant);"]
+
+
+async def test_running_the_whole_fix_of_an_invalid_unique_index_builds_no_invalid_index(pg):
+    from dbtop.engines.postgres.cluster import ClusterError
+
+    from .test_rules_catalog import catalog_snapshot
+
+    db = "false_alarms_invalid"
+    pg.psql(f"DROP DATABASE IF EXISTS {db}")
+    pg.psql(f"CREATE DATABASE {db}")
+    try:
+        pg.psql("CREATE TABLE accounts (id int, tenant int, email text, deleted_at timestamptz);"
+                "INSERT INTO accounts VALUES (1, 1, 'A@x', NULL), (2, 1, 'a@x', NULL), (3, 1, 'a@x', now()),"
+                " (4, NULL, 'b@x', NULL), (5, NULL, 'b@x', NULL), (6, 2, 'a@x', NULL);", db)
+        with pytest.raises(ClusterError):
+            pg.psql("CREATE UNIQUE INDEX CONCURRENTLY accounts_email_key ON accounts (tenant, lower(email)) "
+                    "WHERE deleted_at IS NULL", db)
+        invalid = "SELECT count(*) FROM pg_index WHERE NOT indisvalid"
+        assert pg.psql(invalid, db) == "1"
+        snap = await catalog_snapshot(pg, db)
+        finding = findings(snap)["indexes.invalid:public.accounts_email_key"]
+        out = pg.psql(finding.statement, db)  # the whole text, as an operator would paste it
+        assert out.splitlines() == ["1|a@x|2"]  # the duplicate key; not the NULL tenants, not the deleted row
+        assert pg.psql(invalid, db) == "1"  # no second INVALID index, no error
+    finally:
+        pg.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
