@@ -428,6 +428,9 @@ class IndexFacts(Frozen):
     definition: str
     method: str
     key_columns: list[int] = Field(description="attribute numbers; 0 for an expression")
+    key_expressions: list[str] | None = Field(
+        default=None, description="each key column or expression as SQL; read only for an INVALID unique index "
+                                  "(the query that lists its duplicate keys needs them)")
     predicate: str | None = None
     has_expressions: bool = False
     is_unique: bool
@@ -531,7 +534,14 @@ class Catalog(Frozen):
     disabled_triggers: list[TriggerFacts] = Field(default_factory=list)
     roles: list[RoleFacts] = Field(default_factory=list)
     hba_rules: list[HbaRule] = Field(default_factory=list)
+    server_addresses: list[str] | None = Field(
+        default=None, description="where the server listens and was reached: the address dbtop's connection "
+                                  "reached (inet_server_addr(), none over a socket), then listen_addresses' "
+                                  "entries as written (names and wildcards too); None when not read")
     insecure_connections: list[InsecureConnection] = Field(default_factory=list)
+    md5_password_roles: list[str] | None = Field(
+        default=None, description="roles whose stored password is an MD5 hash (pg_authid: superusers only); "
+                                  "None when not read")
 
 
 class CollectorCost(Frozen):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...engines.snapshot import Session, Snapshot
+from ...engines.snapshot import RootBlocker, Session, Snapshot
 from ..engine import Thresholds, client_sessions, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import seconds, shorten
@@ -16,6 +16,24 @@ def _session_evidence(session: Session, figure: str) -> Evidence:
     who = f"{session.user or '?'}@{session.database or '?'}"
     app = f" ({shorten(session.application, 40)})" if session.application else ""
     return Evidence(subject=f"pid {session.pid}", detail=f"{who}{app}: {figure}; {shorten(session.query, 120)}")
+
+
+def waiting_on_lock(session: Session) -> bool:
+    """Waiting for a lock another session holds: its time is the blocker's doing, not its own work."""
+    return session.wait_event_type == "Lock" or bool(session.blocked_by)
+
+
+def _behind(root: RootBlocker) -> set[int]:
+    """The pids waiting behind a root blocker, directly or further down its tree."""
+    pids: set[int] = set()
+    stack = [root.tree]
+    while stack:
+        node = stack.pop()
+        for child in node.blocked:
+            if child.pid not in pids:
+                pids.add(child.pid)
+                stack.append(child)
+    return pids
 
 
 @rule
@@ -66,7 +84,9 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 @rule
 def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_query_s", 60)
-    running = [s for s in client_sessions(snapshot) if s.state == "active" and (s.query_s or 0) >= limit]
+    # A session waiting on a lock is not a query to cancel: it is counted under its root blocker.
+    running = [s for s in client_sessions(snapshot)
+               if s.state == "active" and (s.query_s or 0) >= limit and not waiting_on_lock(s)]
     if not running:
         return
     running.sort(key=lambda s: -(s.query_s or 0))
@@ -109,13 +129,20 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 @rule
 def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.blocking_s", 30)
+    long_query = t.get("connections.long_query_s", 60)
     sessions = {s.pid: s for s in snapshot.sessions}
     for root in snapshot.blocking.roots:
-        if (root.longest_wait_s or 0) < limit:
+        # the queries behind it that the long-query rule leaves to this one
+        long_waiters = sorted((sessions[pid] for pid in _behind(root)
+                               if pid in sessions and (sessions[pid].query_s or 0) >= long_query),
+                              key=lambda s: -(s.query_s or 0))
+        if (root.longest_wait_s or 0) < limit and not long_waiters:
             continue
         holder = sessions.get(root.pid)
         detail = f"blocks {root.blocks_total} session(s), longest waiting {seconds(root.longest_wait_s)}"
         evidence = [_session_evidence(holder, detail) if holder else Evidence(subject=f"pid {root.pid}", detail=detail)]
+        evidence += [_session_evidence(s, f"waiting behind pid {root.pid}, in its query for {seconds(s.query_s)}")
+                     for s in long_waiters[:5]]
         evidence += [Evidence(subject=f"lock {lock.mode}", detail=f"{lock.locktype} {lock.relation or ''}".strip())
                      for lock in root.holds[:5]]
         yield Finding(
