@@ -99,7 +99,7 @@ def performance_metrics(snapshot: Snapshot) -> PerformanceMetrics:
     points = [(s.mean_time_ms, s.calls) for s in entries]
     total = sum(s.total_time_ms for s in entries) or 1.0
     top = sorted(entries, key=lambda s: -s.total_time_ms)[:TOP_STATEMENTS]
-    activity = snapshot.activity
+    activity = snapshot.postgres.activity if snapshot.postgres else None
     hit_ratio = activity.hit_ratio_since_reset if activity else None
     return PerformanceMetrics(
         latency_p50_ms=weighted_percentile(points, 0.50), latency_p95_ms=weighted_percentile(points, 0.95),

@@ -103,7 +103,7 @@ def _catalog(section: str) -> Check:
         missing = _live(ctx)
         if missing:
             return missing
-        catalog = ctx.snapshot.catalog
+        catalog = ctx.snapshot.postgres.catalog if ctx.snapshot.postgres else None
         if catalog is None:
             return "the catalog was not read"
         if section in catalog.gaps:

@@ -52,8 +52,7 @@ def replication_lag(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def inactive_slots(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    rep = snapshot.replication
-    for slot in rep.slots if rep else []:
+    for slot in snapshot.postgres.slots if snapshot.postgres else []:
         if slot.active:
             continue
         retained = slot.retained_wal_bytes or 0

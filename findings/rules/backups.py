@@ -46,8 +46,7 @@ def no_verified_backup(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def archiving(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    backups = snapshot.backups
-    archive = backups.archiving if backups else None
+    archive = snapshot.postgres.archiving if snapshot.postgres else None
     if archive is None or (snapshot.server and snapshot.server.is_standby):
         return
     if not archive.enabled:

@@ -80,7 +80,7 @@ def n_plus_one(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def cache_hit_ratio(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    activity = snapshot.activity
+    activity = snapshot.postgres.activity if snapshot.postgres else None
     if activity is None:
         return
     ratio = activity.hit_ratio_since_reset
