@@ -313,7 +313,7 @@ async def test_catalog_does_not_wait_behind_an_exclusive_lock(catalog_db):
 
 def test_identifiers_in_statements_are_quoted_as_the_server_quotes_them(pg):
     """A column named `left` or `time` written bare into CREATE INDEX … (left) would be a syntax error."""
-    from dbtop.findings.wording import quote_ident
+    from dbtop.engines.quoting import quote_ident
 
     rows = pg.psql("SELECT word || '|' || quote_ident(word) FROM pg_get_keywords() "
                    "UNION ALL SELECT x || '|' || quote_ident(x) FROM unnest(ARRAY['plain_name', 'Mixed', 'a b', "
