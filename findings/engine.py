@@ -55,7 +55,7 @@ class Thresholds:
 
 def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
     """The snapshot's catalog when every named section was read; else None (the rule cannot tell)."""
-    catalog = snapshot.catalog
+    catalog = snapshot.postgres.catalog if snapshot.postgres else None
     if catalog is None or any(s in catalog.gaps for s in sections):
         return None
     return catalog

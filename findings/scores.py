@@ -94,12 +94,13 @@ def _part(name: str) -> Check:
     return check
 
 
-def _attribute(attribute: str, what: str) -> Check:
+def _read(part: Callable[[Snapshot], object], what: str) -> Check:
+    """The item can be decided when the snapshot has this part."""
     def check(ctx: AuditContext) -> str | None:
         missing = _live(ctx)
         if missing:
             return missing
-        return None if getattr(ctx.snapshot, attribute) is not None else f"{what} was not read"
+        return None if part(ctx.snapshot) is not None else f"{what} was not read"
     return check
 
 
@@ -109,7 +110,7 @@ def _catalog(section: str, unread: str | None = None) -> Check:
         missing = _live(ctx)
         if missing:
             return missing
-        catalog = ctx.snapshot.catalog
+        catalog = ctx.snapshot.postgres.catalog if ctx.snapshot.postgres else None
         if catalog is None:
             return "the catalog was not read"
         if section in catalog.gaps:
@@ -175,7 +176,7 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("No statement averages over 20 ms across 100+ calls", ("performance.slow_statement",),
                       _part("statements")),
         ChecklistItem("No N+1 query pattern", ("performance.n_plus_one",), _part("statements")),
-        ChecklistItem("Cache hit ratio at least 99%", ("performance.cache_hit_ratio",), _attribute("activity", "activity")),
+        ChecklistItem("Cache hit ratio at least 99%", ("performance.cache_hit_ratio",), _read(lambda s: s.postgres.activity if s.postgres else None, "activity")),
         ChecklistItem("No query runs over 60 s, no transaction stays open over 10 min",
                       ("connections.long_query", "connections.long_transaction"), _part("sessions")),
         ChecklistItem("No session idle in transaction over 1 min", ("connections.idle_in_transaction",),
@@ -198,7 +199,7 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("No invalid indexes", ("indexes.invalid",), _catalog("indexes")),
         ChecklistItem("No table with more than 10 indexes", ("indexes.too_many",), _catalog("indexes")),
         ChecklistItem("Materialized views are populated, fresh and refreshable concurrently",
-                      ("views.never_populated", "views.stale", "views.no_unique_index"), _attribute("views", "the materialized views")),
+                      ("views.never_populated", "views.stale", "views.no_unique_index"), _read(lambda s: s.views, "the materialized views")),
     ],
     "migrations": [
         ChecklistItem("Alembic history has one head and no broken links",
@@ -209,17 +210,17 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
     ],
     "backup": [
         ChecklistItem("A verified backup exists within the RPO", ("backup.no_verified_backup", "backup.rpo_exceeded"),
-                      _attribute("backups", "the backup inventory")),
+                      _read(lambda s: s.backups, "the backup inventory")),
         ChecklistItem("WAL archiving is on and succeeding", ("backup.archiving_off", "backup.archiving_failing"),
-                      _attribute("backups", "the backup inventory")),
-        ChecklistItem("Every backup has been verified", ("backup.never_verified",), _attribute("backups", "the backup inventory")),
-        ChecklistItem("No failed or partial backup files", ("backup.bad_files",), _attribute("backups", "the backup inventory")),
+                      _read(lambda s: s.backups, "the backup inventory")),
+        ChecklistItem("Every backup has been verified", ("backup.never_verified",), _read(lambda s: s.backups, "the backup inventory")),
+        ChecklistItem("No failed or partial backup files", ("backup.bad_files",), _read(lambda s: s.backups, "the backup inventory")),
     ],
     "availability": [
-        ChecklistItem("A standby streams from the primary", ("availability.no_standby",), _attribute("replication", "replication")),
-        ChecklistItem("Replication lag under 10 s", ("availability.replication_lag",), _attribute("replication", "replication")),
+        ChecklistItem("A standby streams from the primary", ("availability.no_standby",), _read(lambda s: s.replication, "replication")),
+        ChecklistItem("Replication lag under 10 s", ("availability.replication_lag",), _read(lambda s: s.replication, "replication")),
         ChecklistItem("No inactive replication slot retains WAL", ("availability.inactive_slot",),
-                      _attribute("replication", "replication")),
+                      _read(lambda s: s.replication, "replication")),
     ],
     "monitoring": [
         ChecklistItem("pg_stat_statements is installed and preloaded", ("performance.pg_stat_statements_missing",),

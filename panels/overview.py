@@ -76,7 +76,7 @@ class OverviewStrip(Vertical):
 
     def apply(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        activity = snapshot.activity
+        activity = snapshot.postgres.activity if snapshot.postgres else None
         if activity and activity.transactions_per_s is not None:
             self.tps_history.append(activity.transactions_per_s)
         if activity and activity.cache_hit_ratio is not None:

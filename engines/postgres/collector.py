@@ -29,6 +29,8 @@ from ..snapshot import (
     CollectorCost,
     Lock,
     PartStatus,
+    PgBackRestStatus,
+    PostgresSection,
     Replication,
     ReplicationSlot,
     ServerInfo,
@@ -263,8 +265,9 @@ class PostgresCollector:
             reason = f"needs the server facts, which could not be read ({self._parts['server'].reason})"
             for name in ("statements", "replication"):
                 self._parts[name] = PartStatus(available=False, reason=reason, fix=self._parts["server"].fix)
-            return self._snapshot(started, cpu_started, None, connections_used, sessions, blocking, None,
-                                  activity_row, None)
+            section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None)
+            return self._snapshot(started, cpu_started, None, connections_used, sessions, blocking, None, None,
+                                  section)
         statements = await self._part("statements", lambda: self._read_statements(facts))
         # pg_stat_replication scans every backend: only worth asking when a walsender exists.
         walsenders = sessions_rows is None or any(s.backend_type == "walsender" for s in sessions)
@@ -273,10 +276,14 @@ class PostgresCollector:
             await self._part("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
         views = await self._slow_part("views", self._read_views)
-        backups = await self._slow_part("backups", lambda: self._read_backups(major))
+        backups, archiving, pgbackrest = await self._slow_part("backups", lambda: self._read_backups(major)) or (
+            None, None, None)
         catalog = await self._slow_part("catalog", lambda: read_catalog(self._fetch, major, objects_cap=self.objects_cap))
+        slots = replication[1] if replication else []
+        section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None,
+                                  catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest)
         return self._snapshot(started, cpu_started, self._server_info(facts), connections_used, sessions,
-                              blocking, statements, activity_row, replication, views, backups, catalog)
+                              blocking, statements, replication[0] if replication else None, section, views, backups)
 
     async def _slow_part(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
         """A part read every `every_s[name]` seconds; between readings the last value is reused."""
@@ -298,7 +305,7 @@ class PostgresCollector:
             self._parts["views"] = PartStatus(available=True, reason=self._views.refresh_log_note)
         return views
 
-    async def _read_backups(self, major: int) -> Backups:
+    async def _read_backups(self, major: int) -> tuple[Backups, WalArchiving, PgBackRestStatus]:
         from ..backup_inventory import collect_backup_inventory, default_backup_dir
 
         archiving = WalArchiving(**dict((await self._fetch(sql("archiver", major)))[0]))
@@ -306,17 +313,17 @@ class PostgresCollector:
         directory = Path(policy.backup_dir).expanduser() if policy.backup_dir else default_backup_dir(
             policy.profile, self.target.label)
         try:
-            return await asyncio.wait_for(
+            backups, pgbackrest = await asyncio.wait_for(
                 collect_backup_inventory(directory, rpo_s=policy.rpo_s, retention_s=policy.retention_s,
-                                         keep=policy.retention_keep, archiving=archiving,
-                                         pgbackrest_timeout_s=policy.pgbackrest_timeout_s),
+                                         keep=policy.retention_keep, pgbackrest_timeout_s=policy.pgbackrest_timeout_s),
                 BACKUP_SCAN_TIMEOUT_S + policy.pgbackrest_timeout_s)
+            return backups, archiving, pgbackrest
         except asyncio.TimeoutError:
             raise PartFailed(f"reading the backup directory {directory} did not finish in time",
                              "check that the file system holding it answers (a hung network mount?)") from None
 
     def _snapshot(self, started, cpu_started, server, connections_used, sessions, blocking, statements,
-                  activity_row, replication, views=None, backups=None, catalog=None) -> Snapshot:
+                  replication, section: PostgresSection, views=None, backups=None) -> Snapshot:
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -332,11 +339,10 @@ class PostgresCollector:
             sessions=sessions,
             blocking=blocking,
             statements=statements or Statements(),
-            activity=self._activity_rates(activity_row[0]) if activity_row else None,
             replication=replication,
             views=views,
             backups=backups,
-            catalog=catalog,
+            postgres=section,
             parts=dict(self._parts),
             cost=CollectorCost(queries=self._queries, round_trips=self._round_trips,
                                wall_ms=(finished - started) * 1000,
@@ -565,12 +571,14 @@ class PostgresCollector:
         return Statements(extension_version=version, entries=entries, interval_s=interval, deltas=deltas)
 
     # -- replication -----------------------------------------------------------------------------
-    async def _read_replication(self, facts: dict[str, Any], major: int, walsenders: bool) -> Replication:
+    async def _read_replication(self, facts: dict[str, Any], major: int,
+                                walsenders: bool) -> tuple[Replication, list[ReplicationSlot]]:
+        """The replication members, and the server's replication slots (PostgreSQL's section)."""
         slots = [ReplicationSlot(**dict(r)) for r in await self._fetch(sql("replication_slots", major))]
         if facts["is_standby"]:
             rows = await self._fetch(sql("wal_receiver", major))
-            return Replication(role="standby", slots=slots, receiver=WalReceiver(**dict(rows[0])))
+            return Replication(role="standby", receiver=WalReceiver(**dict(rows[0]))), slots
         standbys = []
         if walsenders:
             standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
-        return Replication(role="primary", standbys=standbys, slots=slots)
+        return Replication(role="primary", standbys=standbys), slots

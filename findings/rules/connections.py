@@ -7,15 +7,15 @@ from collections.abc import Iterator
 from ...engines.snapshot import RootBlocker, Session, Snapshot
 from ..engine import Thresholds, client_sessions, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import seconds, shorten
+from ..wording import clean, duration
 
 EVIDENCE_LIMIT = 10
 
 
 def _session_evidence(session: Session, figure: str) -> Evidence:
     who = f"{session.user or '?'}@{session.database or '?'}"
-    app = f" ({shorten(session.application, 40)})" if session.application else ""
-    return Evidence(subject=f"pid {session.pid}", detail=f"{who}{app}: {figure}; {shorten(session.query, 120)}")
+    app = f" ({clean(session.application, 40)})" if session.application else ""
+    return Evidence(subject=f"pid {session.pid}", detail=f"{who}{app}: {figure}; {clean(session.query, 120)}")
 
 
 def waiting_on_lock(session: Session) -> bool:
@@ -71,8 +71,8 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     yield Finding(
         id="connections.idle_in_transaction", rule="connections.idle_in_transaction", area="performance",
         severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
-        title=f"{len(idle)} session(s) idle in transaction for over {seconds(limit)} (longest {seconds(longest)})",
-        evidence=[_session_evidence(s, f"idle in transaction for {seconds(s.state_s)}") for s in idle[:EVIDENCE_LIMIT]],
+        title=f"{len(idle)} session(s) idle in transaction for over {duration(limit)} (longest {duration(longest)})",
+        evidence=[_session_evidence(s, f"idle in transaction for {duration(s.state_s)}") for s in idle[:EVIDENCE_LIMIT]],
         impact="An open transaction holds its locks and keeps VACUUM from removing dead rows everywhere, "
                "while doing nothing: tables bloat and other sessions queue behind its locks.",
         fix="Terminate the sessions if their application is gone; fix the application to commit or roll back; set "
@@ -94,9 +94,9 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
     yield Finding(
         id="connections.long_query", rule="connections.long_query", area="performance",
         severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
-        title=f"{len(running)} {'query' if len(running) == 1 else 'queries'} running for over {seconds(limit)} "
-              f"(longest {seconds(longest)})",
-        evidence=[_session_evidence(s, f"running for {seconds(s.query_s)}") for s in running[:EVIDENCE_LIMIT]],
+        title=f"{len(running)} {'query' if len(running) == 1 else 'queries'} running for over {duration(limit)} "
+              f"(longest {duration(longest)})",
+        evidence=[_session_evidence(s, f"running for {duration(s.query_s)}") for s in running[:EVIDENCE_LIMIT]],
         impact="Long queries hold locks and snapshots, use a connection and CPU/IO for their whole run, "
                "and are often a missing index or a runaway report.",
         fix="Cancel the query if it is not expected (pg_cancel_backend), then EXPLAIN it; set a statement_timeout "
@@ -115,9 +115,9 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     yield Finding(
         id="connections.long_transaction", rule="connections.long_transaction", area="performance",
         severity=Severity.HIGH,
-        title=f"{len(open_long)} transaction(s) open for over {seconds(limit)} "
-              f"(longest {seconds(open_long[0].xact_s)})",
-        evidence=[_session_evidence(s, f"transaction open {seconds(s.xact_s)}, {s.state or '?'}")
+        title=f"{len(open_long)} transaction(s) open for over {duration(limit)} "
+              f"(longest {duration(open_long[0].xact_s)})",
+        evidence=[_session_evidence(s, f"transaction open {duration(s.xact_s)}, {s.state or '?'}")
                   for s in open_long[:EVIDENCE_LIMIT]],
         impact="VACUUM cannot remove rows deleted or updated after the oldest open transaction began: every "
                "table bloats for as long as it stays open, and its locks stay held.",
@@ -139,7 +139,7 @@ def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         if (root.longest_wait_s or 0) < limit and not long_waiters:
             continue
         holder = sessions.get(root.pid)
-        detail = f"blocks {root.blocks_total} session(s), longest waiting {seconds(root.longest_wait_s)}"
+        detail = f"blocks {root.blocks_total} session(s), longest waiting {duration(root.longest_wait_s)}"
         evidence = [_session_evidence(holder, detail) if holder else Evidence(subject=f"pid {root.pid}", detail=detail)]
         evidence += [_session_evidence(s, f"waiting behind pid {root.pid}, in its query for {seconds(s.query_s)}")
                      for s in long_waiters[:5]]
@@ -148,7 +148,7 @@ def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         yield Finding(
             id=f"connections.root_blocker:{root.pid}", rule="connections.root_blocker", area="performance",
             severity=Severity.CRITICAL if root.blocks_total >= 5 or (root.longest_wait_s or 0) >= 300 else Severity.HIGH,
-            title=f"Session {root.pid} has blocked {root.blocks_total} session(s) for {seconds(root.longest_wait_s)}",
+            title=f"Session {root.pid} has blocked {root.blocks_total} session(s) for {duration(root.longest_wait_s)}",
             evidence=evidence,
             impact="Every session behind it waits; connections pile up until the pool or max_connections is exhausted.",
             fix="Look at what the blocker is doing (Locks panel); if it is idle in transaction or runaway, cancel or "

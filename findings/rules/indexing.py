@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from ...engines.snapshot import IndexFacts, Snapshot
 from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import qualified, quote_ident, size
+from ..wording import size
+from ...engines.quoting import qualified, quote_ident
 
 
 def _index_name(index: IndexFacts) -> str:

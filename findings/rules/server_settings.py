@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, catalog_sections, client_sessions, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import quote_ident, shorten
+from ..wording import clean
+from ...engines.quoting import quote_ident
 
 
 @rule
@@ -74,7 +75,7 @@ def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator
             severity=Severity.HIGH,
             title=f"Clients connect as superuser {user}",
             evidence=[Evidence(subject=user, detail="superuser; used by " + ", ".join(
-                shorten(a, 40) for a in sorted(applications)[:10]))],
+                clean(a, 40) for a in sorted(applications)[:10]))],
             impact="A superuser bypasses every permission and row-level policy: one SQL injection or bug can read, "
                    "change or drop anything, and run programs on the server (COPY … PROGRAM).",
             fix="Create a role with only the privileges the application needs, switch the application to it, and "
