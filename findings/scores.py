@@ -143,7 +143,7 @@ def _hba_rules(ctx: AuditContext) -> str | None:
     missing = _catalog("hba_rules")(ctx)
     if missing:
         return missing
-    unchecked = unchecked_trust_lines(ctx.snapshot.catalog)
+    unchecked = unchecked_trust_lines(ctx.snapshot.postgres.catalog if ctx.snapshot.postgres else None)
     if not unchecked:
         return None
     return "; ".join(f"pg_hba.conf line {hba.line_number} not checked: {judged.why}" for hba, judged in unchecked)

@@ -163,8 +163,8 @@ async def test_a_cluster_made_with_initdb_defaults_raises_no_pg_hba_finding(star
     hba = (cluster.data_dir / "pg_hba.conf").read_text()
     assert "::1/128                 trust" in hba  # what the issue saw: initdb's IPv6 loopback line, trusted
     snap = await catalog_snapshot(cluster, "postgres")
-    assert "hba_rules" not in snap.catalog.gaps and len(snap.catalog.hba_rules) >= 6
-    assert "127.0.0.1" in snap.catalog.server_addresses  # listen_addresses of the suite's clusters
+    assert "hba_rules" not in snap.postgres.catalog.gaps and len(snap.postgres.catalog.hba_rules) >= 6
+    assert "127.0.0.1" in snap.postgres.catalog.server_addresses  # listen_addresses of the suite's clusters
     assert hba_ids(snap) == []
     item = checklist(snap)["No trust authentication for remote addresses"]
     assert item.status == "done"
@@ -244,11 +244,11 @@ async def test_stored_md5_password_on_a_real_server(start_cluster):
                  "CREATE ROLE watcher LOGIN IN ROLE pg_monitor")
     snap = await catalog_snapshot(cluster, "postgres")
     assert snap.server.settings["password_encryption"] == "scram-sha-256"
-    assert snap.catalog.md5_password_roles == ["legacy"]
+    assert snap.postgres.catalog.md5_password_roles == ["legacy"]
     assert findings(snap)["security.md5_stored_password"].evidence[0].subject == "legacy"
     assert checklist(snap)[SCRAM].status == "not done"
     limited = await catalog_snapshot(cluster, "postgres", user="watcher")
-    assert limited.catalog.md5_password_roles is None and "superuser" in limited.catalog.gaps["md5_password_roles"]
+    assert limited.postgres.catalog.md5_password_roles is None and "superuser" in limited.postgres.catalog.gaps["md5_password_roles"]
     assert checklist(limited)[SCRAM].status == "not checked"
 
 
@@ -290,7 +290,7 @@ def test_lock_waiters_over_the_long_query_limit_are_counted_under_their_root_blo
     assert "blocked 2 session(s)" in blocker.title
     subjects = [e.subject for e in blocker.evidence]
     assert subjects[:3] == ["pid 1", "pid 2", "pid 3"]
-    assert "waiting behind pid 1, in its query for 2 min" in blocker.evidence[1].detail
+    assert "waiting behind pid 1, in its query for 2m00s" in blocker.evidence[1].detail
     # nothing over either threshold: nothing to say
     assert "connections.root_blocker:1" not in findings(lock_pileup(), connections__long_query_s=600)
 

@@ -8,7 +8,7 @@ from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, catalog_sections, rule
 from ..hba import reaches, unchecked_trust_lines
 from ..model import Evidence, Finding, Severity
-from ..wording import shorten
+from ..wording import clean
 
 
 @rule
@@ -40,7 +40,7 @@ def hba_not_checked(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     yield Finding(
         id="security.hba_not_checked", rule="security.hba_not_checked", area="security", severity=Severity.INFO,
         title=f"pg_hba.conf line{'s' if len(unchecked) > 1 else ''} {numbers} not checked for remote trust",
-        evidence=[Evidence(subject=f"pg_hba.conf line {hba.line_number}", detail=shorten(judged.why, 200))
+        evidence=[Evidence(subject=f"pg_hba.conf line {hba.line_number}", detail=clean(judged.why, 200))
                   for hba, judged in unchecked[:10]],
         impact="dbtop cannot tell whether these lines let other machines in without a password; a line the server "
                "could not read also means the file was not loaded at the last reload, so the rules in force may "

@@ -141,7 +141,7 @@ def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         holder = sessions.get(root.pid)
         detail = f"blocks {root.blocks_total} session(s), longest waiting {duration(root.longest_wait_s)}"
         evidence = [_session_evidence(holder, detail) if holder else Evidence(subject=f"pid {root.pid}", detail=detail)]
-        evidence += [_session_evidence(s, f"waiting behind pid {root.pid}, in its query for {seconds(s.query_s)}")
+        evidence += [_session_evidence(s, f"waiting behind pid {root.pid}, in its query for {duration(s.query_s)}")
                      for s in long_waiters[:5]]
         evidence += [Evidence(subject=f"lock {lock.mode}", detail=f"{lock.locktype} {lock.relation or ''}".strip())
                      for lock in root.holds[:5]]

@@ -49,7 +49,7 @@ def md5_stored_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
     yield Finding(
         id="security.md5_stored_password", rule="security.md5_stored_password", area="security",
         severity=Severity.MEDIUM, title=f"{len(roles)} role(s) have their password stored as an MD5 hash",
-        evidence=[Evidence(subject=shorten(role, 63), detail="pg_authid.rolpassword is an MD5 hash")
+        evidence=[Evidence(subject=clean(role, 63), detail="pg_authid.rolpassword is an MD5 hash")
                   for role in roles[:10]],
         impact="Whatever password_encryption says now, these passwords are MD5: weak, replayable with the user "
                "name, and refused once PostgreSQL drops MD5 (deprecated in 18).",
