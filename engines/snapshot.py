@@ -97,6 +97,21 @@ class Session(Frozen):
     query: str | None = None
     blocked_by: list[int] = Field(default_factory=list)
 
+    @property
+    def hidden(self) -> bool:
+        """Another role's session seen by a role without pg_read_all_stats: the server shows its
+        pid, user, database and application but hides its type, state, wait, times and query."""
+        return self.backend_type is None
+
+    @property
+    def counts_as_client(self) -> bool:
+        """A client backend (what max_connections limits). A hidden session counts when it has a
+        user and a database, as every client backend has: background processes lack one or both,
+        though autovacuum and parallel workers do not and are counted too."""
+        if self.backend_type is not None:
+            return self.backend_type == "client backend"
+        return self.user is not None and self.database is not None
+
 
 class Lock(Frozen):
     pid: int
@@ -586,6 +601,10 @@ class Snapshot(Frozen):
     interval_s: float | None = None
     server: ServerInfo | None = None
     connections_used: int | None = None
+    connections_hidden: int | None = Field(
+        default=None, description="of connections_used, sessions whose type this role may not read, counted as "
+                                  "clients from their user and database (Session.counts_as_client): the count "
+                                  "is an estimate when this is not 0")
     sessions: list[Session] = Field(default_factory=list)
     blocking: Blocking = Field(default_factory=Blocking)
     statements: Statements = Field(default_factory=Statements)

@@ -63,7 +63,7 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
 
 def client_sessions(snapshot: Snapshot) -> list[Session]:
     """The sessions of clients (not autovacuum, walsenders or other background processes)."""
-    return [s for s in snapshot.sessions if s.backend_type in (None, "client backend")]
+    return [s for s in snapshot.sessions if s.counts_as_client]
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.

@@ -70,6 +70,11 @@ class FindingsPanel(Panel):
         for failure in self.failures:
             text.append("\n")
             text.append_text(literal(f"rule {failure.rule} failed: {failure.error}", 200))
+        partly = [f"{name} ({part.reason})" for name, part in snapshot.parts.items() if part.available and part.reason]
+        if partly:
+            # the rules saw only what this role may read: no finding there is not "all is well"
+            text.append("\npartly checked: ", style="bold")
+            text.append_text(literal("; ".join(partly), 400))
         unchecked = self.unchecked(snapshot)
         if unchecked:
             text.append("\nnot checked: ", style="bold")

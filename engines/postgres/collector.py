@@ -245,13 +245,15 @@ class PostgresCollector:
 
         sessions_rows = await self._part("sessions", lambda: self._fetch(sql("activity", major)))
         sessions: list[Session] = []
-        connections_used = None
+        connections_used = connections_hidden = None
         if sessions_rows is not None:
-            sessions, connections_used = self._sessions(sessions_rows)
+            sessions, connections_used, connections_hidden = self._sessions(sessions_rows)
             if facts is not None and not self._reads_all_stats(facts):
+                hidden = sum(1 for s in sessions if s.hidden)
                 self._parts["sessions"] = PartStatus(
                     available=True,
-                    reason="other roles' query text, state and client are hidden",
+                    reason=f"other roles' state, query text and client are hidden ({hidden} processes; "
+                           "connections counted by user and database)",
                     fix=PRIVILEGE_FIX["sessions"].format(user=facts["current_user"]))
 
         blocking = Blocking()
@@ -266,11 +268,12 @@ class PostgresCollector:
             for name in ("statements", "replication"):
                 self._parts[name] = PartStatus(available=False, reason=reason, fix=self._parts["server"].fix)
             section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None)
-            return self._snapshot(started, cpu_started, None, connections_used, sessions, blocking, None, None,
-                                  section)
+            return self._snapshot(started, cpu_started, None, (connections_used, connections_hidden), sessions,
+                                  blocking, None, None, section)
         statements = await self._part("statements", lambda: self._read_statements(facts))
-        # pg_stat_replication scans every backend: only worth asking when a walsender exists.
-        walsenders = sessions_rows is None or any(s.backend_type == "walsender" for s in sessions)
+        # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
+        # a session whose type is hidden can be one).
+        walsenders = sessions_rows is None or any(s.backend_type == "walsender" or s.hidden for s in sessions)
         replication = await self._part("replication", lambda: self._read_replication(facts, major, walsenders))
         if time.monotonic() >= self._size_due:
             await self._part("database_size", self._read_database_size)
@@ -282,8 +285,9 @@ class PostgresCollector:
         slots = replication[1] if replication else []
         section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None,
                                   catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest)
-        return self._snapshot(started, cpu_started, self._server_info(facts), connections_used, sessions,
-                              blocking, statements, replication[0] if replication else None, section, views, backups)
+        return self._snapshot(started, cpu_started, self._server_info(facts), (connections_used, connections_hidden),
+                              sessions, blocking, statements, replication[0] if replication else None, section,
+                              views, backups)
 
     async def _slow_part(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
         """A part read every `every_s[name]` seconds; between readings the last value is reused."""
@@ -322,8 +326,9 @@ class PostgresCollector:
             raise PartFailed(f"reading the backup directory {directory} did not finish in time",
                              "check that the file system holding it answers (a hung network mount?)") from None
 
-    def _snapshot(self, started, cpu_started, server, connections_used, sessions, blocking, statements,
+    def _snapshot(self, started, cpu_started, server, connections, sessions, blocking, statements,
                   replication, section: PostgresSection, views=None, backups=None) -> Snapshot:
+        """`connections`: (client backends counted, how many of them by their user and database alone)."""
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -335,7 +340,8 @@ class PostgresCollector:
             reachable=True,
             interval_s=interval,
             server=server,
-            connections_used=connections_used,
+            connections_used=connections[0],
+            connections_hidden=connections[1],
             sessions=sessions,
             blocking=blocking,
             statements=statements or Statements(),
@@ -443,22 +449,27 @@ class PostgresCollector:
         )
 
     # -- sessions --------------------------------------------------------------------------------
-    def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int]:
+    def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int, int]:
+        """The sessions (dbtop's own left out), the client backends among them (dbtop's own counted:
+        it takes a slot), and how many of those were counted with their type hidden."""
         if not rows:
-            return [], 0
+            return [], 0, 0
         columns = tuple(rows[0].keys())
         build = Session.from_trusted
         own = self._own_pids
         sessions = []
-        used = 0
+        used = hidden = 0
         for r in rows:
             row = dict(zip(columns, r))
-            if row["backend_type"] == "client backend":
+            session = build(row)
+            if session.counts_as_client:
                 used += 1
-                if row["pid"] in own and row["application"] == APPLICATION_NAME:
+                if session.hidden:
+                    hidden += 1
+                elif row["pid"] in own and row["application"] == APPLICATION_NAME:
                     continue
-            sessions.append(build(row))
-        return sessions, used
+            sessions.append(session)
+        return sessions, used, hidden
 
     # -- database-wide rates ---------------------------------------------------------------------
     def _activity_rates(self, row: asyncpg.Record) -> Activity:
@@ -581,4 +592,8 @@ class PostgresCollector:
         standbys = []
         if walsenders:
             standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
+        if not self._reads_all_stats(facts) and any(s.state is None for s in standbys):
+            self._parts["replication"] = PartStatus(
+                available=True, reason="the standbys' state, positions and lag are hidden",
+                fix=PRIVILEGE_FIX["replication"].format(user=facts["current_user"]))
         return Replication(role="primary", standbys=standbys), slots
