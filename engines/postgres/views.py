@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import asyncpg
 
 from ..policy import WatchPolicy
+from ..redact import redact
 from ..snapshot import MaterializedView, ViewRefresh, Views
 from .queries import MARKER, sql
 
@@ -133,5 +134,6 @@ class ViewsReader:
                     "profile's data_age_columns, or none")
             except (asyncpg.UndefinedColumnError, asyncpg.InsufficientPrivilegeError,
                     asyncpg.LockNotAvailableError, asyncpg.DataError) as exc:
-                self._data_ages[row["oid"]] = DataAge(column, time.monotonic(), None, " ".join(str(exc).split()))
+                self._data_ages[row["oid"]] = DataAge(column, time.monotonic(), None,
+                                                      redact(" ".join(str(exc).split())))
 
