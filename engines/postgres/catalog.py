@@ -28,6 +28,7 @@ from ..snapshot import (
     TableFacts,
     TriggerFacts,
 )
+from ..redact import redact
 from .queries import sql
 
 Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
@@ -64,7 +65,7 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
         try:
             return await fetch(sql(query, major), *args)
         except asyncpg.PostgresError as exc:
-            gaps[name] = _reason(name, exc)
+            gaps[name] = redact(_reason(name, exc))
             return None
 
     tables = await section("tables", "catalog_tables", objects_cap)

@@ -45,6 +45,7 @@ from ..snapshot import (
     WalReceiver,
 )
 from ..errors import ConnectError
+from ..redact import redact
 from .connect import APPLICATION_NAME, open_connection
 from .queries import MARKER, sql, statements_sql
 from .catalog import read_catalog
@@ -229,7 +230,7 @@ class PostgresCollector:
 
     def _unreachable(self, error: str) -> Snapshot:
         return Snapshot(sequence=self._sequence, taken_at=datetime.now(timezone.utc), target=self.target.label,
-                        engine="postgres", reachable=False, error=error)
+                        engine="postgres", reachable=False, error=redact(error))
 
     async def _collect(self, started: float, cpu_started: float) -> Snapshot:
         assert self._conn is not None
@@ -396,6 +397,7 @@ class PostgresCollector:
         return result
 
     def _fail(self, name: str, reason: str, fix: str | None, back_off: bool = True) -> None:
+        reason = redact(reason)  # server error text may quote a statement or a connection string
         previous = self._backoff.get(name)
         failures = previous.failures + 1 if previous else 1
         retry_at = None
@@ -418,7 +420,7 @@ class PostgresCollector:
         self._facts = facts
         settings = await self._part("settings", lambda: self._fetch(sql("settings", major), SETTINGS_READ))
         if settings is not None:
-            self._settings = {r["name"]: r["value"] for r in settings}
+            self._settings = {r["name"]: redact(r["value"]) for r in settings}
         names = await self._part("names", lambda: self._fetch(sql("names", major)))
         if names is not None:
             self._names = {(r["kind"], r["oid"]): r["name"] for r in names}
@@ -461,6 +463,7 @@ class PostgresCollector:
         used = hidden = 0
         for r in rows:
             row = dict(zip(columns, r))
+            row["query"] = redact(row["query"])
             session = build(row)
             if session.counts_as_client:
                 used += 1
@@ -526,7 +529,7 @@ class PostgresCollector:
                 self._texts.clear()
                 new_ids = [r["query_id"] for r in rows]
             texts = await self._fetch(sql("statement_texts", 12), list(set(new_ids)))
-            self._texts.update((r["query_id"], r["query"]) for r in texts)
+            self._texts.update((r["query_id"], redact(r["query"])) for r in texts)
 
         # Most entries do not move between two polls: for those, compare the decoded row with the
         # last one and keep the Statement built then. Columns: user_id, database_id, query_id,

@@ -16,6 +16,7 @@ import asyncpg
 
 from ..policy import WatchPolicy
 from ..quoting import quote_ident
+from ..redact import redact
 from ..snapshot import MaterializedView, ViewRefresh, Views
 from .queries import MARKER, sql
 
@@ -129,5 +130,6 @@ class ViewsReader:
                     "profile's data_age_columns, or none")
             except (asyncpg.UndefinedColumnError, asyncpg.InsufficientPrivilegeError,
                     asyncpg.LockNotAvailableError, asyncpg.DataError) as exc:
-                self._data_ages[row["oid"]] = DataAge(column, time.monotonic(), None, " ".join(str(exc).split()))
+                self._data_ages[row["oid"]] = DataAge(column, time.monotonic(), None,
+                                                      redact(" ".join(str(exc).split())))
 
