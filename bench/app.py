@@ -266,6 +266,7 @@ def run_tool(tool: Tool, work: Workload, args, workdir: Path, figures: bool = Tr
 
 SORT = re.compile(r"sort (\S+) ([↓↑])")
 GROUPS = ("state", "user", "application", "client")
+FILTER = "bench-chain"
 
 
 def timed(term: Terminal, predicate, *keys: str, literal: bool = False, escapes: bool = False) -> float:
@@ -285,14 +286,16 @@ def dbtop_keys(term: Terminal, work: Workload, repeats: int) -> dict[str, list[f
         out["sort"].append(timed(term, lambda s: (m := SORT.search(s)) is not None
                                  and (before is None or m.groups() != before.groups()), "s"))
 
-        term.keys("/")
-        term.wait_for(has("filter: user, database"))
-        out["filter"].append(timed(term, lambda s: "filter bench-chain" in s and re.search(r"\b3 sessions ·", s),
-                                   "bench-chain", literal=True))
+        # One key at a time, as typed: the box opening, then each keystroke to the screen showing it.
+        out["filter"].append(timed(term, has("filter: user, database"), "/"))
+        for i, char in enumerate(FILTER, 1):
+            shown = re.compile(rf"filter {re.escape(FILTER[:i])}(?=\s|$)", re.M)
+            out["filter"].append(timed(term, lambda s: shown.search(s) is not None, char, literal=True))
+        term.wait_for(lambda s: re.search(r"\b3 sessions ·", s) is not None)  # the chain, and only it
         term.keys("Enter")
         time.sleep(0.2)
         term.keys("Escape")
-        term.wait_for(lambda s: "filter bench-chain" not in s and sessions_line.search(s) is not None)
+        term.wait_for(lambda s: f"filter {FILTER}" not in s and sessions_line.search(s) is not None)
 
         for group in GROUPS:
             out["group"].append(timed(term, has(f"grouped by {group}"), "g"))
@@ -402,13 +405,19 @@ def render(res: Results, args) -> str:
         return " / ".join(fmt(v, digits) for v in values) + f" {unit}"
 
     def by_n(label: str, a: list[float | None], b: list[float | None], digits: int, unit: str) -> None:
+        if not res.ns:
+            return
         rows.append([label, cells("pg_activity", a, digits, unit), cells("dbtop", b, digits, unit),
                      " / ".join(ratio(y, x) for x, y in zip(a, b))])
 
-    def one(label: str, a: float | None, b: float | None, digits: int, unit: str) -> None:
-        rows.append([label, "skipped" if a is None and "pg_activity" in res.skipped else
-                     (f"{fmt(a, digits)} {unit}" if a is not None else "n/a"),
-                     f"{fmt(b, digits)} {unit}" if b is not None else "-", ratio(b, a)])
+    def one(label: str, a: float | None, b: float | None, digits: int, unit: str,
+            a_max: float | None = None, b_max: float | None = None) -> None:
+        def cell(value, top, missing):
+            if value is None:
+                return missing
+            return f"{fmt(value, digits)}{'' if top is None else f' ({fmt(top, digits)})'} {unit}"
+        rows.append([label, cell(a, a_max, "skipped" if "pg_activity" in res.skipped else "n/a"),
+                     cell(b, b_max, "-"), ratio(b, a)])
 
     iv = f"{args.interval:g} s"
     ns = " / ".join(str(n) for n in res.ns)
@@ -426,20 +435,21 @@ def render(res: Results, args) -> str:
     one("`--version`", res.version_s.get("pg_activity"), res.version_s.get("dbtop"), 2, "s")
     if res.keys_n:
         for key in ("panel switch", "sort", "filter", "group", "Enter"):
-            a = med(res.keys.get("pg_activity", {}).get(key, []))
-            b = med(res.keys.get("dbtop", {}).get(key, []))
-            one(f"key → screen at {res.keys_n} sessions: {key}", a, b, 0, "ms")
+            a, b = (res.keys.get(tool, {}).get(key, []) for tool in TOOLS)
+            one(f"key → screen at {res.keys_n} sessions: {key}, median (max)", med(a), med(b), 0, "ms",
+                max(a, default=None), max(b, default=None))
 
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows], ""]
-    reps = {n: len([r for r in res.runs if r.n == n and r.tool == "dbtop"]) for n in res.ns}
-    out.append(f"Medians of {', '.join(f'{c} run(s) at N={n}' for n, c in reps.items())}; each tool alone in "
+    reps = {n: len([r for r in res.runs if r.n == n and r.tool in res.tools[-1:]]) for n in res.ns}
+    out.append(f"Medians of {', '.join(f'{c} run(s) at N={n}' for n, c in reps.items()) or 'no runs'}; each tool alone in "
                f"tmux at {args.size[0]}x{args.size[1]}, refreshing every {iv}; CPU over {args.window:g} s after "
                f"{args.warmup:g} s of warm-up, paused over {args.paused_window:g} s. N idle sessions + a 3-deep lock "
-               f"chain + {args.statements} statements in pg_stat_statements. Key → screen: median of "
+               f"chain + {args.statements} statements in pg_stat_statements. Key → screen: "
                f"{args.key_repeats} round(s), from send-keys to the first capture showing the effect (10 ms polling, "
-               "tmux's own few ms included); n/a: pg_activity has no such key. dbtop runs as a pg_monitor role, "
+               "tmux's own few ms included; filter: "
+               f"'/' and then each key of {FILTER!r} typed one at a time; group: each of the five groupings); n/a: pg_activity has no such key. dbtop runs as a pg_monitor role, "
                "pg_activity as a superuser.")
     out.append(f"Load average (1 min) at the start and the end: {' and '.join(f'{x:.1f}' for x in res.load)} "
                f"on {os.cpu_count()} CPUs: other processes' load shows in every figure.")
@@ -467,7 +477,7 @@ def main() -> int:
         return pga_data_layer(json.loads(sys.argv[2]), int(sys.argv[3]))
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ns", default=None, help="idle session counts (default 50,500,1000; --quick: 10)")
+    parser.add_argument("--ns", default=None, help="idle session counts (default 50,500,1000; --quick: 10; '': none)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per tool and N (default 3; --quick: 1)")
     parser.add_argument("--keys-n", type=int, default=None,
                         help="sessions for key -> screen (default 2000; --quick: the largest N; 0: skip)")
@@ -485,7 +495,8 @@ def main() -> int:
     args = parser.parse_args()
 
     quick = args.quick
-    args.ns = sorted({int(x) for x in (args.ns or ("10" if quick else "50,500,1000")).split(",") if x.strip()})
+    ns = args.ns if args.ns is not None else ("10" if quick else "50,500,1000")  # "": key -> screen alone
+    args.ns = sorted({int(x) for x in ns.split(",") if x.strip()})
     args.repeats = args.repeats or (1 if quick else 3)
     args.key_repeats = args.key_repeats or (1 if quick else 3)
     args.keys_n = args.keys_n if args.keys_n is not None else (args.ns[-1] if quick else 2000)

@@ -20,9 +20,9 @@ FIGURES = [
     "server backend CPU per refresh",
     "data collection wall per snapshot",
     "`--version`",
-    *(f"key → screen at 10 sessions: {key}" for key in ("panel switch", "sort", "filter", "group", "Enter")),
+    *(f"key → screen at 10 sessions: {key}, median (max)" for key in ("panel switch", "sort", "filter", "group", "Enter")),
 ]
-NUMBER = re.compile(r"^\d+(\.\d+)? (ms|s|%|MB)$")
+NUMBER = re.compile(r"^\d+(\.\d+)?( \(\d+(\.\d+)?\))? (ms|s|%|MB)$")
 
 
 @pytest.mark.slow
