@@ -128,11 +128,13 @@ class Terminal:
         deadline = time.monotonic() + 10
         while not os.path.exists(self.status + ".start"):
             if time.monotonic() > deadline:
-                self.close()
+                subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
                 raise RuntimeError(f"the wrapper did not start {argv[0]}")
             time.sleep(POLL_S)
         start = json.loads(Path(self.status + ".start").read_text())
         self.pid, self.t0 = start["pid"], start["t0"]
+        self.socket_path = subprocess.run(["tmux", "-L", self.socket, "display-message", "-p", "#{socket_path}"],
+                                          capture_output=True, text=True).stdout.strip()
 
     def screen(self, escapes: bool = False) -> str:
         return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", *(["-e"] if escapes else []),
@@ -169,6 +171,8 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        if self.socket_path:  # a server that ends with its last session leaves its socket file behind
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 def has(text: str):
