@@ -9,8 +9,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..profiles.target import TargetError
-from .cli import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, package_version
+from ...profiles.target import TargetError
+from .common import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, package_version
 
 SEVERITY_NAMES = ("critical", "high", "medium", "low", "info")
 
@@ -33,7 +33,7 @@ def audit_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_audit_command(argv: list[str]) -> int:
+def run(argv: list[str]) -> int:
     args = audit_parser().parse_args(argv)
     if args.project is not None and not args.project.is_dir():
         return fail(f"--project {args.project}: no such directory: give the path of the application's repository")
@@ -42,7 +42,7 @@ def run_audit_command(argv: list[str]) -> int:
     snapshot = None
     policy = None
     if args.target is not None or args.project is None:
-        from ..engines.errors import ConnectError
+        from ...engines.errors import ConnectError
 
         options = {**collector_options(args), "catalog_first_after_s": 0}
         try:
@@ -53,8 +53,8 @@ def run_audit_command(argv: list[str]) -> int:
             return fail(str(exc))
         if not snapshot.reachable:
             return fail(f"the audit could not read the database: {snapshot.error}", status=1)
-    from ..findings.engine import Thresholds, evaluate
-    from ..findings.report import build_report, to_markdown
+    from ...findings.engine import Thresholds, evaluate
+    from ...findings.report import build_report, to_markdown
 
     findings, failures = [], []
     notes = []
@@ -64,7 +64,7 @@ def run_audit_command(argv: list[str]) -> int:
                   for name, part in snapshot.parts.items() if not part.available]
     project, alembic, in_git = None, [], False
     if args.project is not None:
-        from ..findings.project import audit_project
+        from ...findings.project import audit_project
 
         max_connections = snapshot.server.max_connections if snapshot and snapshot.server else None
         result = audit_project(args.project, max_connections=max_connections)
@@ -83,7 +83,7 @@ def run_audit_command(argv: list[str]) -> int:
     else:
         print(text)
     if args.fail_on is not None:
-        from ..findings.model import Severity
+        from ...findings.model import Severity
 
         threshold = Severity.parse(args.fail_on)
         worst = report.worst()
