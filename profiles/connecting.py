@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pydantic import SecretStr
 
 from ..engines.errors import ConnectError
+from .target import Target
 from .resolve import ResolvedProfile, password_file, resolve_profile
 from .secret_store import SecretStore, headless_message
 
@@ -65,8 +66,26 @@ def can_prompt() -> bool:
 def prompt_password(resolved: ResolvedProfile, prompt: Callable[[str], str] | None = None) -> SecretStr | None:
     """Ask for the password without echo (interactive runs only); None when nothing was typed."""
     profile = resolved.profile
-    text = (prompt or getpass.getpass)(f"Password for {resolved.target.user}@{profile.name} ({resolved.target.label}): ")
+    return _ask(f"Password for {resolved.target.user}@{profile.name} ({resolved.target.label}): ", prompt)
+
+
+def _ask(question: str, prompt: Callable[[str], str] | None) -> SecretStr | None:
+    text = (prompt or getpass.getpass)(question)
     return SecretStr(text) if text else None
+
+
+def target_with_typed_password(target: Target, error: ConnectError, prompt: Callable[[str], str] | None = None,
+                               interactive: bool | None = None, environ=None) -> Target | None:
+    """A URL's (or libpq string's) target again with a typed password, when the server refused to go
+    without one, none was given (in the target or PGPASSWORD; the password file was tried by then)
+    and a terminal can ask for it; else None."""
+    env = os.environ if environ is None else environ
+    if not error.password_refused or target.password is not None or env.get("PGPASSWORD"):
+        return None
+    if not (can_prompt() if interactive is None else interactive):
+        return None
+    password = _ask(f"Password for {target.label}: ", prompt)
+    return None if password is None else target.model_copy(update={"password": password})
 
 
 def with_typed_password(error: ProfileConnectError, store: SecretStore | None = None,

@@ -15,6 +15,6 @@ THEME_NAMES = (DARK_NAME, LIGHT_NAME, HIGH_CONTRAST_NAME, ANSI16_NAME)
 def default_theme_name(environ: dict[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     term = env.get("TERM", "")
-    if term in ("linux", "vt100", "vt220", "ansi") or env.get("COLORTERM") == "16":
+    if term in ("linux", "vt100", "vt220", "ansi", "dumb") or env.get("COLORTERM") == "16":
         return ANSI16_NAME
     return DARK_NAME

@@ -19,11 +19,22 @@ from importlib import import_module
 COMMANDS = ("snapshot", "demo", "profile", "views", "audit")
 
 
+def split_command(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The command word (None: the dashboard) and the arguments for it. Options written before the
+    word (`dbtop --interval 5 snapshot URL`) are handed to the command as if written after it."""
+    for i, word in enumerate(argv):
+        if word in COMMANDS:
+            return word, argv[:i] + argv[i + 1:]
+        follows_option = i > 0 and argv[i - 1].startswith("-") and "=" not in argv[i - 1]
+        if word == "--" or not (word.startswith("-") or follows_option):
+            break
+    return None, argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    command = argv[0] if argv and argv[0] in COMMANDS else None
+    command, arguments = split_command(sys.argv[1:] if argv is None else argv)
     module = import_module(f".commands.{command or 'dashboard'}", __package__)
     try:
-        return module.run(argv[1:] if command else argv)
+        return module.run(arguments)
     except KeyboardInterrupt:
         return 130

@@ -13,6 +13,7 @@ from ...profiles.target import TargetError
 from .common import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, package_version
 
 SEVERITY_NAMES = ("critical", "high", "medium", "low", "info")
+FAIL_ON_STATUS = 3  # 1 is "the server failed", as for every command
 
 
 def audit_parser() -> argparse.ArgumentParser:
@@ -21,13 +22,15 @@ def audit_parser() -> argparse.ArgumentParser:
         description="Audit a database (one snapshot plus the catalog: indexes, constraints, sequences, views, "
                     "backups, settings) and, with --project, an application's repository (migrations, config "
                     "files, connection URLs; files are read, never run). Writes a report scored by area. With "
-                    "--project and no TARGET only the repository is audited.")
+                    "--project and no TARGET only the repository is audited.",
+        epilog="exit status: 0 the report was written; 1 the database could not be read; 2 bad input or a "
+               "target that cannot be reached; 3 --fail-on: a finding at or above that severity exists.")
     parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
     parser.add_argument("--project", type=Path, metavar="PATH", help="an application repository to audit too")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="report format (default md)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
     parser.add_argument("--fail-on", choices=SEVERITY_NAMES, metavar="SEVERITY",
-                        help="exit 1 when a finding at or above this severity exists "
+                        help="exit 3 when a finding at or above this severity exists "
                              f"({', '.join(SEVERITY_NAMES)})")
     add_timeouts(parser)
     return parser
@@ -89,7 +92,7 @@ def run(argv: list[str]) -> int:
         worst = report.worst()
         if worst is not None and worst >= threshold:
             print(f"failing: a {worst.label} finding is at or above --fail-on {args.fail_on}", file=sys.stderr)
-            return 1
+            return FAIL_ON_STATUS
     return 0
 
 

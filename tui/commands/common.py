@@ -4,6 +4,7 @@ TARGET (a profile, a URL, a libpq string or nothing) with the password prompt of
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -35,8 +36,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds greater than 0")
     return value
 
 
@@ -88,19 +89,35 @@ def make_collector(text: str | None, options: dict):
 
 
 async def connected(collector, options: dict):
-    """The collector, connected. When a profile's server asks for a password that neither the keyring
-    nor libpq had, a terminal is asked for it once (never without one: the error stands)."""
-    from ...profiles.connecting import ProfileConnectError, with_typed_password
-    from ..profile_targets import ProfileCollector
+    """The collector, connected. When the server asks for a password that neither the target, the
+    keyring nor libpq had, a terminal is asked for it once (never without one: the error stands)."""
+    from ...engines.errors import ConnectError
 
     try:
         await collector.connect()
         return collector
-    except ProfileConnectError as exc:
-        again = with_typed_password(exc)
+    except ConnectError as exc:
+        again = with_typed_password(collector, exc, options)
         if again is None:
             raise
-    collector = ProfileCollector(again, **options)
-    await collector.connect()
-    return collector
+    await again.connect()
+    return again
 
+
+def with_typed_password(collector, error, options: dict):
+    """A new collector for the same target with a password typed at the terminal, when the server
+    refused to go without one and none was given; else None."""
+    from ...profiles.connecting import ProfileConnectError, target_with_typed_password
+    from ...profiles.connecting import with_typed_password as profile_with_typed_password
+
+    if isinstance(error, ProfileConnectError):
+        from ..profile_targets import ProfileCollector
+
+        resolved = profile_with_typed_password(error)
+        return None if resolved is None else ProfileCollector(resolved, **options)
+    target = target_with_typed_password(collector.target, error)
+    if target is None:
+        return None
+    from ...engines.registry import collector_for
+
+    return collector_for(target, **options)

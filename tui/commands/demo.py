@@ -94,7 +94,16 @@ def demo_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    return run_demo(demo_parser().parse_args(argv))
+    args = demo_parser().parse_args(argv)
+    if not args.no_app:
+        from ..terminal import limit_colours, missing_terminal
+
+        problem = missing_terminal()
+        if problem is not None:
+            print(f"dbtop: {problem}; or 'dbtop demo --no-app'", file=sys.stderr)
+            return 2
+        limit_colours()
+    return run_demo(args)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -154,10 +163,15 @@ def run_app(dsn: str, args: argparse.Namespace, stop_requests: StopRequests) -> 
     from ...engines.registry import collector_for
     from ...profiles.target import resolve_target
     from ..app import run_dashboard
+    from ..terminal import watch_input
+
+    def started(app) -> None:
+        stop_requests.app = app
+        watch_input(app)
 
     try:
         run_dashboard(collector_for(resolve_target(dsn)), args.interval, theme_name=getattr(args, "theme", None),
-                      on_start=lambda app: setattr(stop_requests, "app", app))
+                      on_start=started)
     except ConnectError as exc:
         print(f"dbtop: {exc}", file=sys.stderr)
         return 2

@@ -15,7 +15,11 @@ def snapshot_parser() -> argparse.ArgumentParser:
         prog="dbtop snapshot",
         description="Take snapshots of TARGET and print them. With --json each snapshot is one line of JSON "
                     "(the same typed model the panels use); rates and per-interval deltas appear from the "
-                    "second snapshot on.")
+                    "second snapshot on. Without --json each snapshot is one line of text: the time, the target, "
+                    "the server's version and role, connections used/max, sessions, blocked sessions, "
+                    "transactions per second, statements tracked, and the parts that could not be read.",
+        epilog="exit status: 0 every snapshot was taken; 1 the server failed during the run (the snapshots "
+               "taken are printed first); 2 bad input or a target that cannot be reached.")
     parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON, one snapshot per line")
     parser.add_argument("--interval", type=positive_float, default=1.0, metavar="S",
