@@ -240,8 +240,9 @@ class DbtopApp(App):
             if self.poller.next_poll_at is not None:
                 retry = f" in {max(0.0, self.poller.next_poll_at - time.monotonic()):.0f} s"
             overview.status = f"disconnected {duration(down_for)} — retrying{retry}"
-            text = Text("connection lost — showing the last data, marked stale (r retries now): ", style="bold")
+            text = Text("connection lost — showing the last data, marked stale: ", style="bold")
             text.append_text(literal(self.last_error or "", 300))
+            text.append(" · r retries now")
             status_line.update(text)
             status_line.remove_class("hidden")
         else:
