@@ -242,7 +242,8 @@ class DbtopApp(App):
         self.query_one(OverviewStrip).alerts = alerts(waiting, urgent)
 
     def on_resize(self) -> None:
-        self.update_tab_labels()
+        if self.query("#panels"):  # not before the layout is composed
+            self.update_tab_labels()
 
     def update_status(self) -> None:
         overview = self.query_one(OverviewStrip)
