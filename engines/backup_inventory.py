@@ -284,7 +284,8 @@ def scan_backup_directory(directory: Path, *, now: datetime | None = None) -> tu
         with os.scandir(directory) as listing:
             children = list(listing)
     except FileNotFoundError:
-        return [], f"no backup directory at {directory} (dbtop creates it when it takes the first backup)"
+        return [], (f"no backup directory at {directory}: set the profile's backup_dir to where this "
+                    "server's backups are")
     except NotADirectoryError:
         return [], f"{directory} is not a directory: point the profile's backup_dir at a directory"
     except PermissionError:

@@ -13,7 +13,7 @@ from .engine import RuleFailure
 from .model import AREA_TITLES, Finding, Severity
 from .project.alembic import AlembicChain
 from .scores import AuditContext, Scores, level_without, score
-from .wording import clean, duration, size
+from .wording import clean, duration, remedy, size
 
 REPORT_SCHEMA = 1
 TOP_STATEMENTS = 10
@@ -332,7 +332,7 @@ def to_markdown(report: AuditReport) -> str:
     rows, hidden = _capped(report.findings)
     for i, row in enumerate(rows, 1):
         f = row.finding
-        by = f" — dbtop: {f.addressed_by}" if f.addressed_by else ""
+        by = f" — in dbtop: {remedy(f.addressed_by)}" if f.addressed_by else ""
         w(f"{i}. **{f.severity.label}** [{AREA_TITLES[f.area]}] {_cell(f.title)}: {_cell(f.fix)}{by}")
     for rule, more in hidden.items():
         w(f"- and {_more_line(rule, more)}")

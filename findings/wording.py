@@ -55,3 +55,39 @@ def size(value: float | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"
+
+
+# What the operator can do about a finding, by the id in Finding.addressed_by.
+REMEDIES = {
+    "action:analyze": "ANALYZE the table",
+    "action:backup": "Take a backup",
+    "action:cancel-query": "Cancel the query",
+    "action:create-index": "Create the index",
+    "action:drop-index": "Drop the index",
+    "action:drop-slot": "Drop the replication slot",
+    "action:refresh-view": "Refresh the materialized view",
+    "action:reindex": "REINDEX the index",
+    "action:terminate-session": "Terminate the session",
+    "action:vacuum": "VACUUM the table",
+    "action:verify-backup": "Verify the backup by restoring it",
+    "runbook:archiving-failure": "Runbook: WAL archiving failure",
+    "runbook:build-standby": "Runbook: build a standby",
+    "runbook:connection-saturation": "Runbook: connection saturation",
+    "runbook:enable-archiving": "Runbook: enable WAL archiving",
+    "runbook:foreign-key-policy": "Runbook: foreign key policy",
+    "runbook:lock-pileup": "Runbook: lock pile-up",
+    "runbook:major-upgrade": "Runbook: major version upgrade",
+    "runbook:minor-upgrade": "Runbook: minor version upgrade",
+    "runbook:replication-lag": "Runbook: replication lag",
+    "runbook:sequence-exhaustion": "Runbook: sequence exhaustion",
+    "runbook:table-bloat": "Runbook: table bloat",
+    "runbook:xid-wraparound": "Runbook: transaction ID wraparound",
+}
+
+
+def remedy(addressed_by: str | None) -> str | None:
+    """The human name of the action or runbook that addresses a finding (never its internal id)."""
+    if not addressed_by:
+        return None
+    kind, _, name = addressed_by.partition(":")
+    return REMEDIES.get(addressed_by) or f"{'Runbook: ' if kind == 'runbook' else ''}{name.replace('-', ' ')}"

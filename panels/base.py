@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual.containers import Vertical
@@ -185,3 +185,48 @@ class Panel(Vertical):
 def add_columns(table: DataTable, columns: Iterable[tuple[str, str, int | None]]) -> None:
     for key, label, width in columns:
         table.add_column(label, key=key, width=width)
+
+
+class Column(NamedTuple):
+    """A column of a table that fits its width: `width` None fills what is left; columns of
+    priority 0 are always shown, the others by rising priority as long as they fit whole."""
+
+    key: str
+    label: str
+    width: int | None
+    priority: int = 0
+
+
+CELL_PADDING = 2
+SCROLLBAR = 2  # a vertical scrollbar appears when the rows outnumber the lines
+
+
+def fit_columns(columns: Sequence[Column], width: int, fill_min: int = 24,
+                fill_max: int = 400) -> list[tuple[str, str, int]]:
+    """The columns for a table `width` cells wide, in their declared order: every column shown
+    is shown whole (none is cut at the right edge), and the fill column takes what is left."""
+    budget = width - SCROLLBAR
+
+    def cost(column: Column) -> int:
+        return (fill_min if column.width is None else column.width) + CELL_PADDING
+
+    chosen = {c.key for c in columns if c.priority == 0}
+    used = sum(cost(c) for c in columns if c.key in chosen)
+    for column in sorted((c for c in columns if c.priority), key=lambda c: c.priority):
+        if used + cost(column) > budget:
+            break  # strictly by priority: a wider table only ever adds columns
+        chosen.add(column.key)
+        used += cost(column)
+    fill = max(fill_min, min(fill_max, budget - used + fill_min))
+    return [(c.key, c.label, fill if c.width is None else c.width) for c in columns if c.key in chosen]
+
+
+def refit_columns(table: DataTable, shown: list[tuple[str, str, int]],
+                  wanted: list[tuple[str, str, int]]) -> bool:
+    """Give `table` the `wanted` columns if they differ from those `shown`; True when they did
+    (the caller then renders its rows again)."""
+    if wanted == shown:
+        return False
+    table.clear(columns=True)
+    add_columns(table, wanted)
+    return True

@@ -11,7 +11,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from ..engines.snapshot import Session, Snapshot
-from .base import Cell, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, part_notice, sync_rows
+from .base import (Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
+                   part_notice, refit_columns, sync_rows)
 from .text import clean, duration, literal
 
 # Processes without a client or a query (checkpointer, walwriter, launchers, …) are not sessions.
@@ -21,24 +22,24 @@ STATE_LABELS = {
     "idle in transaction (aborted)": "idle in tx (abort)",
     "fastpath function call": "fastpath",
 }
-# (key, label, width, shown from this table width on). The query text takes what is left; the
-# columns after it are reached by scrolling, and every field is in the detail view (Enter).
+# The query text takes what is left; the other columns join by priority while they fit whole,
+# and every field is in the detail view (Enter).
 COLUMNS = [
-    ("pid", "pid", 7, 0),
-    ("state", "state", 10, 0),
-    ("xact_s", "xact", 7, 0),
-    ("query_s", "query", 7, 0),
-    ("user", "user", 10, 0),
-    ("application", "application", 14, 100),
-    ("wait", "wait", 16, 115),
-    ("database", "database", 12, 135),
-    ("client", "client", 21, 165),
-    ("state_s", "in state", 8, 180),
-    ("query", "query text", None, 0),
-    ("backend_type", "backend", 14, 0),
+    Column("pid", "pid", 7),
+    Column("state", "state", 10),
+    Column("xact_s", "xact", 7),
+    Column("query_s", "query", 7),
+    Column("user", "user", 10),
+    Column("blocked_by", "blocked by", 10, 1),
+    Column("application", "application", 14, 2),
+    Column("wait", "wait", 16, 3),
+    Column("client", "client", 21, 4),
+    Column("database", "database", 12, 5),
+    Column("state_s", "in state", 8, 6),
+    Column("query", "query text", None),
+    Column("backend_type", "backend", 14, 7),
 ]
 QUERY_MIN, QUERY_MAX = 24, 400
-CELL_PADDING = 2
 GROUPS = [None, "state", "user", "application", "client"]
 GROUP_COLUMNS = [("group", "group", 30), ("sessions", "sessions", 9), ("active", "active", 7),
                  ("idle_tx", "idle in tx", 10), ("waiting", "waiting", 8), ("longest_xact", "longest xact", 12)]
@@ -54,10 +55,7 @@ def session_matches(session: Session, needle: str) -> bool:
 
 def visible_columns(width: int) -> list[tuple[str, str, int]]:
     """The columns for a table `width` cells wide, the query text sized to fill the rest."""
-    shown = [(key, label, w) for key, label, w, from_width in COLUMNS if width >= from_width]
-    fixed = sum((w or 0) + CELL_PADDING for key, _, w in shown if key not in ("query", "backend_type"))
-    query_width = max(QUERY_MIN, min(QUERY_MAX, width - fixed - CELL_PADDING - 2))
-    return [(key, label, query_width if key == "query" else w) for key, label, w in shown]
+    return fit_columns(COLUMNS, width, max(QUERY_MIN, width // 5), QUERY_MAX)
 
 
 def duration_cell(seconds: float | None) -> Cell:
@@ -78,13 +76,15 @@ def fixed_cells(s: Session) -> dict[str, Cell]:
         "database": Cell.untrusted(s.database, 40),
         "application": Cell.untrusted(s.application, 40),
         "client": Cell.untrusted(s.client, 40),
+        "blocked_by": Cell(",".join(map(str, s.blocked_by)), s.blocked_by[0] if s.blocked_by else None,
+                           style=waiting_style),
         "backend_type": Cell.untrusted(s.backend_type, 30),
     }
 
 
 def fixed_signature(s: Session) -> tuple:
     return (s.state, s.wait_event_type, s.wait_event, s.query, s.user, s.application, s.client, s.database,
-            s.backend_type, bool(s.blocked_by))
+            s.backend_type, tuple(s.blocked_by))
 
 
 def session_cells(s: Session, cache: dict[int, tuple[tuple, dict[str, Cell]]] | None = None) -> dict[str, Cell]:
@@ -124,6 +124,8 @@ class ConnectionsPanel(Panel):
     sort_reverse: reactive[bool] = reactive(True)
     group_by: reactive[str | None] = reactive(None)
     hide_idle: reactive[bool] = reactive(False)
+    # A group opened with Enter: (field, exact value); None as value is the "(none)" group.
+    drill: reactive[tuple[str, str | None] | None] = reactive(None)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -151,7 +153,8 @@ class ConnectionsPanel(Panel):
         return [s for s in snapshot.sessions
                 if (s.backend_type in SESSION_BACKENDS or (s.hidden and s.counts_as_client))
                 and not (self.hide_idle and s.state == "idle")
-                and session_matches(s, self.filter_text)]
+                and session_matches(s, self.filter_text)
+                and (self.drill is None or (getattr(s, self.drill[0]) or None) == self.drill[1])]
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         shown = self.visible_sessions(snapshot)
@@ -199,12 +202,17 @@ class ConnectionsPanel(Panel):
                     f" · {sum(1 for s in shown if s.blocked_by)} waiting on locks")
         if hidden:
             text.append(f" · {hidden} with state hidden", style="bold")
-        label = next(lbl for key, lbl, _, _ in COLUMNS if key == self.sort_column)
+        label = next(c.label for c in COLUMNS if c.key == self.sort_column)
         text.append(f" · sort {label} {'↓' if self.sort_reverse else '↑'}")
         if self.group_by:
             text.append(f" · grouped by {self.group_by}")
         if self.hide_idle:
             text.append(" · idle hidden")
+        if self.drill is not None:
+            field, value = self.drill
+            text.append(f" · {field} = ")
+            text.append_text(literal(value if value is not None else "(none)", 40, style="bold"))
+            text.append(" (Esc shows all)")
         if self.filter_text:
             text.append(" · filter ")
             text.append_text(literal(self.filter_text, 40, style="bold"))
@@ -216,13 +224,10 @@ class ConnectionsPanel(Panel):
 
     def on_resize(self) -> None:
         columns = visible_columns(self.size.width)
-        if columns != self.columns_shown:
+        if refit_columns(self.table, self.columns_shown, columns):
             self.columns_shown = columns
             if self.sort_column not in [key for key, _, _ in columns]:
                 self.sort_column = "xact_s"
-            table = self.table
-            table.clear(columns=True)
-            add_columns(table, columns)
             self.rerender()
 
     def rerender(self) -> None:
@@ -238,6 +243,7 @@ class ConnectionsPanel(Panel):
         self.screen.set_focus(box)
 
     def action_clear_filter(self) -> None:
+        self.drill = None
         box = self.query_one("#connections-filter", Input)
         box.value = ""
         box.display = False
@@ -278,7 +284,7 @@ class ConnectionsPanel(Panel):
     def _watch_view(self) -> None:
         self.rerender()
 
-    watch_filter_text = watch_sort_column = watch_sort_reverse = watch_hide_idle = _watch_view
+    watch_filter_text = watch_sort_column = watch_sort_reverse = watch_hide_idle = watch_drill = _watch_view
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         if event.data_table.id == "connections-table":
@@ -292,12 +298,10 @@ class ConnectionsPanel(Panel):
         event.stop()
         key = event.row_key.value
         if key.startswith("group:"):
-            # Enter on a group shows its sessions: the group's value becomes the filter.
+            # Enter on a group shows exactly its sessions: `idle` is not `idle in transaction`.
             value = key.split(":", 1)[1]
+            self.drill = (self.group_by, None if value == "(none)" else value)
             self.group_by = None
-            box = self.query_one("#connections-filter", Input)
-            box.value = "" if value == "(none)" else value
-            box.display = True
             return
         self.post_message(SessionChosen(int(key)))
 

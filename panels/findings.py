@@ -11,12 +11,13 @@ from textual.widgets import DataTable, Static
 from ..engines.snapshot import Snapshot
 from ..findings.engine import RuleFailure, locked_tables_note
 from ..findings.model import AREA_TITLES, Finding, Severity
+from ..findings.wording import remedy
 from .base import Cell, Panel, SnapshotTable, add_columns, current_row_key, sync_rows
 from .text import clean, literal
 
 COLUMNS = [
     ("severity", "severity", 9), ("area", "area", 14), ("title", "finding", 60), ("evidence", "evidence", 40),
-    ("fix", "fix", 40), ("addressed_by", "dbtop", 22),
+    ("fix", "fix", 40), ("addressed_by", "what to do", 30),
 ]
 
 
@@ -125,7 +126,7 @@ class FindingsPanel(Panel):
             Cell.untrusted(f.title, 200),
             Cell.untrusted(evidence, 200),
             Cell.untrusted(f.fix, 200),
-            Cell(f.addressed_by or "-"),
+            Cell(remedy(f.addressed_by) or "-"),
         ]
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -149,7 +150,10 @@ def finding_detail_body(f: Finding) -> list[Text]:
     body = [head, evidence,
             Text.assemble(("impact\n", "bold"), literal(f.impact, None, one_line=False)),
             Text.assemble(("fix\n", "bold"), literal(f.fix, None, one_line=False))]
+    what = remedy(f.addressed_by)
+    if what:
+        body.append(Text.assemble(("what to do\n", "bold"), what + (": the statement below (y copies it)"
+                                                                       if f.statement else "")))
     if f.statement:
         body.append(Text.assemble(("statement to copy\n", "bold"), Text(clean(f.statement, None, one_line=False))))
-    body.append(Text.assemble(("addressed by\n", "bold"), f.addressed_by or "no dbtop action or runbook yet"))
     return body

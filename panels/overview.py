@@ -56,10 +56,17 @@ def replication_lag(snapshot: Snapshot) -> str:
     return f"lag {duration(max(lags))}" if lags else f"{len(rep.standbys)} standby, lag ?"
 
 
+def spark_data(history: deque[float]) -> list[float]:
+    """What a sparkline is given: nothing until there are two samples (Textual draws a lone
+    sample as a full bar, so a first `tps 0.0` looked like a peak), then the history."""
+    return list(history) if len(history) >= 2 else []
+
+
 class OverviewStrip(Vertical):
     """Target, version, role, uptime, connections, rates, lag, and how old the data is."""
 
     status: reactive[str] = reactive("connecting")
+    alerts: reactive[str] = reactive("")  # e.g. "3 urgent · 2 waiting", set by the app
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -92,8 +99,8 @@ class OverviewStrip(Vertical):
         self.query_one("#overview-tps", Static).update(f"tps {number(tps, 1) if tps is not None else '-'}")
         hit = activity.cache_hit_ratio if activity else None
         self.query_one("#overview-hit", Static).update(f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
-        self.query_one("#overview-tps-spark", Sparkline).data = list(self.tps_history)
-        self.query_one("#overview-hit-spark", Sparkline).data = list(self.hit_history)
+        self.query_one("#overview-tps-spark", Sparkline).data = spark_data(self.tps_history)
+        self.query_one("#overview-hit-spark", Sparkline).data = spark_data(self.hit_history)
         lag = self.query_one("#overview-lag", Static)
         lag.update(replication_lag(snapshot))
         self.refresh_identity()
@@ -110,6 +117,9 @@ class OverviewStrip(Vertical):
     def watch_status(self) -> None:
         self.refresh_identity()
 
+    def watch_alerts(self) -> None:
+        self.refresh_identity()
+
     def refresh_identity(self) -> None:
         """Redrawn every second too, so the snapshot's age keeps counting while paused or cut off."""
         snapshot = self.snapshot
@@ -118,6 +128,8 @@ class OverviewStrip(Vertical):
         line = Text()
         line.append(f" {self.status} ", style="reverse")
         line.append(f" age {duration(age)} ")
+        if self.alerts:
+            line.append(f" {self.alerts} ", style="bold reverse")
         if snapshot and snapshot.server:
             server = snapshot.server
             line.append(" standby" if server.is_standby else " primary", style="bold")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,8 +14,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot, Statement, StatementDelta
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
-from .text import milliseconds, number
+from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
+from .text import duration, milliseconds, number
 
 TOP = 200
 
@@ -23,31 +24,44 @@ def _interval(field: str) -> Callable[[Statement, StatementDelta | None], float 
     return lambda s, delta: getattr(delta, field) if delta is not None else None
 
 
-# name -> (label, value used to rank, how the value is shown)
-RANKINGS: dict[str, tuple[str, Callable[[Statement, StatementDelta | None], float | None],
-                          Callable[[float | None], str]]] = {
-    "interval": ("time in last interval", _interval("total_time_ms"), milliseconds),
-    "total": ("total time since reset", lambda s, _: s.total_time_ms, milliseconds),
-    "mean": ("mean time", lambda s, _: s.mean_time_ms, milliseconds),
-    "calls": ("calls in last interval", _interval("calls"), lambda v: number(v)),
-    "rows": ("rows in last interval", _interval("rows"), lambda v: number(v)),
-    "io": ("blocks read in last interval", _interval("shared_blks_read"), lambda v: number(v)),
+class Ranking(NamedTuple):
+    label: str
+    header: str  # the value column's header: Σ marks a figure since the statistics were reset
+    value_of: Callable[[Statement, StatementDelta | None], float | None]
+    show: Callable[[float | None], str]
+    per_interval: bool
+
+
+RANKINGS: dict[str, Ranking] = {
+    "interval": Ranking("time in last interval", "time", _interval("total_time_ms"), milliseconds, True),
+    "total": Ranking("total time since reset", "Σ time", lambda s, _: s.total_time_ms, milliseconds, False),
+    "mean": Ranking("mean time since reset", "Σ mean", lambda s, _: s.mean_time_ms, milliseconds, False),
+    "calls": Ranking("calls in last interval", "calls", _interval("calls"), lambda v: number(v), True),
+    "rows": Ranking("rows in last interval", "rows", _interval("rows"), lambda v: number(v), True),
+    "io": Ranking("blocks read in last interval", "read", _interval("shared_blks_read"), lambda v: number(v), True),
 }
 RANKING_ORDER = list(RANKINGS)
 
+# The value, its share and calls/s are per interval (or, for Σ rankings, since reset); Σ columns
+# are counted since the statistics were reset.
 COLUMNS = [
     ("rank", "#", 4),
     ("value", "value", 10),
     ("share", "share", 6),
     ("calls_per_s", "calls/s", 8),
-    ("mean", "mean", 9),
-    ("calls", "calls", 8),
-    ("rows", "rows", 8),
-    ("hit", "hit%", 6),
+    ("mean", "Σ mean", 9),
+    ("calls", "Σ calls", 8),
+    ("rows", "Σ rows", 8),
+    ("hit", "Σ hit%", 6),
     ("query", "query", 70),
     ("user", "user", 10),
     ("database", "database", 12),
 ]
+
+
+def columns_for(ranking: str) -> list[tuple[str, str, int]]:
+    header = RANKINGS[ranking].header
+    return [(key, header if key == "value" else label, width) for key, label, width in COLUMNS]
 
 
 class StatementsPanel(Panel):
@@ -65,7 +79,8 @@ class StatementsPanel(Panel):
     def compose(self) -> ComposeResult:
         yield Static(id="statements-summary", classes="panel-summary")
         table = SnapshotTable(id="statements-table", cursor_type="row", zebra_stripes=True)
-        add_columns(table, COLUMNS)
+        self.columns_shown = columns_for(self.ranking)
+        add_columns(table, self.columns_shown)
         yield table
 
     @property
@@ -73,7 +88,7 @@ class StatementsPanel(Panel):
         return self.query_one("#statements-table", DataTable)
 
     def ranked(self, snapshot: Snapshot) -> tuple[list[tuple[Statement, float]], float]:
-        _, value_of, _ = RANKINGS[self.ranking]
+        value_of = RANKINGS[self.ranking].value_of
         statements = snapshot.statements
         values = [(s, value_of(s, statements.delta(s))) for s in statements.entries if not s.from_dbtop]
         present = [(s, v) for s, v in values if v]
@@ -82,7 +97,7 @@ class StatementsPanel(Panel):
         return present[:TOP], total
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
-        label, _, show = RANKINGS[self.ranking]
+        ranking = RANKINGS[self.ranking]
         top, total = self.ranked(snapshot)
         rows = {}
         for rank, (s, value) in enumerate(top, start=1):
@@ -91,7 +106,7 @@ class StatementsPanel(Panel):
             calls_per_s = delta.calls_per_s if delta else (0.0 if snapshot.statements.interval_s else None)
             rows[s.key] = [
                 Cell(str(rank), rank),
-                Cell(show(value), value),
+                Cell(ranking.show(value), value),
                 Cell(f"{value / total:.0%}" if total else "", value / total if total else None),
                 Cell(number(calls_per_s, 1) if calls_per_s is not None else "", calls_per_s),
                 Cell(milliseconds(s.mean_time_ms), s.mean_time_ms),
@@ -108,24 +123,53 @@ class StatementsPanel(Panel):
         if not part.available:
             self.query_one("#statements-summary", Static).update(notice)
             return
-        text = Text()
-        text.append(f"ranked by {label}", style="bold")
+        self.query_one("#statements-summary", Static).update(self.summary(snapshot, len(top), notice))
+
+    def summary(self, snapshot: Snapshot, shown: int, notice: Text | None) -> Text:
+        ranking = RANKINGS[self.ranking]
+        interval_s = snapshot.statements.interval_s
         own = sum(1 for s in snapshot.statements.entries if s.from_dbtop)
-        text.append(f" · {len(snapshot.statements.entries) - own} statements tracked"
-                    f" ({own} of dbtop's own not shown) · m changes the ranking")
-        if self.ranking in ("interval", "calls", "rows", "io") and snapshot.statements.interval_s is None:
-            text.append(" · interval figures appear from the second refresh")
+        tracked = len(snapshot.statements.entries) - own
+        text = Text()
+        # What the table cannot say itself comes first: the summary has three lines at most.
+        if ranking.per_interval and interval_s is None:
+            text.append("interval figures appear from the second refresh\n", style="bold")
+        elif ranking.per_interval and not shown and tracked:
+            text.append(f"nothing ran in the last {duration(interval_s)}: m ranks by the totals since reset\n",
+                        style="bold")
+        text.append(f"ranked by {ranking.label}", style="bold")
+        text.append(f" (m: next) · {shown} of {tracked} shown")
+        rest = tracked - shown
+        if rest and shown == TOP:
+            text.append(f", the top {TOP}")
+        elif rest and ranking.per_interval and interval_s is not None:
+            text.append(f", {rest} did not run")
+        elif rest:
+            text.append(f", {rest} at zero")
+        if own:
+            text.append(f" · dbtop's own {own} hidden")
+        last = f"the last {duration(interval_s)}" if interval_s is not None else "the last interval"
+        text.append(f" · Σ = since reset, others = {last}")
         if notice:
             text.append("\n")
             text.append_text(notice)
-        self.query_one("#statements-summary", Static).update(text)
+        return text
 
     def action_next_ranking(self) -> None:
         self.ranking = RANKING_ORDER[(RANKING_ORDER.index(self.ranking) + 1) % len(RANKING_ORDER)]
 
     def watch_ranking(self) -> None:
+        if not self.is_mounted:
+            return
+        wanted = columns_for(self.ranking)
+        if refit_columns(self.table, self.columns_shown, wanted):
+            self.columns_shown = wanted
         if self.snapshot is not None:
             self.render_snapshot(self.snapshot)
+        # Another ranking is another list: start at its top, not where the last one was scrolled.
+        if self.table.row_count:
+            self.table.move_cursor(row=0, animate=False)
+        self.table.scroll_home(animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

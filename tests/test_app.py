@@ -77,7 +77,7 @@ async def test_first_screen_answers_what_is_wrong(pg_target, busy_server, size):
         text = screen_text(app)
         assert "live every 0.5s" in text
         assert "primary" in text
-        assert "Locks (2 waiting)" in text
+        assert "Locks (2 waiting)" in text if size[0] >= 120 else "Locks (2)" in text and "2 waiting" in text
         assert "/200" in text  # connections against max_connections
         assert str(busy_server["holder"]) in text
         overview = app.query_one(OverviewStrip)
@@ -108,11 +108,13 @@ async def test_number_keys_tab_and_zoom(pg_target):
         await pilot.press("shift+tab")
         assert tabs.active == "locks"
         await pilot.press("z")
-        assert app.screen.maximized is app.panel("locks")
-        assert "Slow queries" not in screen_text(app)
+        await pilot.pause(0.1)
+        assert app.screen.has_class("-zoomed")
+        assert "3 Slow" not in screen_text(app)
         await pilot.press("z")
-        assert app.screen.maximized is None
-        assert "Slow queries" in screen_text(app)
+        await pilot.pause(0.1)
+        assert not app.screen.has_class("-zoomed")
+        assert "3 Slow" in screen_text(app)
 
 
 async def test_filter_sort_group_and_hide_idle(pg_target, busy_server):
@@ -156,7 +158,7 @@ async def test_filter_sort_group_and_hide_idle(pg_target, busy_server):
         table.move_cursor(row=table.get_row_index("group:reporting"))
         await pilot.press("enter")  # a group opens filtered to its sessions
         await pilot.pause(0.1)
-        assert panel.group_by is None and panel.filter_text == "reporting"
+        assert panel.group_by is None and panel.drill == ("application", "reporting")
         assert rows(app, "connections-table") == [str(busy_server["idle"])]
 
 
@@ -218,6 +220,7 @@ async def test_disconnect_is_shown_data_kept_stale_and_reconnects(start_cluster)
         before = app.last_reachable
         await asyncio.to_thread(cluster.stop, "immediate")
         await until(pilot, lambda: app.disconnected_since is not None, timeout=10)
+        await pilot.press("z")  # zoomed, the disconnected and connection-lost lines stay
         await pilot.pause(0.2)
         text = screen_text(app)
         assert "disconnected" in text and "retrying" in text
@@ -242,7 +245,7 @@ async def test_slow_queries_panel_ranks_and_shows_full_statement(pg_target, sess
         await conn.execute("SELECT pg_sleep(0.3), count(*) FROM ledger /* month-end close */")
         await until(pilot, lambda: any("month-end close" in (s.query or "") and app.last_reachable.statements.delta(s)
                                        for s in app.last_reachable.statements.entries), timeout=5)
-        await pilot.pause(0.2)
+        # no pause: the statement is in this interval's ranking only, and the next refresh drops it
         table = app.query_one("#statements-table", DataTable)
         top = table.get_row_at(0)
         assert "month-end close" in top[8].text.plain
@@ -278,6 +281,7 @@ async def test_keys_help_and_command_palette(pg_target):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Show Locks", "Zoom panel", "Pause or resume refreshing", "Filter sessions"):
             assert title in titles
+        assert titles.count("Keys") == 1  # Textual's own help panel entry is not listed beside dbtop's
         await pilot.press("ctrl+p")
         await pilot.press(*"Show Locks")
         await pilot.pause(0.3)
@@ -292,8 +296,10 @@ async def test_themes_cycle_and_16_colour_theme(pg_target):
         assert app.current_theme.ansi
         await pilot.press("t")
         assert app.theme == "dbtop-dark"
+        await until(pilot, lambda: "theme dbtop-dark" in toasts(app))  # it says which one it chose
         await pilot.press("t")
         assert app.theme == "dbtop-light"
+        await until(pilot, lambda: "theme dbtop-light" in toasts(app))
         for severity in ("critical", "high", "medium", "low", "info"):
             assert f"severity-{severity}" in app.theme_variables
 

@@ -118,8 +118,11 @@ async def test_findings_panel_lists_worst_first_and_enter_shows_the_statement(pa
         assert isinstance(app.screen, DetailScreen)
         detail = screen_text(app)
         assert "REFRESH MATERIALIZED VIEW public.weekly_rollup;" in detail
-        assert "action:refresh-view" in detail
+        assert "Refresh the materialized view" in detail and "action:" not in detail  # a name, not an id
+        await pilot.press("y")
+        assert app.clipboard == "REFRESH MATERIALIZED VIEW public.weekly_rollup;"
         await pilot.press("escape")
+        assert "Refresh the materialized view" in [c.plain for c in table.get_row_at(row)]
 
 
 async def test_findings_rows_follow_each_computation_even_when_ids_repeat():

@@ -236,8 +236,9 @@ def test_a_huge_directory_is_capped_to_the_newest_and_says_so(tmp_path, monkeypa
 
 def test_a_missing_directory_is_said_not_raised(tmp_path):
     entries, error = scan_backup_directory(tmp_path / "nowhere", now=datetime.now(timezone.utc))
-    assert entries == [] and error == (f"no backup directory at {tmp_path / 'nowhere'} "
-                                       "(dbtop creates it when it takes the first backup)")
+    # dbtop has no backup command yet: the note must not promise one (issue 10)
+    assert entries == [] and error == (f"no backup directory at {tmp_path / 'nowhere'}: set the profile's "
+                                       "backup_dir to where this server's backups are")
     (tmp_path / "afile").write_text("x")
     assert "is not a directory" in scan_backup_directory(tmp_path / "afile")[1]
 

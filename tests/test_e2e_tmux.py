@@ -92,7 +92,7 @@ async def test_dbtop_in_tmux_shows_the_lock_chain_and_answers_keys(pg, sessions,
         root_line = next(i for i, line in enumerate(lines) if line.lstrip().startswith(str(holder.get_server_pid())))
         assert f"└─ {middle.get_server_pid()}" in lines[root_line + 1]
         assert f"└─ {tail.get_server_pid()}" in lines[root_line + 2]
-        assert "holds" in lines[root_line]
+        assert "ExclusiveLock xid" in lines[root_line]  # the lock the root holds, by its mode
 
         term.keys("1", "/")
         await asyncio.to_thread(term.wait_for, "filter: user, database")  # the box has focus

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -23,7 +24,7 @@ from ..findings.engine import RuleFailure, Thresholds, evaluate
 from ..findings.model import Finding, Severity
 from ..panels.backups import BackupsPanel
 from ..panels.base import Panel, SessionChosen
-from ..panels.findings import FindingsPanel, finding_detail_body
+from ..panels.findings import FindingsPanel
 from ..panels.connections import ConnectionsPanel
 from ..panels.locks import LocksPanel
 from ..panels.overview import OverviewStrip
@@ -31,9 +32,11 @@ from ..panels.replication import ReplicationPanel
 from ..panels.statements import StatementsPanel
 from ..panels.views import ViewsPanel
 from ..panels.text import clean, duration, literal
-from ..themes import STYLESHEET, THEMES, default_theme_name
+from ..themes import STYLESHEET, THEMES, default_theme_name, rich_color
 from .poller import SnapshotPoller
-from .screens import DetailScreen, ProfilePicker, keys_help, session_detail, statement_detail
+from .tab_labels import alerts, panels_with_urgent_findings, tab_labels
+from .screens import (DetailPage, DetailScreen, ProfilePicker, finding_page, keys_help, session_detail,
+                      statement_detail, statement_page)
 
 PANELS: list[tuple[str, str, type[Panel]]] = [
     ("connections", "Connections", ConnectionsPanel),
@@ -115,6 +118,13 @@ class DbtopApp(App):
         self.disconnected_since: float | None = None
         self.last_error: str | None = None
         self.applied: dict[str, int] = {}
+        # The rules' latest findings for this target: the app's state, which the Findings panel shows.
+        self.findings: list[Finding] = []
+        self.findings_sequence = -1
+        self.findings_taken_at: datetime | None = None
+        # The panels that serve this target's engine, in key order.
+        engine = getattr(poller.collector, "engine", "postgres")
+        self.panel_specs = [spec for spec in PANELS if engine in spec[2].ENGINES]
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -123,7 +133,7 @@ class DbtopApp(App):
         yield overview
         yield Static(id="connection-status", classes="hidden")
         with TabbedContent(id="panels", initial="connections"):
-            for n, (key, title, panel_class) in enumerate(PANELS, 1):
+            for n, (key, title, panel_class) in enumerate(self.panel_specs, 1):
                 with TabPane(f"{n} {title}", id=key):
                     yield panel_class(id=f"{key}-panel")
         yield Footer()
@@ -131,6 +141,7 @@ class DbtopApp(App):
     def on_mount(self) -> None:
         self.start_polling(self.poller)
         self.set_interval(1.0, self.tick)
+        self.update_tab_labels()
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_gone)
         except (NotImplementedError, RuntimeError, ValueError):
@@ -185,14 +196,19 @@ class DbtopApp(App):
                 self.disconnected_since = time.monotonic()
             self.last_error = snapshot.error
         self.show_latest()
+        self.follow_detail()
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
         if not self.is_running:
             return
         panel = self.query_one(FindingsPanel)
-        if message.poller is not self.poller or message.snapshot.sequence < panel.findings_for:
+        if message.poller is not self.poller or message.snapshot.sequence < self.findings_sequence:
             return
+        self.findings = message.findings
+        self.findings_sequence = message.snapshot.sequence
         panel.set_findings(message.findings, message.failures, message.snapshot.sequence)
+        self.findings_taken_at = message.snapshot.taken_at
+        self.follow_detail()
         if self.last_reachable is not None:
             self.update_tab_labels(self.last_reachable)
             if self.active_panel_key() == "findings" and self.screen is self.screen_stack[0]:
@@ -216,20 +232,27 @@ class DbtopApp(App):
             if snapshot is not None and self.applied.get(key) != snapshot.sequence:
                 panel.apply(snapshot)
                 self.applied[key] = snapshot.sequence
-            for other_key, _, _ in PANELS:
+            for other_key, _, _ in self.panel_specs:
                 self.panel(other_key).stale = stale
             self.update_status()
 
-    def update_tab_labels(self, snapshot: Snapshot) -> None:
+    def update_tab_labels(self, snapshot: Snapshot | None = None) -> None:
+        snapshot = snapshot or self.last_reachable
         tabs = self.query_one("#panels", TabbedContent)
-        numbers = {key: n for n, (key, _, _) in enumerate(PANELS, 1)}
-        waiting = snapshot.blocking.blocked_count
-        label = f"{numbers['locks']} Locks" + (f" ({waiting} waiting)" if waiting else "")
-        tabs.get_tab("locks").label = Text(label, style="bold" if waiting else "")
-        findings = self.query_one(FindingsPanel).findings
+        waiting = snapshot.blocking.blocked_count if snapshot else 0
+        findings = self.findings
         urgent = sum(1 for f in findings if f.severity >= Severity.HIGH)
-        label = f"{numbers['findings']} Findings" + (f" ({urgent} urgent)" if urgent else "")
-        tabs.get_tab("findings").label = Text(label, style="bold" if urgent else "")
+        marked = panels_with_urgent_findings(findings)
+        labels = tab_labels([(key, title) for key, title, _ in self.panel_specs], self.size.width, waiting, urgent, marked)
+        alarm = rich_color(self.theme_variables.get("severity-high", "red"))
+        for key, label in labels.items():
+            wrong = key in marked or (key == "locks" and waiting) or (key == "findings" and urgent)
+            tabs.get_tab(key).label = Text(label, style=f"bold {alarm}" if wrong else "")
+        self.query_one(OverviewStrip).alerts = alerts(waiting, urgent)
+
+    def on_resize(self) -> None:
+        if self.query("#panels"):  # not before the layout is composed
+            self.update_tab_labels()
 
     def update_status(self) -> None:
         overview = self.query_one(OverviewStrip)
@@ -254,6 +277,15 @@ class DbtopApp(App):
             return
         self.update_status()
         self.query_one(OverviewStrip).refresh_identity()
+        if isinstance(self.screen, DetailScreen):
+            stalled = ("disconnected" if self.disconnected_since is not None
+                       else "paused" if self.poller.paused else None)
+            self.screen.refresh_age(stalled)
+
+    def follow_detail(self) -> None:
+        """An open detail page reads itself again from the newest data."""
+        if isinstance(self.screen, DetailScreen) and self.screen.follow is not None and self.last_reachable:
+            self.call_later(self.screen.follow_latest)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.show_latest()
@@ -274,24 +306,37 @@ class DbtopApp(App):
         if session is None:
             self.notify(f"session {pid} has ended", severity="warning")
             return
-        self.push_screen(session_detail(session, snapshot), callback=lambda _: self.show_latest())
+        self.push_screen(session_detail(session, snapshot, lambda: self.last_reachable),
+                         callback=lambda _: self.show_latest())
 
     def on_findings_panel_finding_chosen(self, message: FindingsPanel.FindingChosen) -> None:
         finding = message.finding
-        self.push_screen(DetailScreen(clean(finding.title, 200), finding_detail_body(finding)),
+
+        def follow() -> DetailPage | None:
+            now = next((f for f in self.findings if f.id == finding.id), None)
+            return finding_page(now, self.findings_taken_at) if now is not None else None
+
+        self.push_screen(DetailScreen(clean(finding.title, 200), finding_page(finding, self.findings_taken_at),
+                                      follow, gone="no longer found"),
                          callback=lambda _: self.show_latest())
 
     def on_statements_panel_statement_chosen(self, message: StatementsPanel.StatementChosen) -> None:
         snapshot = self.last_reachable
         statement = next((s for s in snapshot.statements.entries if s.key == message.key), None)
+
+        def follow() -> DetailPage | None:
+            now = self.last_reachable
+            same = next((s for s in now.statements.entries if s.key == message.key), None)
+            return statement_page(same, now.statements.delta(same), now.taken_at) if same is not None else None
+
         if statement is not None:
-            self.push_screen(statement_detail(statement, snapshot.statements.delta(statement)),
+            self.push_screen(statement_detail(statement, snapshot.statements.delta(statement), snapshot.taken_at,
+                                              follow),
                              callback=lambda _: self.show_latest())
 
     # -- actions ---------------------------------------------------------------------------------
     def action_show_panel(self, key: str) -> None:
-        if self.screen.maximized is not None:
-            self.screen.minimize()
+        self.screen.remove_class("-zoomed")
         self.query_one("#panels", TabbedContent).active = key
         # Focus now, not when TabActivated arrives: keys typed right after go to this panel.
         self.screen.set_focus(self.panel(key).query("DataTable").first())
@@ -300,7 +345,7 @@ class DbtopApp(App):
         self._filter_sessions()
 
     def _step_panel(self, step: int) -> None:
-        keys = [key for key, _, _ in PANELS]
+        keys = [key for key, _, _ in self.panel_specs]
         current = keys.index(self.active_panel_key())
         self.action_show_panel(keys[(current + step) % len(keys)])
 
@@ -311,10 +356,9 @@ class DbtopApp(App):
         self._step_panel(-1)
 
     def action_zoom(self) -> None:
-        if self.screen.maximized is not None:
-            self.screen.minimize()
-        else:
-            self.screen.maximize(self.panel(self.active_panel_key()), container=False)
+        """The panel gets the screen's height and width: the figures and the tab bar go (see
+        dbtop.tcss), the live/age/disconnected line and the connection-lost line stay."""
+        self.screen.toggle_class("-zoomed")
 
     def action_toggle_pause(self) -> None:
         self.poller.set_paused(not self.poller.paused)
@@ -337,10 +381,11 @@ class DbtopApp(App):
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.applied.clear()
         self.show_latest()
+        self.notify(f"theme {self.theme}", markup=False)
 
     def action_help(self) -> None:
         sections = [("everywhere", [b for b in self.BINDINGS if isinstance(b, Binding)])]
-        for key, title, panel_class in PANELS:
+        for key, title, panel_class in self.panel_specs:
             bindings = [b for b in panel_class.BINDINGS if isinstance(b, Binding)]
             bindings.append(Binding("enter", "", "details of the selected row"))
             sections.append((title, bindings))
@@ -384,16 +429,18 @@ class DbtopApp(App):
         self.latest = self.last_reachable = None
         self.disconnected_since = None
         self.applied.clear()
+        self.findings, self.findings_sequence = [], -1
         overview = self.query_one(OverviewStrip)
         overview.reset(profile=name)
-        for key, _, _ in PANELS:
+        for key, _, _ in self.panel_specs:
             self.panel(key).reset()
         self.start_polling(poller)
         await asyncio.to_thread(old.stop)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for n, (key, title, _) in enumerate(PANELS, 1):
+        # Textual's own "Keys" (its help panel) would stand beside dbtop's "Keys" below.
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
+        for n, (key, title, _) in enumerate(self.panel_specs, 1):
             yield SystemCommand(f"Show {title}", f"Switch to the {title} panel (key {n})",
                                 lambda key=key: self.action_show_panel(key))
         yield SystemCommand("Zoom panel", "Show the current panel on the whole screen (z)", self.action_zoom)

@@ -3,34 +3,119 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import NamedTuple
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..engines.snapshot import Session, Snapshot, Statement, StatementDelta
+from ..findings.model import Finding
+from ..panels.findings import finding_detail_body
 from ..panels.text import clean, duration, literal, milliseconds, number
 
 
+class DetailPage(NamedTuple):
+    """What a detail screen shows: its parts, the text `y` copies, and when the data was read."""
+
+    body: list[Text | Table]
+    copy_text: str | None = None
+    taken_at: datetime | None = None
+
+
 class DetailScreen(ModalScreen[None]):
-    """A scrollable page of details; Escape or q closes it."""
+    """A scrollable page of details; Escape or q closes it, y copies its statement.
 
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
+    With `follow`, the page is read again from each new snapshot (the app calls `follow_latest`);
+    when `follow` returns None (the session ended) or no new snapshot comes (disconnected, paused),
+    the title says the page is frozen and how old it is, counted by the app's 1 s tick."""
 
-    def __init__(self, title: str, body: list[Text | Table]):
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False),
+                Binding("y", "copy", "Copy statement")]
+
+    def __init__(self, title: str, body: list[Text | Table] | DetailPage,
+                 follow: Callable[[], DetailPage | None] | None = None, gone: str = "no longer there"):
         super().__init__()
         self.page_title = title
-        self.body = body
+        self.page = body if isinstance(body, DetailPage) else DetailPage(body)
+        self.follow = follow
+        self.gone = gone
+        self.ended = False
+        self.stalled: str | None = None
+
+    @property
+    def body(self) -> list[Text | Table]:
+        return self.page.body
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(Text.assemble((self.page_title, "bold"), "  (Esc closes)"), classes="detail-title")
-            for part in self.body:
-                yield Static(part, classes="detail-part")
+            yield Static(self.title_text(), classes="detail-title")
+            with Vertical(id="detail-body"):
+                for part in self.body:
+                    yield Static(part, classes="detail-part")
+
+    def title_text(self) -> Text:
+        title = Text.assemble((self.page_title, "bold"))
+        taken_at = self.page.taken_at
+        if taken_at is not None:
+            age = duration((datetime.now(timezone.utc) - taken_at).total_seconds())
+            clock = taken_at.astimezone().strftime("%H:%M:%S")
+            if self.ended:
+                title.append(f"  {self.gone}: frozen at {clock}, {age} old", style="bold")
+            elif self.follow is None or self.stalled:
+                title.append(f"  frozen at {clock}, {age} old" + (f" ({self.stalled})" if self.stalled else ""),
+                             style="bold")
+            else:
+                title.append(f"  live: as of {clock}, {age} old")
+        keys = "Esc closes, y copies" if self.page.copy_text else "Esc closes"
+        title.append(f"  ({keys})")
+        return title
+
+    def refresh_age(self, stalled: str | None = None) -> None:
+        """Called every second by the app, with why no new data comes (paused, disconnected):
+        the age in the title keeps counting."""
+        self.stalled = stalled
+        if self.is_mounted:
+            self.query_one(".detail-title", Static).update(self.title_text())
+
+    async def follow_latest(self) -> None:
+        """Read the page again from the newest data; keep the old one, marked frozen, if its
+        subject is gone."""
+        if self.follow is None or self.ended or not self.is_mounted:
+            return
+        page = self.follow()
+        if page is None:
+            self.ended = True
+        else:
+            self.page = page
+            holder = self.query_one("#detail-body", Vertical)
+            statics = list(holder.query_children(Static))
+            if len(statics) == len(page.body):
+                for static, part in zip(statics, page.body):
+                    static.update(part)
+            else:
+                await holder.remove_children()
+                await holder.mount_all([Static(part, classes="detail-part") for part in page.body])
+        self.refresh_age(self.stalled)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy":
+            return bool(self.page.copy_text)
+        return True
+
+    def action_copy(self) -> None:
+        text = self.page.copy_text
+        if not text:
+            return
+        # OSC 52: the terminal (through SSH too) puts it on the clipboard; tmux needs set-clipboard on.
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {len(text)} characters (OSC 52; in tmux: set -g set-clipboard on)", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -50,7 +135,7 @@ def fields(rows: list[tuple[str, object]], columns: int = 1) -> Table:
     return table
 
 
-def session_detail(session: Session, snapshot: Snapshot) -> DetailScreen:
+def session_page(session: Session, snapshot: Snapshot) -> DetailPage:
     others = {s.pid: s for s in snapshot.sessions}
     blocks = sorted(s.pid for s in snapshot.sessions if session.pid in s.blocked_by)
 
@@ -80,10 +165,25 @@ def session_detail(session: Session, snapshot: Snapshot) -> DetailScreen:
         Text.assemble(("blocks\n", "bold"), describe(blocks)),
         Text.assemble(("query\n", "bold"), literal(session.query or "", one_line=False)),
     ]
-    return DetailScreen(f"session {session.pid}", body)
+    return DetailPage(body, session.query or None, snapshot.taken_at)
 
 
-def statement_detail(statement: Statement, delta: StatementDelta | None) -> DetailScreen:
+def session_detail(session: Session, snapshot: Snapshot,
+                   latest: Callable[[], Snapshot] | None = None) -> DetailScreen:
+    """A session's page; with `latest` (the newest reachable snapshot), it follows the session
+    until it ends (its pid gone, or reused by a backend started later)."""
+
+    def follow() -> DetailPage | None:
+        now = latest()
+        same = next((s for s in now.sessions if s.pid == session.pid and s.backend_start == session.backend_start),
+                    None)
+        return session_page(same, now) if same is not None else None
+
+    return DetailScreen(f"session {session.pid}", session_page(session, snapshot), follow if latest else None,
+                        gone="the session has ended")
+
+
+def statement_page(statement: Statement, delta: StatementDelta | None, taken_at: datetime | None) -> DetailPage:
     body: list[Text | Table] = [fields([
         ("query id", statement.query_id), ("user", statement.user), ("database", statement.database),
         ("top level", "yes" if statement.toplevel else "no (inside a function)"),
@@ -95,7 +195,17 @@ def statement_detail(statement: Statement, delta: StatementDelta | None) -> Deta
     ])]
     body.append(Text("normalized statement", style="bold"))
     body.append(literal(statement.query or "(text not available)", one_line=False))
-    return DetailScreen(f"statement {statement.query_id}", body)
+    return DetailPage(body, statement.query or None, taken_at)
+
+
+def statement_detail(statement: Statement, delta: StatementDelta | None, taken_at: datetime | None = None,
+                     follow: Callable[[], DetailPage | None] | None = None) -> DetailScreen:
+    return DetailScreen(f"statement {statement.query_id}", statement_page(statement, delta, taken_at), follow,
+                        gone="no longer in pg_stat_statements")
+
+
+def finding_page(finding: Finding, taken_at: datetime | None) -> DetailPage:
+    return DetailPage(finding_detail_body(finding), finding.statement, taken_at)
 
 
 def keys_help(sections: list[tuple[str, list[Binding]]], key_display: Callable[[Binding], str]) -> DetailScreen:
