@@ -305,9 +305,9 @@ def dbtop_keys(term: Terminal, work: Workload, repeats: int) -> dict[str, list[f
             out["group"].append(timed(term, has(f"grouped by {group}"), "g"))
         out["group"].append(timed(term, lambda s: "grouped by" not in s and "pid " in s, "g"))
 
-        out["Enter"].append(timed(term, has("(Esc closes)"), "Enter"))
+        out["Enter"].append(timed(term, has("Esc closes"), "Enter"))
         term.keys("Escape")
-        term.wait_for(lambda s: "(Esc closes)" not in s)
+        term.wait_for(lambda s: "Esc closes" not in s)
     return out
 
 
