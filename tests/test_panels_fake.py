@@ -73,7 +73,7 @@ def shows_rows(app, case: PanelCase) -> bool:
 
 async def show(app, pilot, case: PanelCase) -> None:
     await pilot.press(case.number)
-    await until(pilot, lambda: shows_rows(app, case), timeout=5)
+    await until(pilot, lambda: shows_rows(app, case), timeout=10)
     await pilot.pause()
 
 
@@ -98,7 +98,7 @@ async def test_panel_shows_its_rows_and_keeps_them_marked_stale_when_the_server_
         before = describe(app, case)
 
         latest = await next_snapshot(app, pilot)
-        assert not latest.reachable and latest.sequence == 2
+        assert not latest.reachable  # (the retry a second later may already have come: unreachable too)
         assert not app.query_one("#connection-status", Static).has_class("hidden")
         text = screen_text(app)
         assert "connection lost — showing the last data, marked stale" in text
@@ -123,14 +123,15 @@ async def test_overview_strip_from_the_built_snapshot(size):
 
 
 async def test_the_app_comes_back_when_the_server_does():
-    collector = FakeCollector([scene(), f.unreachable(error=ERROR), f.healthy()])
+    collector = FakeCollector([scene(), f.unreachable(error=ERROR)])
     async with fake_dashboard(collector, (120, 40)) as (app, pilot):
         await next_snapshot(app, pilot)
         assert app.disconnected_since is not None
-        await until(pilot, lambda: app.latest.reachable, timeout=5)  # the retry comes after a second
+        collector.more(f.healthy())
+        await until(pilot, lambda: app.latest.reachable, timeout=10)  # the retry comes a second or two later
         await pilot.pause()
         assert app.disconnected_since is None
         assert app.query_one("#connection-status", Static).has_class("hidden")
         assert not app.panel("connections").has_class("stale")
         assert "connection lost" not in screen_text(app)
-        assert app.last_reachable.sequence == 3
+        assert app.last_reachable.backups is not None and app.last_reachable.sequence > 2
