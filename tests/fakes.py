@@ -311,10 +311,6 @@ def backups(*entries: model.BackupEntry, rpo_s: float = DAY, **overrides) -> mod
     ), overrides))
 
 
-def pgbackrest(*stanzas: str, available: bool = True, error: str | None = None) -> model.PgBackRestStatus:
-    return model.PgBackRestStatus(available=available, stanzas=list(stanzas), error=error)
-
-
 # -- the catalog ---------------------------------------------------------------------------------
 
 def table(name: str = "orders", schema: str = "public", **overrides) -> model.TableFacts:

@@ -68,6 +68,11 @@ def test_the_lock_chain_builds_the_tree_the_engine_would():
     assert (root.pid, root.blocks_direct, root.blocks_total, root.longest_wait_s) == (100, 1, 2, 45)
     assert [n.pid for n in root.tree.blocked] == [101] and [n.pid for n in root.tree.blocked[0].blocked] == [102]
     assert snap.blocking.blocked_count == 2
+    held, awaited = f.lock(100, "RowExclusiveLock"), f.lock(101, "ShareLock", granted=False, locktype="transactionid",
+                                                            relation=None)
+    with_locks = f.snapshot(sessions=f.lock_chain(100, 101), locks=[held, awaited])
+    (root,) = with_locks.blocking.roots
+    assert root.holds == [held] and root.tree.blocked[0].waiting_for.mode == "ShareLock"
 
 
 def test_builders_state_only_what_they_are_told_and_keep_the_rest_realistic():
