@@ -15,3 +15,8 @@ class ConnectError(RuntimeError):
 
 class EngineUnavailable(ConnectError):
     """The target's engine is not one this installation of dbtop can monitor."""
+
+
+class OperationFailed(RuntimeError):
+    """An operation the operator asked for (installing the refresh log, …) failed and changed nothing;
+    str() is one line saying why and what to do."""

@@ -19,14 +19,15 @@ from dbtop.profiles.target import Target, resolve_target
 
 
 # -- the layers (README: `-m "not server and not tmux"` runs the unit layer alone) ----------------
-# A test is `server` when it uses a fixture that starts PostgreSQL, or calls a helper that does;
-# `tmux` when it drives dbtop in a tmux terminal; `slow` when it took over five seconds
-# (`pytest --durations=25`). Markers are registered in pyproject.toml and checked strictly.
+# A test is `server` when it uses a fixture that starts PostgreSQL, or it or one of its fixtures calls
+# a helper that does; `tmux` when it drives dbtop in a tmux terminal; `slow` when it took over five
+# seconds (`pytest --durations=25`). Markers are registered in pyproject.toml and checked strictly.
 SERVER_FIXTURES = {"pg", "standby", "start_cluster", "demo"}
-SERVER_HELPERS = {"LocalCluster", "start_demo"}
+SERVER_HELPERS = {"LocalCluster", "_start_cluster", "start_demo"}
+SERVER_MODULES = {"test_bench_app"}  # bench/app.py starts its own cluster
 TMUX_FIXTURES = {"terminal"}
 TMUX_HELPERS = {"Terminal"}
-TMUX_MODULES = {"test_e2e_tmux"}
+TMUX_MODULES = {"test_e2e_tmux", "test_bench_app"}
 # module or module::test (without parameters); tests/test_markers.py checks each still exists.
 SLOW = {
     "test_demo::test_full_size_demo_builds_in_under_a_minute",
@@ -60,7 +61,7 @@ def names_used(code) -> set[str]:
 def layer_markers(module: str, name: str, fixtures: set[str], names: set[str]) -> set[str]:
     """The layer markers of test `name` in `module` (its file name without .py)."""
     markers = set()
-    if fixtures & SERVER_FIXTURES or names & SERVER_HELPERS:
+    if fixtures & SERVER_FIXTURES or names & SERVER_HELPERS or module in SERVER_MODULES:
         markers.add("server")
     if fixtures & TMUX_FIXTURES or names & TMUX_HELPERS or module in TMUX_MODULES:
         markers.add("tmux")
@@ -76,7 +77,10 @@ def pytest_collection_modifyitems(config, items):
             continue
         module = item.module.__name__.rsplit(".", 1)[-1]
         name = getattr(item, "originalname", item.name)
-        for marker in sorted(layer_markers(module, name, set(item.fixturenames), names_used(function.__code__))):
+        names = names_used(function.__code__)
+        for definitions in item._fixtureinfo.name2fixturedefs.values():  # a fixture may start the server
+            names |= names_used(definitions[-1].func.__code__)
+        for marker in sorted(layer_markers(module, name, set(item.fixturenames), names)):
             item.add_marker(marker)
 
 

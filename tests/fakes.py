@@ -234,15 +234,14 @@ def wal_receiver(**overrides) -> model.WalReceiver:
 _DEFAULT = object()
 
 
-def replication(role: str = "primary", *, standbys: Any = _DEFAULT, slots: Iterable[model.ReplicationSlot] = (),
-                receiver: Any = _DEFAULT) -> model.Replication:
+def replication(role: str = "primary", *, standbys: Any = _DEFAULT, receiver: Any = _DEFAULT) -> model.Replication:
     """A primary with one streaming standby by default (`standbys=[]` for none); a standby
-    (`role="standby"`) with a streaming receiver."""
+    (`role="standby"`) with a streaming receiver. Slots are PostgreSQL's: `snapshot(slots=…)`."""
     if standbys is _DEFAULT:
         standbys = [standby()] if role == "primary" else []
     if receiver is _DEFAULT:
         receiver = wal_receiver() if role == "standby" else None
-    return model.Replication(role=role, standbys=list(standbys), slots=list(slots), receiver=receiver)
+    return model.Replication(role=role, standbys=list(standbys), receiver=receiver)
 
 
 # -- materialized views --------------------------------------------------------------------------
@@ -301,12 +300,13 @@ def archiving(**overrides) -> model.WalArchiving:
 
 
 def backups(*entries: model.BackupEntry, rpo_s: float = DAY, **overrides) -> model.Backups:
-    """The inventory; the newest verified backup and the recovery point age follow from `entries`."""
+    """The inventory; the newest verified backup and the recovery point age follow from `entries`.
+    WAL archiving and pgBackRest are PostgreSQL's: `snapshot(archiving=…)`."""
     verified = [e.taken_at for e in entries if e.status == "verified" and e.taken_at is not None]
     newest = max(verified, default=None)
     return model.Backups(**_with(dict(
-        read_at=NOW, directory="/var/backups/postgresql", entries=list(entries), archiving=archiving(),
-        pgbackrest=model.PgBackRestStatus(available=False), rpo_s=rpo_s, retention_s=7 * DAY, retention_keep=3,
+        read_at=NOW, directory="/var/backups/postgresql", entries=list(entries), rpo_s=rpo_s,
+        retention_s=7 * DAY, retention_keep=3,
         newest_verified_at=newest, recovery_point_age_s=(NOW - newest).total_seconds() if newest else None,
     ), overrides))
 
@@ -399,21 +399,29 @@ def insecure_connection(pid: int, client: str = "10.0.3.7", **overrides) -> mode
 
 def catalog(**overrides) -> model.Catalog:
     """Catalog facts: every section read and empty unless given (`tables=[table(…)]`, `gaps={…}`)."""
-    return model.Catalog(**_with(dict(read_at=NOW, objects_cap=2000, stats_reset=ago(30 * DAY)), overrides))
+    return model.Catalog(**_with(dict(read_at=NOW, objects_cap=2000, stats_reset=ago(30 * DAY),
+                                      server_addresses=["10.0.0.10"], md5_password_roles=[]), overrides))
 
 
 # -- whole snapshots -----------------------------------------------------------------------------
 
+POSTGRES_PARTS = ("activity", "catalog", "slots", "archiving", "pgbackrest")
+
+
 def snapshot(*, sessions: Iterable[model.Session] = (), locks: Iterable[model.Lock] = (), **overrides) -> model.Snapshot:
     """A reachable snapshot of a primary with these sessions and nothing else read. The blocking
     tree is built from the sessions' `blocked_by` (and `locks`) unless `blocking` is given;
-    connections_used counts the client sessions plus dbtop's own unless given."""
+    connections_used counts the client sessions plus dbtop's own unless given. PostgreSQL's own
+    parts are given here too and land in its section: `activity`, `catalog`, `slots`, `archiving`,
+    `pgbackrest`."""
     sessions = list(sessions)
     locks = list(locks)
-    clients = sum(1 for s in sessions if s.backend_type in (None, "client backend"))
+    section = {name: overrides.pop(name) for name in POSTGRES_PARTS if name in overrides}
+    clients = sum(1 for s in sessions if s.counts_as_client)
     values = _with(dict(
         sequence=1, taken_at=NOW, target=TARGET.label, engine="postgres", reachable=True, interval_s=2.0,
         server=server(), connections_used=clients + 1, sessions=sessions,
+        postgres=model.PostgresSection(**section),
     ), overrides)
     if "blocking" not in overrides:
         values["blocking"] = blocking(sessions, locks)
@@ -459,11 +467,12 @@ def healthy_catalog() -> model.Catalog:
 
 def healthy(**overrides) -> model.Snapshot:
     """Everything read, and all of it well: no rule fires on this snapshot. Override a part to make
-    one thing wrong (`healthy(backups=backups())`)."""
+    one thing wrong (`healthy(backups=backups())`, `healthy(slots=[slot(active=False)])`)."""
     values = _with(dict(
-        sessions=healthy_sessions(), statements=healthy_statements(), activity=activity(),
-        replication=replication(slots=[slot()]), views=views(matview(), matview("weekly_signups", age_s=2 * HOUR)),
-        backups=backups(backup(), backup("app-previous.dump", age_s=30 * HOUR)), catalog=healthy_catalog(),
+        sessions=healthy_sessions(), statements=healthy_statements(), activity=activity(), replication=replication(),
+        slots=[slot()], views=views(matview(), matview("weekly_signups", age_s=2 * HOUR)),
+        backups=backups(backup(), backup("app-previous.dump", age_s=30 * HOUR)), archiving=archiving(),
+        pgbackrest=model.PgBackRestStatus(available=False), catalog=healthy_catalog(),
     ), overrides)
     return snapshot(**values)
 

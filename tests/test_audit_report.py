@@ -70,7 +70,7 @@ def test_markdown_report_is_laid_out_like_an_audit_report(audit_db, tmp_path):
 
 def test_json_report_and_fail_on(audit_db):
     result = run_audit(audit_db.dsn(database=DB), "--format", "json", "--fail-on", "critical")
-    assert result.returncode == 1 and "a Critical finding is at or above --fail-on critical" in result.stderr
+    assert result.returncode == 3 and "a Critical finding is at or above --fail-on critical" in result.stderr
     report = json.loads(result.stdout)
     assert report["schema_version"] == 1 and report["system"]["Database"] == DB
     severities = [row["finding"]["severity"] for row in report["findings"]]
@@ -80,7 +80,7 @@ def test_json_report_and_fail_on(audit_db):
     assert report["metrics"]["max_connections"] == 200
 
     info_only = run_audit(audit_db.dsn(database=DB), "--format", "json", "--fail-on", "info")
-    assert info_only.returncode == 1
+    assert info_only.returncode == 3
     bad = run_audit(audit_db.dsn(database=DB), "--project", "/nonexistent/repo")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "no such directory" in bad.stderr
 
@@ -151,3 +151,18 @@ def test_markdown_lists_at_most_ten_findings_of_a_rule_and_counts_the_rest():
     assert len(text) < 20_000
     document = json.loads(report.model_dump_json())
     assert len(document["findings"]) == 2500  # machines get every one
+
+
+def test_markdown_report_removes_bidi_overrides_and_control_characters():
+    """Object names and query texts come from the database: a right-to-left override (U+202E) would make
+    the report display text in another order than it is stored, and ESC starts terminal sequences."""
+    hostile = "public.\u202eelbat\u202c\x1b[31m"
+    found = Finding(id="schema.no_primary_key:" + hostile, rule="schema.no_primary_key", area="schema",
+                    severity=Severity.MEDIUM, title=f"Table {hostile} has no primary key", impact="i", fix="f",
+                    evidence=[Evidence(subject=hostile, detail="query: SELECT '\u2066x\u2069'")])
+    report = build_report(findings=[found], snapshot=live_snapshot(), generated_at=datetime.now(timezone.utc),
+                          dbtop_version="t")
+    text = to_markdown(report)
+    assert "elbat" in text
+    for character in ("\u202e", "\u202c", "\u2066", "\u2069", "\x1b"):
+        assert character not in text

@@ -29,6 +29,8 @@ from ..snapshot import (
     CollectorCost,
     Lock,
     PartStatus,
+    PgBackRestStatus,
+    PostgresSection,
     Replication,
     ReplicationSlot,
     ServerInfo,
@@ -43,6 +45,7 @@ from ..snapshot import (
     WalReceiver,
 )
 from ..errors import ConnectError
+from ..redact import redact
 from .connect import APPLICATION_NAME, open_connection
 from .queries import MARKER, sql, statements_sql
 from .catalog import read_catalog
@@ -227,7 +230,7 @@ class PostgresCollector:
 
     def _unreachable(self, error: str) -> Snapshot:
         return Snapshot(sequence=self._sequence, taken_at=datetime.now(timezone.utc), target=self.target.label,
-                        engine="postgres", reachable=False, error=error)
+                        engine="postgres", reachable=False, error=redact(error))
 
     async def _collect(self, started: float, cpu_started: float) -> Snapshot:
         assert self._conn is not None
@@ -243,13 +246,15 @@ class PostgresCollector:
 
         sessions_rows = await self._part("sessions", lambda: self._fetch(sql("activity", major)))
         sessions: list[Session] = []
-        connections_used = None
+        connections_used = connections_hidden = None
         if sessions_rows is not None:
-            sessions, connections_used = self._sessions(sessions_rows)
+            sessions, connections_used, connections_hidden = self._sessions(sessions_rows)
             if facts is not None and not self._reads_all_stats(facts):
+                hidden = sum(1 for s in sessions if s.hidden)
                 self._parts["sessions"] = PartStatus(
                     available=True,
-                    reason="other roles' query text, state and client are hidden",
+                    reason=f"other roles' state, query text and client are hidden ({hidden} processes; "
+                           "connections counted by user and database)",
                     fix=PRIVILEGE_FIX["sessions"].format(user=facts["current_user"]))
 
         blocking = Blocking()
@@ -263,20 +268,27 @@ class PostgresCollector:
             reason = f"needs the server facts, which could not be read ({self._parts['server'].reason})"
             for name in ("statements", "replication"):
                 self._parts[name] = PartStatus(available=False, reason=reason, fix=self._parts["server"].fix)
-            return self._snapshot(started, cpu_started, None, connections_used, sessions, blocking, None,
-                                  activity_row, None)
+            section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None)
+            return self._snapshot(started, cpu_started, None, (connections_used, connections_hidden), sessions,
+                                  blocking, None, None, section)
         statements = await self._part("statements", lambda: self._read_statements(facts))
-        # pg_stat_replication scans every backend: only worth asking when a walsender exists.
-        walsenders = sessions_rows is None or any(s.backend_type == "walsender" for s in sessions)
+        # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
+        # a session whose type is hidden can be one).
+        walsenders = sessions_rows is None or any(s.backend_type == "walsender" or s.hidden for s in sessions)
         replication = await self._part("replication", lambda: self._read_replication(facts, major, walsenders))
         if time.monotonic() >= self._size_due:
             await self._part("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
         views = await self._slow_part("views", self._read_views)
-        backups = await self._slow_part("backups", lambda: self._read_backups(major))
+        backups, archiving, pgbackrest = await self._slow_part("backups", lambda: self._read_backups(major)) or (
+            None, None, None)
         catalog = await self._slow_part("catalog", lambda: read_catalog(self._fetch, major, objects_cap=self.objects_cap))
-        return self._snapshot(started, cpu_started, self._server_info(facts), connections_used, sessions,
-                              blocking, statements, activity_row, replication, views, backups, catalog)
+        slots = replication[1] if replication else []
+        section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None,
+                                  catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest)
+        return self._snapshot(started, cpu_started, self._server_info(facts), (connections_used, connections_hidden),
+                              sessions, blocking, statements, replication[0] if replication else None, section,
+                              views, backups)
 
     async def _slow_part(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
         """A part read every `every_s[name]` seconds; between readings the last value is reused."""
@@ -298,7 +310,7 @@ class PostgresCollector:
             self._parts["views"] = PartStatus(available=True, reason=self._views.refresh_log_note)
         return views
 
-    async def _read_backups(self, major: int) -> Backups:
+    async def _read_backups(self, major: int) -> tuple[Backups, WalArchiving, PgBackRestStatus]:
         from ..backup_inventory import collect_backup_inventory, default_backup_dir
 
         archiving = WalArchiving(**dict((await self._fetch(sql("archiver", major)))[0]))
@@ -306,17 +318,18 @@ class PostgresCollector:
         directory = Path(policy.backup_dir).expanduser() if policy.backup_dir else default_backup_dir(
             policy.profile, self.target.label)
         try:
-            return await asyncio.wait_for(
+            backups, pgbackrest = await asyncio.wait_for(
                 collect_backup_inventory(directory, rpo_s=policy.rpo_s, retention_s=policy.retention_s,
-                                         keep=policy.retention_keep, archiving=archiving,
-                                         pgbackrest_timeout_s=policy.pgbackrest_timeout_s),
+                                         keep=policy.retention_keep, pgbackrest_timeout_s=policy.pgbackrest_timeout_s),
                 BACKUP_SCAN_TIMEOUT_S + policy.pgbackrest_timeout_s)
+            return backups, archiving, pgbackrest
         except asyncio.TimeoutError:
             raise PartFailed(f"reading the backup directory {directory} did not finish in time",
                              "check that the file system holding it answers (a hung network mount?)") from None
 
-    def _snapshot(self, started, cpu_started, server, connections_used, sessions, blocking, statements,
-                  activity_row, replication, views=None, backups=None, catalog=None) -> Snapshot:
+    def _snapshot(self, started, cpu_started, server, connections, sessions, blocking, statements,
+                  replication, section: PostgresSection, views=None, backups=None) -> Snapshot:
+        """`connections`: (client backends counted, how many of them by their user and database alone)."""
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -328,15 +341,15 @@ class PostgresCollector:
             reachable=True,
             interval_s=interval,
             server=server,
-            connections_used=connections_used,
+            connections_used=connections[0],
+            connections_hidden=connections[1],
             sessions=sessions,
             blocking=blocking,
             statements=statements or Statements(),
-            activity=self._activity_rates(activity_row[0]) if activity_row else None,
             replication=replication,
             views=views,
             backups=backups,
-            catalog=catalog,
+            postgres=section,
             parts=dict(self._parts),
             cost=CollectorCost(queries=self._queries, round_trips=self._round_trips,
                                wall_ms=(finished - started) * 1000,
@@ -384,6 +397,7 @@ class PostgresCollector:
         return result
 
     def _fail(self, name: str, reason: str, fix: str | None, back_off: bool = True) -> None:
+        reason = redact(reason)  # server error text may quote a statement or a connection string
         previous = self._backoff.get(name)
         failures = previous.failures + 1 if previous else 1
         retry_at = None
@@ -406,7 +420,7 @@ class PostgresCollector:
         self._facts = facts
         settings = await self._part("settings", lambda: self._fetch(sql("settings", major), SETTINGS_READ))
         if settings is not None:
-            self._settings = {r["name"]: r["value"] for r in settings}
+            self._settings = {r["name"]: redact(r["value"]) for r in settings}
         names = await self._part("names", lambda: self._fetch(sql("names", major)))
         if names is not None:
             self._names = {(r["kind"], r["oid"]): r["name"] for r in names}
@@ -437,22 +451,28 @@ class PostgresCollector:
         )
 
     # -- sessions --------------------------------------------------------------------------------
-    def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int]:
+    def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int, int]:
+        """The sessions (dbtop's own left out), the client backends among them (dbtop's own counted:
+        it takes a slot), and how many of those were counted with their type hidden."""
         if not rows:
-            return [], 0
+            return [], 0, 0
         columns = tuple(rows[0].keys())
         build = Session.from_trusted
         own = self._own_pids
         sessions = []
-        used = 0
+        used = hidden = 0
         for r in rows:
             row = dict(zip(columns, r))
-            if row["backend_type"] == "client backend":
+            row["query"] = redact(row["query"])
+            session = build(row)
+            if session.counts_as_client:
                 used += 1
-                if row["pid"] in own and row["application"] == APPLICATION_NAME:
+                if session.hidden:
+                    hidden += 1
+                elif row["pid"] in own and row["application"] == APPLICATION_NAME:
                     continue
-            sessions.append(build(row))
-        return sessions, used
+            sessions.append(session)
+        return sessions, used, hidden
 
     # -- database-wide rates ---------------------------------------------------------------------
     def _activity_rates(self, row: asyncpg.Record) -> Activity:
@@ -509,7 +529,7 @@ class PostgresCollector:
                 self._texts.clear()
                 new_ids = [r["query_id"] for r in rows]
             texts = await self._fetch(sql("statement_texts", 12), list(set(new_ids)))
-            self._texts.update((r["query_id"], r["query"]) for r in texts)
+            self._texts.update((r["query_id"], redact(r["query"])) for r in texts)
 
         # Most entries do not move between two polls: for those, compare the decoded row with the
         # last one and keep the Statement built then. Columns: user_id, database_id, query_id,
@@ -565,12 +585,18 @@ class PostgresCollector:
         return Statements(extension_version=version, entries=entries, interval_s=interval, deltas=deltas)
 
     # -- replication -----------------------------------------------------------------------------
-    async def _read_replication(self, facts: dict[str, Any], major: int, walsenders: bool) -> Replication:
+    async def _read_replication(self, facts: dict[str, Any], major: int,
+                                walsenders: bool) -> tuple[Replication, list[ReplicationSlot]]:
+        """The replication members, and the server's replication slots (PostgreSQL's section)."""
         slots = [ReplicationSlot(**dict(r)) for r in await self._fetch(sql("replication_slots", major))]
         if facts["is_standby"]:
             rows = await self._fetch(sql("wal_receiver", major))
-            return Replication(role="standby", slots=slots, receiver=WalReceiver(**dict(rows[0])))
+            return Replication(role="standby", receiver=WalReceiver(**dict(rows[0]))), slots
         standbys = []
         if walsenders:
             standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
-        return Replication(role="primary", standbys=standbys, slots=slots)
+        if not self._reads_all_stats(facts) and any(s.state is None for s in standbys):
+            self._parts["replication"] = PartStatus(
+                available=True, reason="the standbys' state, positions and lag are hidden",
+                fix=PRIVILEGE_FIX["replication"].format(user=facts["current_user"]))
+        return Replication(role="primary", standbys=standbys), slots
