@@ -45,6 +45,10 @@ SLOW = {
     "test_rules_live::test_cache_hit_ratio",
     "test_rules_live::test_autovacuum_off_for_the_server",
     "test_app::test_number_keys_tab_and_zoom",
+    "test_app::test_slow_queries_panel_ranks_and_shows_full_statement",
+    "test_reconnect::test_the_poller_reconnects_within_one_interval_of_the_servers_return",
+    "test_engine_privileges::test_no_panel_shows_an_all_clear_for_what_a_role_without_grants_could_not_read",
+    "test_secrets::test_panels_show_no_secret",
     "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",  # collects in two subprocesses
 }
 

@@ -128,7 +128,8 @@ async def test_the_app_comes_back_when_the_server_does():
         await next_snapshot(app, pilot)
         assert app.disconnected_since is not None
         collector.more(f.healthy())
-        await until(pilot, lambda: app.latest.reachable, timeout=10)  # the retry comes a second or two later
+        app.poller.wake()  # rather than wait for the retry
+        await until(pilot, lambda: app.latest.reachable, timeout=10)
         await pilot.pause()
         assert app.disconnected_since is None
         assert app.query_one("#connection-status", Static).has_class("hidden")
