@@ -18,6 +18,76 @@ from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import Target, resolve_target
 
 
+# -- the layers (README: `-m "not server and not tmux"` runs the unit layer alone) ----------------
+# A test is `server` when it uses a fixture that starts PostgreSQL, or it or one of its fixtures calls
+# a helper that does; `tmux` when it drives dbtop in a tmux terminal; `slow` when it took over five
+# seconds (`pytest --durations=25`). Markers are registered in pyproject.toml and checked strictly.
+SERVER_FIXTURES = {"pg", "standby", "start_cluster", "demo"}
+SERVER_HELPERS = {"LocalCluster", "_start_cluster", "start_demo"}
+SERVER_MODULES = {"test_bench_app"}  # bench/app.py starts its own cluster
+TMUX_FIXTURES = {"terminal"}
+TMUX_HELPERS = {"Terminal"}
+TMUX_MODULES = {"test_e2e_tmux", "test_bench_app"}
+# module or module::test (without parameters); tests/test_markers.py checks each still exists.
+SLOW = {
+    "test_demo::test_full_size_demo_builds_in_under_a_minute",
+    "test_demo::test_n_plus_one_and_many_statement_shapes",
+    "test_demo::test_guardian_cleans_up_after_the_demo_is_killed",
+    "test_e2e_tmux::test_dbtop_in_tmux_shows_the_lock_chain_and_answers_keys",
+    "test_profiles_cli::test_dbtop_name_in_a_terminal_asks_the_keyring_passphrase_once_and_connects",
+    "test_profiles_cli::test_add_then_connect_with_nothing_secret_on_disk",
+    "test_profiles_cli::test_a_wrong_stored_password_names_the_profile",
+    "test_profiles_cli::test_profile_commands_with_a_file_keyring",
+    "test_profiles_cli::test_the_fail_backend_gives_the_headless_message",
+    "test_profiles_cli::test_a_wrong_profile_file_is_one_line",
+    "test_rules_catalog",  # its module fixture plants a catalog (~10 s) before the first test
+    "test_rules_live::test_ssl_on_is_not_a_finding",
+    "test_rules_live::test_cache_hit_ratio",
+    "test_rules_live::test_autovacuum_off_for_the_server",
+    "test_app::test_number_keys_tab_and_zoom",
+    "test_app::test_slow_queries_panel_ranks_and_shows_full_statement",
+    "test_reconnect::test_the_poller_reconnects_within_one_interval_of_the_servers_return",
+    "test_engine_privileges::test_no_panel_shows_an_all_clear_for_what_a_role_without_grants_could_not_read",
+    "test_secrets::test_panels_show_no_secret",
+    "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",  # collects in two subprocesses
+}
+
+
+def names_used(code) -> set[str]:
+    """The global names a test's code (and the functions nested in it) refers to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= names_used(const)
+    return names
+
+
+def layer_markers(module: str, name: str, fixtures: set[str], names: set[str]) -> set[str]:
+    """The layer markers of test `name` in `module` (its file name without .py)."""
+    markers = set()
+    if fixtures & SERVER_FIXTURES or names & SERVER_HELPERS or module in SERVER_MODULES:
+        markers.add("server")
+    if fixtures & TMUX_FIXTURES or names & TMUX_HELPERS or module in TMUX_MODULES:
+        markers.add("tmux")
+    if module in SLOW or f"{module}::{name}" in SLOW:
+        markers.add("slow")
+    return markers
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None:
+            continue
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        name = getattr(item, "originalname", item.name)
+        names = names_used(function.__code__)
+        for definitions in item._fixtureinfo.name2fixturedefs.values():  # a fixture may start the server
+            names |= names_used(definitions[-1].func.__code__)
+        for marker in sorted(layer_markers(module, name, set(item.fixturenames), names)):
+            item.add_marker(marker)
+
+
 def _start_cluster(**initdb_options) -> LocalCluster:
     try:
         find_bindir()

@@ -1,0 +1,138 @@
+"""Each panel in the running app, fed built snapshots by the FakeCollector through the real poller, at
+80x24 and 120x40: it shows its rows, and when the server goes away it keeps them, marked stale, under
+the disconnected line. No server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from textual.widgets import DataTable, Static, TabbedContent
+
+from dbtop.panels.overview import OverviewStrip
+
+from . import fakes as f
+from .fakes import FakeCollector, fake_dashboard, next_snapshot
+from .test_app import SIZES, screen_text, until
+
+ERROR = "connection to server at db1.example:5432 lost: [FATAL] terminating connection"
+
+# One scene for every panel: the healthy server with a lock chain and no verified backup.
+CHAIN = f.lock_chain(100, 101, 102, wait_s=45)
+
+
+def scene():
+    return f.healthy(sessions=[*f.healthy_sessions(), *CHAIN],
+                     backups=f.backups(f.backup("app-nightly.dump", status="unverified")))
+
+
+@dataclass(frozen=True)
+class PanelCase:
+    key: str              # the panel's key in the app
+    number: str           # the key that shows it
+    tables: dict          # table id -> the row keys it must show (a list: in this order; a set: any order)
+    on_screen: tuple      # text that must be on screen
+
+
+def statement_key(query_id: int) -> str:
+    return next(s.key for s in f.healthy_statements().entries if s.query_id == query_id)
+
+
+PANELS = [
+    PanelCase("connections", "1", {"connections-table": {str(s.pid) for s in [*f.healthy_sessions(), *CHAIN]}},
+              ("9 sessions", "100", "idle in tx")),
+    PanelCase("locks", "2", {"locks-table": ["100", "100/101", "100/101/102"]},
+              ("2 sessions waiting behind 1 root blocker", "└─ 101", "└─ 102")),
+    # ranked by time in the last interval; dbtop's own statement is not shown
+    PanelCase("statements", "3", {"statements-table": [statement_key(2), statement_key(3), statement_key(1)]},
+              ("ranked by time in last interval", "170")),
+    PanelCase("replication", "4", {"replication-standbys": ["4000"], "replication-slots": ["replica1"]},
+              ("primary with 1 standby(s)", "replica1")),
+    PanelCase("views", "5", {"views-table": {"analytics.daily_sales", "analytics.weekly_signups"}},
+              ("2 materialized view(s)", "analytics.daily_sales", "fresh")),
+    PanelCase("backups", "6", {"backups-table": ["dbtop:app-nightly.dump:0"]},
+              ("NO VERIFIED BACKUP", "app-nightly.dump", "unverified")),
+    PanelCase("findings", "7", {"findings-table": ["backup.no_verified_backup", "connections.root_blocker:100",
+                                                   "backup.never_verified"]},
+              ("3 finding(s)", "Critical", "No verified backup")),
+]
+
+
+def row_keys(app, table_id: str) -> list[str]:
+    table = app.query_one(f"#{table_id}", DataTable)
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+def shows_rows(app, case: PanelCase) -> bool:
+    for table_id, expected in case.tables.items():
+        keys = row_keys(app, table_id)
+        if (set(keys) if isinstance(expected, set) else keys) != expected:
+            return False
+    return True
+
+
+async def show(app, pilot, case: PanelCase) -> None:
+    await pilot.press(case.number)
+    await until(pilot, lambda: shows_rows(app, case), timeout=10)
+    await pilot.pause()
+
+
+def describe(app, case: PanelCase) -> dict:
+    return {table_id: row_keys(app, table_id) for table_id in case.tables}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("case", PANELS, ids=lambda c: c.key)
+async def test_panel_shows_its_rows_and_keeps_them_marked_stale_when_the_server_goes(case, size):
+    collector = FakeCollector([scene(), f.unreachable(error=ERROR)])
+    async with fake_dashboard(collector, size) as (app, pilot):
+        try:
+            await show(app, pilot, case)
+        except AssertionError:
+            raise AssertionError(f"{case.key} shows {describe(app, case)}") from None
+        text = screen_text(app)
+        for expected in case.on_screen:
+            assert expected in text, f"{expected!r} not on screen:\n{text}"
+        assert "connection lost" not in text
+        assert not app.panel(case.key).has_class("stale")
+        before = describe(app, case)
+
+        latest = await next_snapshot(app, pilot)
+        assert not latest.reachable  # (the retry a second later may already have come: unreachable too)
+        assert not app.query_one("#connection-status", Static).has_class("hidden")
+        text = screen_text(app)
+        assert "connection lost — showing the last data, marked stale" in text
+        assert "[FATAL]" in text  # the server's text shown literally, brackets and all
+        assert app.query_one(OverviewStrip).status.startswith("disconnected")
+        assert app.panel(case.key).has_class("stale")
+        assert describe(app, case) == before  # the last data stays on screen
+        assert app.last_reachable.sequence == 1
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_overview_strip_from_the_built_snapshot(size):
+    snap = scene()
+    async with fake_dashboard(FakeCollector(snap), size) as (app, pilot):
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "primary" in text and f"PG {snap.server.version}" in text
+        assert f"{snap.connections_used}/100" in text
+        assert "Locks (2 waiting)" in text
+        tabs = app.query_one("#panels", TabbedContent)
+        await until(pilot, lambda: str(tabs.get_tab("findings").label) == "7 Findings (2 urgent)", timeout=5)
+
+
+async def test_the_app_comes_back_when_the_server_does():
+    collector = FakeCollector([scene(), f.unreachable(error=ERROR)])
+    async with fake_dashboard(collector, (120, 40)) as (app, pilot):
+        await next_snapshot(app, pilot)
+        assert app.disconnected_since is not None
+        collector.more(f.healthy())
+        app.poller.wake()  # rather than wait for the retry
+        await until(pilot, lambda: app.latest.reachable, timeout=10)
+        await pilot.pause()
+        assert app.disconnected_since is None
+        assert app.query_one("#connection-status", Static).has_class("hidden")
+        assert not app.panel("connections").has_class("stale")
+        assert "connection lost" not in screen_text(app)
+        assert app.last_reachable.backups is not None and app.last_reachable.sequence > 2

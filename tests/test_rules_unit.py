@@ -1,0 +1,457 @@
+"""Every registered rule on snapshots built in code: a case where it fires (the finding's id, severity
+and the evidence that matters) and a near miss where it does not. No server.
+
+The cases name the rule function they cover; `test_every_registered_rule_has_a_firing_and_a_quiet_case`
+compares them with the `@rule` registry, so a new rule without unit tests fails the suite."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pytest
+
+from dbtop.findings import rules as _registers_the_rules  # noqa: F401
+from dbtop.findings.engine import RULES, Thresholds, evaluate
+from dbtop.findings.model import Finding, Severity
+
+from . import fakes as f
+from .fakes import DAY, HOUR, MIB
+
+
+@dataclass(frozen=True)
+class Fires:
+    """`rule` (a registered function's name) finds `id` with `severity` on the built snapshot, and
+    one of its evidence lines ("subject: detail") contains `evidence`."""
+
+    rule: str
+    label: str
+    build: Callable
+    id: str
+    severity: Severity
+    evidence: str = ""
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """`rule` finds nothing on the built snapshot (a near miss: just under a threshold, or a case
+    the rule must leave alone)."""
+
+    rule: str
+    label: str
+    build: Callable
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+
+def with_catalog(**sections):
+    """The healthy snapshot with these catalog sections replaced."""
+    return f.healthy(catalog=f.healthy_catalog().model_copy(update=sections))
+
+
+def with_settings(**settings):
+    return f.healthy(server=f.server(settings=settings))
+
+
+def with_sessions(*sessions, **overrides):
+    return f.healthy(sessions=[*f.healthy_sessions(), *sessions], **overrides)
+
+
+def with_statements(*entries, **overrides):
+    return f.healthy(statements=f.statements(*entries), **overrides)
+
+
+CASES: list[Fires | Quiet] = [
+    # -- access ----------------------------------------------------------------------------------
+    Fires("hba_trust_remote", "trust from anywhere",
+          lambda: with_catalog(hba_rules=[f.hba_rule(12, "trust", address="0.0.0.0", netmask="0.0.0.0")]),
+          "security.hba_trust_remote:12", Severity.CRITICAL, "pg_hba.conf line 12: host all all 0.0.0.0/0 trust"),
+    Quiet("hba_trust_remote", "trust only on loopback and the local socket",
+          lambda: with_catalog(hba_rules=[f.hba_rule(1, "trust", type="local"),
+                                          f.hba_rule(2, "trust", address="127.0.0.1/32", netmask=None),
+                                          f.hba_rule(3, "trust", address="::1/128", netmask=None),
+                                          f.hba_rule(4, "scram-sha-256", address="0.0.0.0/0", netmask=None)])),
+    Quiet("hba_trust_remote", "pg_hba not readable: cannot tell",
+          lambda: with_catalog(hba_rules=[f.hba_rule(12, "trust", address="0.0.0.0/0", netmask=None)],
+                               gaps={"hba_rules": "permission denied for pg_hba_file_rules"})),
+    Fires("hba_not_checked", "a line the server could not read",
+          lambda: with_catalog(hba_rules=[f.hba_rule(30, None, error="invalid authentication method \"trsut\"")]),
+          "security.hba_not_checked", Severity.INFO, "pg_hba.conf line 30: the server could not read it"),
+    Fires("hba_not_checked", "a trust line with an unreadable mask",
+          lambda: with_catalog(hba_rules=[f.hba_rule(31, "trust", address="10.0.0.0", netmask="255.0.255.0.1")]),
+          "security.hba_not_checked", Severity.INFO, "pg_hba.conf line 31: the netmask"),
+    Quiet("hba_not_checked", "readable lines, and an unreadable one that does not trust",
+          lambda: with_catalog(hba_rules=[f.hba_rule(1, "trust", type="local"), f.hba_rule(2, "trust", address="0.0.0.0/0",
+                                                                                        netmask=None),
+                                          f.hba_rule(3, "scram-sha-256", address="db-*", netmask=None)])),
+    Fires("insecure_connections", "remote client without SSL",
+          lambda: with_catalog(insecure_connections=[f.insecure_connection(301, "10.0.3.7")]),
+          "security.insecure_connection", Severity.HIGH, "pid 301: app from 10.0.3.7"),
+    Quiet("insecure_connections", "none", lambda: f.healthy()),
+    # -- availability ----------------------------------------------------------------------------
+    Fires("no_standby", "primary alone", lambda: f.healthy(replication=f.replication(standbys=[])),
+          "availability.no_standby", Severity.HIGH, "pg_stat_replication"),
+    Quiet("no_standby", "a standby needs no standby of its own",
+          lambda: f.healthy(server=f.server(is_standby=True), replication=f.replication("standby"))),
+    Fires("replication_lag", "a standby 45 s behind",
+          lambda: f.healthy(replication=f.replication(standbys=[f.standby(replay_lag_s=45)])),
+          "availability.replication_lag", Severity.HIGH, "replica1: replay lag 45s"),
+    Fires("replication_lag", "this standby far behind",
+          lambda: f.healthy(server=f.server(is_standby=True),
+                            replication=f.replication("standby", receiver=f.wal_receiver(replay_lag_s=400))),
+          "availability.replication_lag", Severity.CRITICAL, "this standby: replay lag 6m40s"),
+    Quiet("replication_lag", "just under the limit",
+          lambda: f.healthy(replication=f.replication(standbys=[f.standby(replay_lag_s=9.5)]))),
+    Fires("inactive_slots", "an abandoned slot holding 2 GB",
+          lambda: f.healthy(slots=[f.slot("old_replica", active=False, retained_wal_bytes=2048 * MIB)]),
+          "availability.inactive_slot:old_replica", Severity.HIGH, "old_replica: physical, wal_status reserved, retains 2.0 GB"),
+    Quiet("inactive_slots", "an active slot retaining much",
+          lambda: f.healthy(slots=[f.slot(retained_wal_bytes=4096 * MIB)])),
+    # -- backups ---------------------------------------------------------------------------------
+    Fires("no_verified_backup", "only an unverified backup",
+          lambda: f.healthy(backups=f.backups(f.backup(status="unverified"))),
+          "backup.no_verified_backup", Severity.CRITICAL, "backup inventory: 1 backup(s) in /var/backups/postgresql"),
+    Fires("no_verified_backup", "the newest verified backup beyond the RPO",
+          lambda: f.healthy(backups=f.backups(f.backup(age_s=30 * HOUR), rpo_s=DAY)),
+          "backup.rpo_exceeded", Severity.HIGH, "newest verified backup: finished"),
+    Quiet("no_verified_backup", "verified an hour inside the RPO",
+          lambda: f.healthy(backups=f.backups(f.backup(age_s=23 * HOUR), rpo_s=DAY))),
+    Fires("archiving", "archive_mode off",
+          lambda: f.healthy(archiving=f.archiving(archive_mode="off")),
+          "backup.archiving_off", Severity.HIGH, "archive_mode: off"),
+    Fires("archiving", "the last attempt failed",
+          lambda: f.healthy(archiving=f.archiving(failed_count=3, last_failed_wal="00000001000000030000005A",
+                                                  last_failed_at=f.ago(30), last_archived_at=f.ago(600))),
+          "backup.archiving_failing", Severity.CRITICAL, "pg_stat_archiver: 3 failure(s), last 00000001000000030000005A"),
+    Quiet("archiving", "a failure since recovered",
+          lambda: f.healthy(archiving=f.archiving(failed_count=1, last_failed_wal="000000010000000300000001",
+                                                  last_failed_at=f.ago(DAY)))),
+    Quiet("archiving", "a standby does not archive",
+          lambda: f.healthy(server=f.server(is_standby=True), replication=f.replication("standby"),
+                            archiving=f.archiving(archive_mode="off"))),
+    Fires("backups_never_verified", "a foreign dump never verified",
+          lambda: f.healthy(backups=f.backups(f.backup(), f.backup("manual.sql", "unverified", origin="foreign",
+                                                                   format="plain"))),
+          "backup.never_verified", Severity.MEDIUM, "manual.sql: foreign, plain"),
+    Fires("backups_never_verified", "a partial file",
+          lambda: f.healthy(backups=f.backups(f.backup(), f.backup("app.dump.partial", "partial",
+                                                                   problem="interrupted: no metadata"))),
+          "backup.bad_files", Severity.HIGH, "app.dump.partial: partial: interrupted"),
+    Quiet("backups_never_verified", "every backup verified", lambda: f.healthy()),
+    # -- connections -----------------------------------------------------------------------------
+    Fires("connection_saturation", "85% used",
+          lambda: f.healthy(connections_used=85), "connections.saturation", Severity.HIGH,
+          "client connections: 85 used of max_connections 100"),
+    Fires("connection_saturation", "92% used", lambda: f.healthy(connections_used=92),
+          "connections.saturation", Severity.CRITICAL),
+    Fires("connection_saturation", "a profile's lower threshold", lambda: f.healthy(connections_used=60),
+          "connections.saturation", Severity.HIGH, thresholds={"connections.high_pct": 50}),
+    Quiet("connection_saturation", "79% used", lambda: f.healthy(connections_used=79)),
+    Fires("idle_in_transaction", "idle in transaction for 15 min",
+          lambda: with_sessions(f.idle_in_transaction(301, 900)),
+          "connections.idle_in_transaction", Severity.HIGH, "pid 301: app@app (api): idle in transaction for 15m00s"),
+    Fires("idle_in_transaction", "for 2 min", lambda: with_sessions(f.idle_in_transaction(301, 120)),
+          "connections.idle_in_transaction", Severity.MEDIUM, "pid 301"),
+    Quiet("idle_in_transaction", "59 s", lambda: with_sessions(f.idle_in_transaction(301, 59))),
+    Fires("long_running_queries", "a 2-minute query", lambda: with_sessions(f.running(301, 120)),
+          "connections.long_query", Severity.MEDIUM, "pid 301: app@app (api): running for 2m00s"),
+    Fires("long_running_queries", "a 20-minute query", lambda: with_sessions(f.running(301, 1200)),
+          "connections.long_query", Severity.HIGH, "pid 301"),
+    Quiet("long_running_queries", "59 s, an old idle session's last query, autovacuum",
+          lambda: with_sessions(f.running(301, 59), f.idle(302, HOUR), f.background(303))),
+    Fires("long_transactions", "a transaction open 12 min", lambda: with_sessions(f.idle_in_transaction(301, 720)),
+          "connections.long_transaction", Severity.HIGH, "pid 301: app@app (api): transaction open 12m00s, idle in transaction"),
+    Quiet("long_transactions", "open 9 min 50 s", lambda: with_sessions(f.idle_in_transaction(301, 590))),
+    Fires("root_blockers", "a holder blocking two for 45 s",
+          lambda: with_sessions(*f.lock_chain(100, 101, 102, wait_s=45)),
+          "connections.root_blocker:100", Severity.HIGH, "pid 100: app@app (billing): blocks 2 session(s), longest waiting 45s"),
+    Fires("root_blockers", "blocking for over 5 min",
+          lambda: with_sessions(*f.lock_chain(100, 101, wait_s=400)),
+          "connections.root_blocker:100", Severity.CRITICAL, "pid 100"),
+    Quiet("root_blockers", "waits under 30 s", lambda: with_sessions(*f.lock_chain(100, 101, 102, wait_s=20))),
+    Fires("no_idle_transaction_timeout", "timeout 0",
+          lambda: with_settings(idle_in_transaction_session_timeout="0"),
+          "connections.no_idle_transaction_timeout", Severity.LOW, "idle_in_transaction_session_timeout: 0 (disabled)"),
+    Quiet("no_idle_transaction_timeout", "a timeout set", lambda: f.healthy()),
+    # -- design ----------------------------------------------------------------------------------
+    Fires("tables_without_primary_key", "events without a key",
+          lambda: with_catalog(tables=[f.table("events", has_primary_key=False, live_rows=5000)]),
+          "schema.no_primary_key:public.events", Severity.MEDIUM, "public.events: 5,000 rows, no PRIMARY KEY"),
+    Quiet("tables_without_primary_key", "the tables section not read: cannot tell",
+          lambda: with_catalog(tables=[f.table("events", has_primary_key=False)], gaps={"tables": "timeout"})),
+    Fires("mixed_on_delete", "CASCADE and RESTRICT to customers",
+          lambda: with_catalog(foreign_keys=[
+              f.foreign_key("orders_customer_fkey", "orders", ["customer_id"], "customers", on_delete="CASCADE"),
+              f.foreign_key("invoices_customer_fkey", "invoices", ["customer_id"], "customers", on_delete="RESTRICT")]),
+          "schema.mixed_on_delete:public.customers", Severity.HIGH, "public.invoices.invoices_customer_fkey: (customer_id) ON DELETE RESTRICT"),
+    Quiet("mixed_on_delete", "CASCADE to one table, RESTRICT to another",
+          lambda: with_catalog(foreign_keys=[
+              f.foreign_key("orders_customer_fkey", "orders", ["customer_id"], "customers", on_delete="CASCADE"),
+              f.foreign_key("invoices_order_fkey", "invoices", ["order_id"], "orders", on_delete="RESTRICT")])),
+    Fires("not_valid_constraints", "a NOT VALID check",
+          lambda: with_catalog(constraints_not_valid=[f.not_valid_constraint("orders_total_check")]),
+          "schema.not_valid_constraint:public.orders.orders_total_check", Severity.MEDIUM,
+          "orders_total_check: CHECK ((total >= 0)) NOT VALID"),
+    Quiet("not_valid_constraints", "the section not read",
+          lambda: with_catalog(constraints_not_valid=[f.not_valid_constraint("orders_total_check")],
+                               gaps={"constraints_not_valid": "timeout"})),
+    Fires("unlogged_tables", "an unlogged table", lambda: with_catalog(tables=[f.table("scratch", unlogged=True)]),
+          "schema.unlogged_table:public.scratch", Severity.MEDIUM, "public.scratch"),
+    Quiet("unlogged_tables", "all logged", lambda: f.healthy()),
+    Fires("disabled_triggers", "a disabled audit trigger",
+          lambda: with_catalog(disabled_triggers=[f.disabled_trigger("orders_audit")]),
+          "schema.disabled_trigger:public.orders.orders_audit", Severity.MEDIUM, "orders_audit: on public.orders"),
+    Quiet("disabled_triggers", "none disabled", lambda: f.healthy()),
+    # -- indexing --------------------------------------------------------------------------------
+    Fires("duplicate_indexes", "two equal indexes: the less used one goes",
+          lambda: with_catalog(indexes=[f.index("orders_a_idx", columns=[2], scans=10),
+                                        f.index("orders_b_idx", columns=[2], scans=500)]),
+          "indexes.duplicate:public.orders_a_idx", Severity.HIGH, "orders_b_idx: CREATE INDEX orders_b_idx"),
+    Fires("duplicate_indexes", "a prefix of another",
+          lambda: with_catalog(indexes=[f.index("orders_c2_idx", columns=[2]),
+                                        f.index("orders_c2_c3_idx", columns=[2, 3])]),
+          "indexes.redundant:public.orders_c2_idx", Severity.MEDIUM, "orders_c2_c3_idx"),
+    Quiet("duplicate_indexes", "a unique prefix, another method, a partial twin",
+          lambda: with_catalog(indexes=[f.index("orders_c2_key", columns=[2], unique=True),
+                                        f.index("orders_c2_c3_idx", columns=[2, 3]),
+                                        f.index("orders_c4_idx", columns=[4]),
+                                        f.index("orders_c4_hash", columns=[4], method="hash"),
+                                        f.index("orders_c4_open", columns=[4], predicate="status = 'open'")])),
+    Fires("unused_indexes", "50 MB never scanned",
+          lambda: with_catalog(indexes=[f.index("orders_note_idx", columns=[5], scans=0, size_bytes=50 * MIB)]),
+          "indexes.unused:public.orders_note_idx", Severity.MEDIUM, "orders_note_idx: CREATE INDEX"),
+    Quiet("unused_indexes", "small, or unique",
+          lambda: with_catalog(indexes=[f.index("orders_note_idx", columns=[5], scans=0, size_bytes=5 * MIB),
+                                        f.index("orders_ref_key", columns=[6], scans=0, unique=True,
+                                                size_bytes=50 * MIB)])),
+    Quiet("unused_indexes", "on a standby its scans are its own",
+          lambda: f.healthy(server=f.server(is_standby=True), replication=f.replication("standby"),
+                            catalog=f.healthy_catalog().model_copy(update={"indexes": [
+                                f.index("orders_note_idx", columns=[5], scans=0, size_bytes=50 * MIB)]}))),
+    Fires("invalid_indexes", "a failed concurrent unique index",
+          lambda: with_catalog(indexes=[f.index("orders_email_key", columns=[3], unique=True, valid=False)]),
+          "indexes.invalid:public.orders_email_key", Severity.HIGH, "orders_email_key: CREATE UNIQUE INDEX"),
+    Quiet("invalid_indexes", "all valid", lambda: f.healthy()),
+    Fires("too_many_indexes", "eleven indexes", lambda: with_catalog(tables=[f.table(index_count=11)]),
+          "indexes.too_many:public.orders", Severity.LOW, "public.orders: 11 indexes"),
+    Quiet("too_many_indexes", "ten indexes", lambda: with_catalog(tables=[f.table(index_count=10)])),
+    Fires("foreign_keys_without_index", "a 5,000-row child without an index",
+          lambda: with_catalog(tables=[f.table("order_lines", live_rows=5000)], foreign_keys=[
+              f.foreign_key("order_lines_order_fkey", "order_lines", ["order_id"], "orders", has_supporting_index=False)]),
+          "performance.fk_without_index:public.order_lines.order_lines_order_fkey", Severity.MEDIUM,
+          "order_lines_order_fkey: public.order_lines(order_id) -> public.orders"),
+    Quiet("foreign_keys_without_index", "a child of 999 rows",
+          lambda: with_catalog(tables=[f.table("order_lines", live_rows=999)], foreign_keys=[
+              f.foreign_key("order_lines_order_fkey", "order_lines", ["order_id"], "orders", has_supporting_index=False)])),
+    Fires("sequential_scan_heavy_tables", "500,000 rows read by scans",
+          lambda: with_catalog(tables=[f.table("events", live_rows=500_000, seq_scan=5000, idx_scan=10,
+                                               seq_tup_read=2_500_000_000)]),
+          "performance.seq_scan_heavy:public.events", Severity.MEDIUM, "public.events: 5,000 sequential scans"),
+    Quiet("sequential_scan_heavy_tables", "a small table, or as many index scans",
+          lambda: with_catalog(tables=[f.table("small", live_rows=99_999, seq_scan=5000, idx_scan=10),
+                                       f.table("events", live_rows=500_000, seq_scan=5000, idx_scan=5000)])),
+    # -- server settings -------------------------------------------------------------------------
+    Fires("ssl_off", "ssl off", lambda: with_settings(ssl="off"), "security.ssl_off", Severity.MEDIUM, "ssl: off"),
+    Quiet("ssl_off", "ssl on", lambda: f.healthy()),
+    Fires("md5_passwords", "md5", lambda: with_settings(password_encryption="md5"),
+          "security.md5_password_encryption", Severity.MEDIUM, "password_encryption: md5"),
+    Quiet("md5_passwords", "scram", lambda: f.healthy()),
+    Fires("md5_stored_passwords", "two roles with MD5 hashes",
+          lambda: with_catalog(md5_password_roles=["app", "Legacy Reports"]),
+          "security.md5_stored_password", Severity.MEDIUM, "Legacy Reports: pg_authid.rolpassword is an MD5 hash"),
+    Quiet("md5_stored_passwords", "not read (pg_authid is for superusers only)",
+          lambda: f.healthy(catalog=f.healthy_catalog().model_copy(update={"md5_password_roles": None}))),
+    Fires("application_role_is_superuser", "the API as postgres",
+          lambda: with_sessions(f.session(301, user="postgres", application="api")),
+          "security.application_superuser:postgres", Severity.HIGH, "postgres: superuser; used by api"),
+    Quiet("application_role_is_superuser", "only a server process runs as the superuser",
+          lambda: with_sessions(f.background(301, user="postgres"))),
+    # -- statements ------------------------------------------------------------------------------
+    Fires("statements_extension_missing", "not installed",
+          lambda: f.snapshot(parts={"statements": f.unavailable(
+              "pg_stat_statements is not installed in database app", fix="CREATE EXTENSION pg_stat_statements")}),
+          "performance.pg_stat_statements_missing", Severity.MEDIUM, "pg_stat_statements: pg_stat_statements is not installed"),
+    Quiet("statements_extension_missing", "failed for another reason",
+          lambda: f.snapshot(parts={"statements": f.unavailable("canceling statement due to statement timeout")})),
+    Fires("slow_statements", "a 500 ms statement",
+          lambda: with_statements(f.statement(7, "SELECT * FROM report($1)", calls=500, mean_time_ms=500)),
+          "performance.slow_statement:7", Severity.HIGH, "queryid 7: app@app: mean 500.0 ms, 500 calls"),
+    Fires("slow_statements", "30 ms, a small share",
+          lambda: with_statements(f.statement(7, calls=200, mean_time_ms=30),
+                                  f.statement(8, calls=10_000, mean_time_ms=10)),
+          "performance.slow_statement:7", Severity.MEDIUM, "queryid 7"),
+    Quiet("slow_statements", "too few calls, dbtop's own, nested",
+          lambda: with_statements(f.statement(7, calls=99, mean_time_ms=500),
+                                  f.statement(8, calls=500, mean_time_ms=500, from_dbtop=True),
+                                  f.statement(9, calls=500, mean_time_ms=500, toplevel=False))),
+    Fires("n_plus_one", "a one-row lookup 20,000 times",
+          lambda: with_statements(f.statement(8, "SELECT * FROM customers WHERE id = $1", calls=20_000, rows=20_000)),
+          "performance.n_plus_one:8", Severity.MEDIUM, "queryid 8: 20,000 calls, 20,000 rows"),
+    Quiet("n_plus_one", "more rows than calls, or not a lookup",
+          lambda: with_statements(f.statement(8, "SELECT * FROM customers WHERE id = $1", calls=20_000, rows=40_000),
+                                  f.statement(9, "INSERT INTO events VALUES ($1)", calls=20_000, rows=20_000))),
+    Fires("cache_hit_ratio", "85%", lambda: f.healthy(activity=f.activity(blks_hit=850_000, blks_read=150_000)),
+          "performance.cache_hit_ratio", Severity.HIGH, "pg_stat_database: 850,000 blocks from shared buffers"),
+    Fires("cache_hit_ratio", "95%", lambda: f.healthy(activity=f.activity(blks_hit=950_000, blks_read=50_000)),
+          "performance.cache_hit_ratio", Severity.MEDIUM),
+    Quiet("cache_hit_ratio", "a poor ratio on too little traffic",
+          lambda: f.healthy(activity=f.activity(blks_hit=50_000, blks_read=40_000))),
+    Fires("slow_query_log_off", "-1", lambda: with_settings(log_min_duration_statement="-1"),
+          "monitoring.slow_query_log_off", Severity.LOW, "log_min_duration_statement: -1 (disabled)"),
+    Quiet("slow_query_log_off", "1 s", lambda: f.healthy()),
+    # -- technology ------------------------------------------------------------------------------
+    Fires("server_version", "PostgreSQL 12 after its end of life",
+          lambda: f.healthy(server=f.server(version_num=120022), taken_at=datetime(2025, 6, 1, tzinfo=timezone.utc)),
+          "technology.eol", Severity.HIGH, "server_version_num: 120022 (12.22); EOL 2024-11-21"),
+    Fires("server_version", "PostgreSQL 15 in its last year",
+          lambda: f.healthy(server=f.server(version_num=150018), taken_at=datetime(2027, 1, 4, tzinfo=timezone.utc)),
+          "technology.eol_soon", Severity.MEDIUM, "EOL 2027-11-11"),
+    Fires("server_version", "nine minor releases behind",
+          lambda: f.healthy(server=f.server(version_num=f.HEALTHY_MAJOR * 10000 + 1)),
+          "technology.minor_behind", Severity.MEDIUM, f"server version: {f.HEALTHY_MAJOR}.1"),
+    Quiet("server_version", "the newest minor of a supported major", lambda: f.healthy()),
+    Quiet("server_version", "a major newer than the table",
+          lambda: f.healthy(server=f.server(version_num=990001))),
+    # -- upkeep ----------------------------------------------------------------------------------
+    Fires("autovacuum_off", "off for the server", lambda: with_settings(autovacuum="off"),
+          "maintenance.autovacuum_off", Severity.HIGH, "autovacuum: off"),
+    Fires("autovacuum_off", "off on a table full of dead rows",
+          lambda: with_catalog(tables=[f.table(autovacuum_enabled=False, live_rows=100_000, dead_rows=50_000)]),
+          "maintenance.table_autovacuum_off:public.orders", Severity.HIGH,
+          "public.orders: autovacuum_enabled = false; 100,000 live, 50,000 dead rows"),
+    Fires("autovacuum_off", "off on a clean table",
+          lambda: with_catalog(tables=[f.table(autovacuum_enabled=False, dead_rows=10)]),
+          "maintenance.table_autovacuum_off:public.orders", Severity.MEDIUM),
+    Quiet("autovacuum_off", "on everywhere", lambda: f.healthy()),
+    Fires("dead_tuples", "more dead than live, not vacuumed for two days",
+          lambda: with_catalog(tables=[f.table(live_rows=250_000, dead_rows=300_000, last_autovacuum=f.ago(2 * DAY))]),
+          "maintenance.dead_tuples:public.orders", Severity.HIGH, "public.orders: 250,000 live, 300,000 dead"),
+    Quiet("dead_tuples", "many dead rows, vacuumed an hour ago",
+          lambda: with_catalog(tables=[f.table(live_rows=250_000, dead_rows=300_000, last_autovacuum=f.ago(HOUR))])),
+    Fires("table_bloat", "1.8 GB of a 2 GB heap empty",
+          lambda: with_catalog(table_bloat=[f.table_bloat(size_bytes=2048 * MIB, expected_bytes=200 * MIB)]),
+          "maintenance.table_bloat:public.orders", Severity.HIGH, "public.orders: 2.0 GB on disk"),
+    Quiet("table_bloat", "no statistics, or under 100 MB wasted",
+          lambda: with_catalog(table_bloat=[f.table_bloat("a", size_bytes=2048 * MIB, expected_bytes=None),
+                                            f.table_bloat("b", size_bytes=150 * MIB, expected_bytes=60 * MIB)])),
+    Fires("never_analyzed", "a table with rows never analyzed",
+          lambda: with_catalog(tables=[f.table("imports", live_rows=10, last_autoanalyze=None)]),
+          "maintenance.never_analyzed", Severity.MEDIUM, "public.imports: 10 rows, no ANALYZE on record"),
+    Quiet("never_analyzed", "an empty table never analyzed",
+          lambda: with_catalog(tables=[f.table("imports", live_rows=0, dead_rows=0, last_autoanalyze=None)])),
+    Fires("xid_wraparound", "1.6 billion", lambda: with_catalog(databases=[f.database_age("app", 1_600_000_000)]),
+          "maintenance.xid_wraparound:app", Severity.CRITICAL, "app: age(datfrozenxid) = 1,600,000,000"),
+    Fires("xid_wraparound", "250 million", lambda: with_catalog(databases=[f.database_age("app", 250_000_000)]),
+          "maintenance.xid_wraparound:app", Severity.MEDIUM),
+    Quiet("xid_wraparound", "just under 200 million",
+          lambda: with_catalog(databases=[f.database_age("app", 199_999_999)])),
+    Fires("sequence_exhaustion", "a smallint sequence at 99%",
+          lambda: with_catalog(sequences=[f.sequence("tickets_id_seq", 32_500, data_type="smallint")]),
+          "maintenance.sequence_exhaustion:public.tickets_id_seq", Severity.CRITICAL,
+          "public.tickets_id_seq: last_value 32,500 of max 32,767"),
+    Fires("sequence_exhaustion", "at 92%",
+          lambda: with_catalog(sequences=[f.sequence("tickets_id_seq", 30_000, data_type="smallint")]),
+          "maintenance.sequence_exhaustion:public.tickets_id_seq", Severity.HIGH),
+    Quiet("sequence_exhaustion", "at 88%, and never used",
+          lambda: with_catalog(sequences=[f.sequence("tickets_id_seq", 29_000, data_type="smallint"),
+                                          f.sequence("fresh_seq", None, data_type="smallint")])),
+    # -- views -----------------------------------------------------------------------------------
+    Fires("views_never_populated", "WITH NO DATA",
+          lambda: f.healthy(views=f.views(f.matview("weekly", populated=False))),
+          "views.never_populated:analytics.weekly", Severity.HIGH, "analytics.weekly: pg_matviews.ispopulated = false"),
+    Quiet("views_never_populated", "populated", lambda: f.healthy()),
+    Fires("views_stale", "5 h old against 4 h",
+          lambda: f.healthy(views=f.views(f.matview(age_s=5 * HOUR))),
+          "views.stale:analytics.daily_sales", Severity.MEDIUM, "known from dbtop's refresh log"),
+    Fires("views_stale", "20 h old against 4 h",
+          lambda: f.healthy(views=f.views(f.matview(age_s=20 * HOUR))),
+          "views.stale:analytics.daily_sales", Severity.HIGH),
+    Quiet("views_stale", "a file time is only a lower bound; an empty view is another finding",
+          lambda: f.healthy(views=f.views(f.matview(age_s=5 * HOUR, source="file_time"),
+                                          f.matview("weekly", populated=False)))),
+    Fires("views_without_unique_index", "no unique index",
+          lambda: f.healthy(views=f.views(f.matview(unique_index=False))),
+          "views.no_unique_index:analytics.daily_sales", Severity.MEDIUM, "analytics.daily_sales: no unique index"),
+    Quiet("views_without_unique_index", "a unique index", lambda: f.healthy()),
+]
+
+FIRES = [c for c in CASES if isinstance(c, Fires)]
+QUIET = [c for c in CASES if isinstance(c, Quiet)]
+REGISTERED = {function.__name__: function for function in RULES}
+
+
+def run(case: Fires | Quiet) -> list[Finding]:
+    return list(REGISTERED[case.rule](case.build(), Thresholds(case.thresholds)))
+
+
+def evidence_lines(finding: Finding) -> list[str]:
+    return [f"{e.subject}: {e.detail}" for e in finding.evidence]
+
+
+@pytest.mark.parametrize("case", FIRES, ids=lambda c: f"{c.rule}[{c.label}]")
+def test_rule_fires(case: Fires):
+    findings = run(case)
+    found = next((finding for finding in findings if finding.id == case.id), None)
+    assert found is not None, f"{case.id} not among {[x.id for x in findings]}"
+    assert found.rule == case.id.split(":", 1)[0]
+    assert found.severity == case.severity
+    assert any(case.evidence in line for line in evidence_lines(found)), evidence_lines(found)
+    assert found.impact and found.fix
+
+
+@pytest.mark.parametrize("case", QUIET, ids=lambda c: f"{c.rule}[{c.label}]")
+def test_rule_is_quiet(case: Quiet):
+    assert [x.id for x in run(case)] == []
+
+
+def test_every_registered_rule_has_a_firing_and_a_quiet_case():
+    fires = {c.rule for c in FIRES}
+    quiet = {c.rule for c in QUIET}
+    assert not (fires | quiet) - set(REGISTERED), "cases name rules that are not registered"
+    missing = {name: [kind for kind, names in (("fires", fires), ("quiet", quiet)) if name not in names]
+               for name in REGISTERED}
+    assert {name: kinds for name, kinds in missing.items() if kinds} == {}
+
+
+def rule_ids_written_in(function) -> set[str]:
+    """The rule ids a rule function writes literally (`rule="x.y"`) in the findings it yields."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return {keyword.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+            for keyword in node.keywords
+            if keyword.arg == "rule" and isinstance(keyword.value, ast.Constant)}
+
+
+def test_every_rule_id_a_rule_can_yield_has_a_firing_case():
+    fired = {(c.rule, c.id.split(":", 1)[0]) for c in FIRES}
+    unfired = {(name, rule_id) for name, function in REGISTERED.items()
+               for rule_id in rule_ids_written_in(function) if (name, rule_id) not in fired}
+    assert unfired == set()
+
+
+def test_the_id_finder_sees_each_kind_a_rule_yields():
+    """The check above is only as good as its reading of the rule's source."""
+    assert rule_ids_written_in(REGISTERED["no_verified_backup"]) == {"backup.no_verified_backup", "backup.rpo_exceeded"}
+    assert rule_ids_written_in(REGISTERED["server_version"]) == set()  # yielded from a helper: covered by hand above
+    from dbtop.findings.rules.technology import version_findings
+
+    assert rule_ids_written_in(version_findings) == {"technology.eol", "technology.eol_soon", "technology.minor_behind"}
+    assert {c.id for c in FIRES if c.rule == "server_version"} == rule_ids_written_in(version_findings)
+
+
+def test_no_rule_fires_or_fails_on_the_healthy_snapshot():
+    findings, failures = evaluate(f.healthy())
+    assert failures == []
+    assert [x.id for x in findings] == []
+
+
+@pytest.mark.parametrize("build", [f.snapshot, f.unreachable, lambda: f.healthy(catalog=f.catalog(gaps={
+    name: "timeout" for name in ("tables", "indexes", "table_bloat", "foreign_keys", "constraints_not_valid",
+                                 "sequences", "databases", "disabled_triggers", "roles", "hba_rules",
+                                 "insecure_connections")}))], ids=["bare", "unreachable", "catalog-gaps"])
+def test_no_rule_breaks_on_a_snapshot_missing_its_part(build):
+    findings, failures = evaluate(build())
+    assert failures == []
