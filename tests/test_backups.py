@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dbtop.engines.backup_inventory import (
+from dbtop.engines.backups.inventory import (
     BackupMetadata,
     Verification,
     apply_retention,

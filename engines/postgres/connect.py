@@ -74,6 +74,16 @@ async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, l
     return conn
 
 
+async def close_connection(conn: asyncpg.Connection) -> None:
+    """Close politely, within two seconds; a dead or stuck connection is dropped instead."""
+    if conn.is_closed():
+        return
+    try:
+        await asyncio.wait_for(conn.close(), timeout=2)
+    except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - closing a dead connection
+        conn.terminate()
+
+
 def unsupported_version_message(target: Target, version: str) -> str:
     return (f"{target.label} runs PostgreSQL {version}, which dbtop does not support: "
             "it needs PostgreSQL 12 or newer (12 to 17 are supported)")
