@@ -15,3 +15,11 @@ class ConnectError(RuntimeError):
 
 class EngineUnavailable(ConnectError):
     """The target's engine is not one this installation of dbtop can monitor."""
+
+
+class ActionRefused(RuntimeError):
+    """An action the engine will not plan or run as asked; str() is one line for the operator."""
+
+
+class UnknownAction(ActionRefused):
+    """No action of that name exists for the target's engine."""

@@ -4,7 +4,8 @@ Every query runs under statement_timeout and lock_timeout. A part that times out
 privilege is marked unavailable with the reason and the fix, the rest of the snapshot still
 arrives, and a part that keeps failing is backed off instead of retried on every poll. Slow
 facts (settings, sizes, names) are read at a low rate. A lost connection yields a snapshot that
-says so; the next call reconnects.
+says so; the next call reconnects. Actions run through `plan`/`run` on connections of their own
+(runner.py), never this one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from ...actions.plan import Outcome, Plan, Progress, Scalar
 from ...profiles.target import Target, mask_url
 from ..backups.inventory import BackupInventory
 from ..blocking import build_blocking
@@ -44,6 +46,7 @@ from .catalog import read_catalog
 from .connect import APPLICATION_NAME, close_connection, open_connection
 from .errors import CONNECTION_LOST, explain_error, one_line
 from .queries import sql
+from .runner import PostgresActionRunner
 from .statements import StatementsReader
 from .views import ViewsReader
 
@@ -98,6 +101,7 @@ class PostgresCollector:
         self.parts.postpone("catalog", catalog_first_after_s)
         self._views = ViewsReader(self.policy)
         self._statements = StatementsReader()
+        self.actions = PostgresActionRunner(target, self.policy)
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
         self.facts_every_s = facts_every_s
@@ -376,3 +380,10 @@ class PostgresCollector:
         if walsenders:
             standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
         return Replication(role="primary", standbys=standbys, slots=slots)
+
+    # -- actions, on connections of their own ----------------------------------------------------
+    async def plan(self, action: str, **params: Scalar) -> Plan:
+        return await self.actions.plan(action, **params)
+
+    async def run(self, plan: Plan, progress: Progress | None = None) -> Outcome:
+        return await self.actions.run(plan, progress)

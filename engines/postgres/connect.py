@@ -21,11 +21,11 @@ def refused_password(exc: BaseException) -> bool:
         isinstance(exc, asyncpg.InterfaceError) and "password" in str(exc).lower())
 
 
-def session_settings(read_only: bool = True) -> dict[str, str]:
+def session_settings(read_only: bool = True, application_name: str = APPLICATION_NAME) -> dict[str, str]:
     """Settings sent at startup. The timeouts are SET afterwards instead: a startup setting becomes
     the session's reset value, which would hide the server's own default from pg_settings."""
     settings = {
-        "application_name": APPLICATION_NAME,
+        "application_name": application_name,
         # JIT compiling a catalog query costs more than the query.
         "jit": "off",
     }
@@ -39,7 +39,7 @@ def timeout_statements(statement_timeout_ms: int, lock_timeout_ms: int) -> str:
 
 
 async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, lock_timeout_ms: int = 500,
-                          read_only: bool = True) -> asyncpg.Connection:
+                          read_only: bool = True, application_name: str = APPLICATION_NAME) -> asyncpg.Connection:
     """A connection with dbtop's session settings, or ConnectError with the reason and the fix."""
     kwargs: dict = {
         "host": target.hosts or None,
@@ -49,7 +49,7 @@ async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, l
         "password": target.password.get_secret_value() if target.password else None,
         "timeout": target.connect_timeout_s,
         "command_timeout": statement_timeout_ms / 1000 + 3,
-        "server_settings": session_settings(read_only),
+        "server_settings": session_settings(read_only, application_name),
     }
     options = dict(target.options)
     if "passfile" in options:
