@@ -81,8 +81,8 @@ async def measure(cluster: LocalCluster, tables: int, backups_dir: Path, runs: i
         per_read = queries // runs
         reader = ViewsReader(WatchPolicy())
         view_med, view_max, views = await timed(runs, lambda: reader.read(conn.fetch))
-        inv_med, inv_max, backups = await timed(runs, lambda: collect_backup_inventory(
-            backups_dir, rpo_s=86400, retention_s=7 * 86400, keep=3, archiving=None))
+        inv_med, inv_max, (backups, _) = await timed(runs, lambda: collect_backup_inventory(
+            backups_dir, rpo_s=86400, retention_s=7 * 86400, keep=3))
     finally:
         await conn.close()
     collector = PostgresCollector(resolve_target(cluster.dsn(database=DATABASE)), catalog_first_after_s=0,

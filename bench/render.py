@@ -31,6 +31,7 @@ from dbtop.engines.blocking import build_blocking
 from dbtop.engines.postgres.cluster import LocalCluster
 from dbtop.engines.snapshot import (
     Activity,
+    PostgresSection,
     Replication,
     ReplicationSlot,
     ServerInfo,
@@ -134,14 +135,14 @@ def make_snapshots(count: int, seed: int = 7) -> list[Snapshot]:
             connections_used=SESSIONS + 1, sessions=sessions, blocking=build_blocking(sessions, []),
             statements=Statements(extension_version="1.10", entries=entries, interval_s=0.5 if n else None,
                                   deltas=deltas),
-            activity=Activity(xact_commit=10_000 * n, xact_rollback=n, blks_hit=10**6 * n, blks_read=1000 * n,
+            postgres=PostgresSection(activity=Activity(xact_commit=10_000 * n, xact_rollback=n, blks_hit=10**6 * n, blks_read=1000 * n,
                               tup_returned=0, tup_fetched=0, tup_inserted=0, tup_updated=0, tup_deleted=0,
                               deadlocks=0, temp_bytes=0, interval_s=0.5, transactions_per_s=2000 + rng.random() * 500,
                               cache_hit_ratio=0.99 + rng.random() / 100),
+                                     slots=[ReplicationSlot(name="replica1", slot_type="physical", active=True,
+                                                            retained_wal_bytes=16 * 2**20)]),
             replication=Replication(role="primary", standbys=[Standby(pid=99, application="replica1", state="streaming",
-                                                                      replay_lag_s=0.2, replay_lag_bytes=8192)],
-                                    slots=[ReplicationSlot(name="replica1", slot_type="physical", active=True,
-                                                           retained_wal_bytes=16 * 2**20)])))
+                                                                      replay_lag_s=0.2, replay_lag_bytes=8192)])))
     return snapshots
 
 

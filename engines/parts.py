@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+from .redact import redact
 from .snapshot import CollectorCost, PartStatus
 
 T = TypeVar("T")
@@ -125,6 +126,7 @@ class Parts:
         self._slow.setdefault(name, SlowPart()).due_at = self.clock() + seconds
 
     def fail(self, name: str, reason: str, fix: str | None, back_off: bool = True) -> None:
+        reason = redact(reason)  # server error text may quote a statement or a connection string
         previous = self._backoff.get(name)
         failures = previous.failures + 1 if previous else 1
         retry_at = None

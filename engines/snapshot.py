@@ -1,8 +1,15 @@
 """The typed data every engine produces: one immutable, timestamped snapshot per poll.
 
-Panels, findings and `dbtop snapshot --json` read these models and nothing else. The JSON
-form is a stable interface: add fields, never rename or remove them without bumping
-`SNAPSHOT_SCHEMA`.
+Panels, findings and `dbtop snapshot --json` read these models and nothing else. A snapshot has an
+engine-neutral core (server, sessions with a normalised state, the blocking graph, statements,
+replication members, views, backups, part statuses) that panels and rules read for every engine, and
+one section per engine for what does not map (`Snapshot.postgres`). A figure an engine lacks is None,
+never a made-up zero.
+
+The JSON form is a stable interface: add fields, never rename or remove them without bumping
+`SNAPSHOT_SCHEMA`. It keeps schema 1's layout: the PostgreSQL section's parts are written where
+schema 1 had them (`activity` and `catalog` at the top, `slots` under `replication`, `archiving` and
+`pgbackrest` under `backups`) and read back from there.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 SNAPSHOT_SCHEMA = 1
 
@@ -66,6 +73,11 @@ class ServerInfo(Frozen):
 
 
 class Session(Frozen):
+    """A server session (PostgreSQL backend) or operation in flight (MongoDB). `state` uses
+    PostgreSQL's words, which every engine maps onto: active, idle, idle in transaction,
+    idle in transaction (aborted), fastpath function call, disabled; None when hidden from this role.
+    `backend_type` is the engine's own kind of process (None where the engine has none)."""
+
     pid: int
     user: str | None = None
     database: str | None = None
@@ -84,6 +96,21 @@ class Session(Frozen):
     query_id: int | None = None
     query: str | None = None
     blocked_by: list[int] = Field(default_factory=list)
+
+    @property
+    def hidden(self) -> bool:
+        """Another role's session seen by a role without pg_read_all_stats: the server shows its
+        pid, user, database and application but hides its type, state, wait, times and query."""
+        return self.backend_type is None
+
+    @property
+    def counts_as_client(self) -> bool:
+        """A client backend (what max_connections limits). A hidden session counts when it has a
+        user and a database, as every client backend has: background processes lack one or both,
+        though autovacuum and parallel workers do not and are counted too."""
+        if self.backend_type is not None:
+            return self.backend_type == "client backend"
+        return self.user is not None and self.database is not None
 
 
 class Lock(Frozen):
@@ -128,13 +155,13 @@ class StatementDelta(Frozen):
     calls: int
     total_time_ms: float
     rows: int
-    shared_blks_hit: int
-    shared_blks_read: int
+    shared_blks_hit: int | None = None
+    shared_blks_read: int | None = None
     calls_per_s: float
     time_ms_per_s: float
     rows_per_s: float
-    shared_blks_hit_per_s: float
-    shared_blks_read_per_s: float
+    shared_blks_hit_per_s: float | None = None
+    shared_blks_read_per_s: float | None = None
 
 
 class Statement(Frozen):
@@ -154,8 +181,8 @@ class Statement(Frozen):
     total_time_ms: float
     mean_time_ms: float
     rows: int
-    shared_blks_hit: int
-    shared_blks_read: int
+    shared_blks_hit: int | None = Field(default=None, description="buffer blocks; None where the engine has none")
+    shared_blks_read: int | None = None
 
 
 class Statements(Frozen):
@@ -245,9 +272,10 @@ class WalReceiver(Frozen):
 
 
 class Replication(Frozen):
+    """The replication members as this server sees them: its standbys, or its upstream."""
+
     role: Literal["primary", "standby"]
     standbys: list[Standby] = Field(default_factory=list)
-    slots: list[ReplicationSlot] = Field(default_factory=list)
     receiver: WalReceiver | None = None
 
 
@@ -368,8 +396,6 @@ class Backups(Frozen):
     directory: str | None = None
     directory_error: str | None = None
     entries: list[BackupEntry] = Field(default_factory=list)
-    archiving: WalArchiving | None = None
-    pgbackrest: PgBackRestStatus | None = None
     rpo_s: float
     retention_s: float
     retention_keep: int
@@ -428,6 +454,9 @@ class IndexFacts(Frozen):
     definition: str
     method: str
     key_columns: list[int] = Field(description="attribute numbers; 0 for an expression")
+    key_expressions: list[str] | None = Field(
+        default=None, description="each key column or expression as SQL; read only for an INVALID unique index "
+                                  "(the query that lists its duplicate keys needs them)")
     predicate: str | None = None
     has_expressions: bool = False
     is_unique: bool
@@ -531,7 +560,14 @@ class Catalog(Frozen):
     disabled_triggers: list[TriggerFacts] = Field(default_factory=list)
     roles: list[RoleFacts] = Field(default_factory=list)
     hba_rules: list[HbaRule] = Field(default_factory=list)
+    server_addresses: list[str] | None = Field(
+        default=None, description="where the server listens and was reached: the address dbtop's connection "
+                                  "reached (inet_server_addr(), none over a socket), then listen_addresses' "
+                                  "entries as written (names and wildcards too); None when not read")
     insecure_connections: list[InsecureConnection] = Field(default_factory=list)
+    md5_password_roles: list[str] | None = Field(
+        default=None, description="roles whose stored password is an MD5 hash (pg_authid: superusers only); "
+                                  "None when not read")
 
 
 class CollectorCost(Frozen):
@@ -541,6 +577,17 @@ class CollectorCost(Frozen):
     round_trips: int
     wall_ms: float
     client_cpu_ms: float
+
+
+class PostgresSection(Frozen):
+    """What only PostgreSQL has: pg_stat_database's counters, the catalog facts, replication slots,
+    WAL archiving and pgBackRest."""
+
+    activity: Activity | None = None
+    catalog: Catalog | None = None
+    slots: list[ReplicationSlot] = Field(default_factory=list)
+    archiving: WalArchiving | None = None
+    pgbackrest: PgBackRestStatus | None = None
 
 
 class Snapshot(Frozen):
@@ -554,16 +601,55 @@ class Snapshot(Frozen):
     interval_s: float | None = None
     server: ServerInfo | None = None
     connections_used: int | None = None
+    connections_hidden: int | None = Field(
+        default=None, description="of connections_used, sessions whose type this role may not read, counted as "
+                                  "clients from their user and database (Session.counts_as_client): the count "
+                                  "is an estimate when this is not 0")
     sessions: list[Session] = Field(default_factory=list)
     blocking: Blocking = Field(default_factory=Blocking)
     statements: Statements = Field(default_factory=Statements)
-    activity: Activity | None = None
     replication: Replication | None = None
     views: Views | None = None
     backups: Backups | None = None
-    catalog: Catalog | None = None
     parts: dict[str, PartStatus] = Field(default_factory=dict)
     cost: CollectorCost | None = None
+    postgres: PostgresSection | None = None
 
     def part(self, name: str) -> PartStatus:
         return self.parts.get(name, PartStatus())
+
+    @model_serializer(mode="wrap")
+    def _schema_1_layout(self, handler):
+        data = handler(self)
+        if self.engine != "postgres":
+            if data.get("postgres") is None:
+                data.pop("postgres", None)
+            return data
+        section = data.pop("postgres", None) or {}
+        data["activity"] = section.get("activity")
+        data["catalog"] = section.get("catalog")
+        if data.get("replication") is not None:
+            data["replication"]["slots"] = section.get("slots", [])
+        if data.get("backups") is not None:
+            data["backups"]["archiving"] = section.get("archiving")
+            data["backups"]["pgbackrest"] = section.get("pgbackrest")
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_schema_1_layout(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("engine") != "postgres" or "postgres" in data:
+            return data
+        data = dict(data)
+        section = {"activity": data.pop("activity", None), "catalog": data.pop("catalog", None)}
+        replication = data.get("replication")
+        if isinstance(replication, dict):
+            replication = data["replication"] = dict(replication)
+            section["slots"] = replication.pop("slots", [])
+        backups = data.get("backups")
+        if isinstance(backups, dict):
+            backups = data["backups"] = dict(backups)
+            section["archiving"] = backups.pop("archiving", None)
+            section["pgbackrest"] = backups.pop("pgbackrest", None)
+        data["postgres"] = section
+        return data

@@ -18,11 +18,24 @@ RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
 
 RULES: list[RuleFunction] = []
 
+# The engines a rule serves unless it says otherwise: the rules written against PostgreSQL's catalog.
+DEFAULT_ENGINES = frozenset({"postgres"})
 
-def rule(function: RuleFunction) -> RuleFunction:
-    """Register a database rule."""
-    RULES.append(function)
-    return function
+
+def rule(function: RuleFunction | None = None, *, engines: Iterable[str] = DEFAULT_ENGINES):
+    """Register a database rule: `@rule` for a PostgreSQL rule, `@rule(engines={"postgres", "mongo"})`
+    for one that reads only the engine-neutral core of a snapshot (or each engine's section)."""
+
+    def register(function: RuleFunction) -> RuleFunction:
+        function.engines = frozenset(engines)  # type: ignore[attr-defined]
+        RULES.append(function)
+        return function
+
+    return register if function is None else register(function)
+
+
+def serves(function: RuleFunction, engine: str) -> bool:
+    return engine in getattr(function, "engines", DEFAULT_ENGINES)
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,7 @@ class Thresholds:
 
 def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
     """The snapshot's catalog when every named section was read; else None (the rule cannot tell)."""
-    catalog = snapshot.catalog
+    catalog = snapshot.postgres.catalog if snapshot.postgres else None
     if catalog is None or any(s in catalog.gaps for s in sections):
         return None
     return catalog
@@ -50,7 +63,7 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
 
 def client_sessions(snapshot: Snapshot) -> list[Session]:
     """The sessions of clients (not autovacuum, walsenders or other background processes)."""
-    return [s for s in snapshot.sessions if s.backend_type in (None, "client backend")]
+    return [s for s in snapshot.sessions if s.counts_as_client]
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.
@@ -81,6 +94,8 @@ def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> tuple[
     findings: list[Finding] = []
     failures: list[RuleFailure] = []
     for function in RULES:
+        if not serves(function, snapshot.engine):
+            continue
         try:
             findings.extend(function(snapshot, thresholds))
         except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others' findings

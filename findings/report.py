@@ -13,7 +13,7 @@ from .engine import RuleFailure
 from .model import AREA_TITLES, Finding, Severity
 from .project.alembic import AlembicChain
 from .scores import AuditContext, Scores, level_without, score
-from .wording import seconds, shorten, size
+from .wording import clean, duration, size
 
 REPORT_SCHEMA = 1
 TOP_STATEMENTS = 10
@@ -99,7 +99,7 @@ def performance_metrics(snapshot: Snapshot) -> PerformanceMetrics:
     points = [(s.mean_time_ms, s.calls) for s in entries]
     total = sum(s.total_time_ms for s in entries) or 1.0
     top = sorted(entries, key=lambda s: -s.total_time_ms)[:TOP_STATEMENTS]
-    activity = snapshot.activity
+    activity = snapshot.postgres.activity if snapshot.postgres else None
     hit_ratio = activity.hit_ratio_since_reset if activity else None
     return PerformanceMetrics(
         latency_p50_ms=weighted_percentile(points, 0.50), latency_p95_ms=weighted_percentile(points, 0.95),
@@ -108,7 +108,7 @@ def performance_metrics(snapshot: Snapshot) -> PerformanceMetrics:
         max_connections=snapshot.server.max_connections if snapshot.server else None,
         transactions_per_s=activity.transactions_per_s if activity else None,
         statements_tracked=len(entries),
-        top_statements=[StatementMetric(query_id=s.query_id, query=shorten(s.query, 500), calls=s.calls,
+        top_statements=[StatementMetric(query_id=s.query_id, query=clean(s.query, 500), calls=s.calls,
                                         total_time_ms=s.total_time_ms, mean_time_ms=s.mean_time_ms, rows=s.rows,
                                         share_pct=100 * s.total_time_ms / total) for s in top])
 
@@ -126,7 +126,7 @@ def system_information(snapshot: Snapshot | None) -> dict[str, str]:
         "Standbys": str(len(rep.standbys)) if rep else "unknown",
         "Database": server.database,
         "Database size": size(server.database_size_bytes or server.database_size_estimate_bytes),
-        "Uptime": seconds(server.uptime_s),
+        "Uptime": duration(server.uptime_s),
         "Connections": f"{snapshot.connections_used} of max_connections {server.max_connections}",
         "Examined as": f"{server.current_user}" + (" (superuser)" if server.is_superuser else
                                                     f" ({', '.join(server.monitoring_roles) or 'no monitoring role'})"),
@@ -168,7 +168,7 @@ def build_report(*, findings: list[Finding], snapshot: Snapshot | None, generate
 
 def _cell(value: Any) -> str:
     """Text for a Markdown table cell: one line, pipes escaped."""
-    return shorten(value, 400).replace("|", "\\|") if value is not None else "-"
+    return clean(value, 400).replace("|", "\\|") if value is not None else "-"
 
 
 def _level(level: int | None) -> str:
@@ -345,4 +345,6 @@ def to_markdown(report: AuditReport) -> str:
         for failure in report.rule_failures:
             w(f"- rule {failure['rule']} could not run: {_cell(failure['error'])}")
         w("")
-    return "\n".join(out)
+    # Titles, evidence and justifications quote names and texts from the database: whatever place
+    # forgot to clean its piece, no control character or bidi override leaves in the report.
+    return clean("\n".join(out), one_line=False)

@@ -1,8 +1,12 @@
 """Maturity levels 1-5 for the ten areas of a database audit, derived from the findings and from what
 could be checked at all; each level with its justification, and an overall level.
 
-An area's level: its worst finding decides (Critical 1, High 2, Medium 3, Low 4); with no finding it is
-5 when every checklist item could be decided, else 4 (what could not be checked is not assumed good).
+A checklist item is "not done" when any finding of its rules exists, whatever area the finding is
+filed under (an architecture item can be undone by a security finding), and such a finding counts
+towards the item's area too.
+An area's level: its worst finding decides (Critical 1, High 2, Medium 3, Low 4); with no finding (or
+Info only) it is 5 when every checklist item could be decided, else 4 (what could not be checked is
+not assumed good).
 An area where nothing could be checked is not assessed (no level). The overall level is the mean of
 the assessed areas rounded down, and at most one above the weakest area: one broken area is not
 averaged away.
@@ -18,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..engines.snapshot import Snapshot
 from .engine import LOCKABLE_SECTIONS, locked_tables_note
+from .hba import unchecked_trust_lines
 from .model import AREA_TITLES, Finding, Severity
 
 LEVEL_FOR_SEVERITY = {Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.MEDIUM: 3, Severity.LOW: 4, Severity.INFO: 5}
@@ -89,28 +94,39 @@ def _part(name: str) -> Check:
     return check
 
 
-def _attribute(attribute: str, what: str) -> Check:
+def _read(part: Callable[[Snapshot], object], what: str) -> Check:
+    """The item can be decided when the snapshot has this part."""
     def check(ctx: AuditContext) -> str | None:
         missing = _live(ctx)
         if missing:
             return missing
-        return None if getattr(ctx.snapshot, attribute) is not None else f"{what} was not read"
+        return None if part(ctx.snapshot) is not None else f"{what} was not read"
     return check
 
 
-def _catalog(section: str) -> Check:
+def _catalog(section: str, unread: str | None = None) -> Check:
+    """`unread`: why not, when the section is None in the snapshot (a section older snapshots lack)."""
     def check(ctx: AuditContext) -> str | None:
         missing = _live(ctx)
         if missing:
             return missing
-        catalog = ctx.snapshot.catalog
+        catalog = ctx.snapshot.postgres.catalog if ctx.snapshot.postgres else None
         if catalog is None:
             return "the catalog was not read"
         if section in catalog.gaps:
             return catalog.gaps[section]
         if section in LOCKABLE_SECTIONS and catalog.locked_tables:
             return f"not read: {locked_tables_note(catalog)}"
+        if unread and getattr(catalog, section) is None:
+            return unread
         return None
+    return check
+
+
+def _every(*checks: Check) -> Check:
+    """Decided when every check is; else the first reason why not."""
+    def check(ctx: AuditContext) -> str | None:
+        return next((why for why in (c(ctx) for c in checks) if why), None)
     return check
 
 
@@ -121,6 +137,16 @@ def _setting(name: str) -> Check:
             return missing
         return None if name in ctx.snapshot.server.settings else f"setting {name} could not be read"
     return check
+
+
+def _hba_rules(ctx: AuditContext) -> str | None:
+    missing = _catalog("hba_rules")(ctx)
+    if missing:
+        return missing
+    unchecked = unchecked_trust_lines(ctx.snapshot.postgres.catalog if ctx.snapshot.postgres else None)
+    if not unchecked:
+        return None
+    return "; ".join(f"pg_hba.conf line {hba.line_number} not checked: {judged.why}" for hba, judged in unchecked)
 
 
 def _project(ctx: AuditContext) -> str | None:
@@ -150,7 +176,7 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("No statement averages over 20 ms across 100+ calls", ("performance.slow_statement",),
                       _part("statements")),
         ChecklistItem("No N+1 query pattern", ("performance.n_plus_one",), _part("statements")),
-        ChecklistItem("Cache hit ratio at least 99%", ("performance.cache_hit_ratio",), _attribute("activity", "activity")),
+        ChecklistItem("Cache hit ratio at least 99%", ("performance.cache_hit_ratio",), _read(lambda s: s.postgres.activity if s.postgres else None, "activity")),
         ChecklistItem("No query runs over 60 s, no transaction stays open over 10 min",
                       ("connections.long_query", "connections.long_transaction"), _part("sessions")),
         ChecklistItem("No session idle in transaction over 1 min", ("connections.idle_in_transaction",),
@@ -173,7 +199,7 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("No invalid indexes", ("indexes.invalid",), _catalog("indexes")),
         ChecklistItem("No table with more than 10 indexes", ("indexes.too_many",), _catalog("indexes")),
         ChecklistItem("Materialized views are populated, fresh and refreshable concurrently",
-                      ("views.never_populated", "views.stale", "views.no_unique_index"), _attribute("views", "the materialized views")),
+                      ("views.never_populated", "views.stale", "views.no_unique_index"), _read(lambda s: s.views, "the materialized views")),
     ],
     "migrations": [
         ChecklistItem("Alembic history has one head and no broken links",
@@ -184,17 +210,17 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
     ],
     "backup": [
         ChecklistItem("A verified backup exists within the RPO", ("backup.no_verified_backup", "backup.rpo_exceeded"),
-                      _attribute("backups", "the backup inventory")),
+                      _read(lambda s: s.backups, "the backup inventory")),
         ChecklistItem("WAL archiving is on and succeeding", ("backup.archiving_off", "backup.archiving_failing"),
-                      _attribute("backups", "the backup inventory")),
-        ChecklistItem("Every backup has been verified", ("backup.never_verified",), _attribute("backups", "the backup inventory")),
-        ChecklistItem("No failed or partial backup files", ("backup.bad_files",), _attribute("backups", "the backup inventory")),
+                      _read(lambda s: s.backups, "the backup inventory")),
+        ChecklistItem("Every backup has been verified", ("backup.never_verified",), _read(lambda s: s.backups, "the backup inventory")),
+        ChecklistItem("No failed or partial backup files", ("backup.bad_files",), _read(lambda s: s.backups, "the backup inventory")),
     ],
     "availability": [
-        ChecklistItem("A standby streams from the primary", ("availability.no_standby",), _attribute("replication", "replication")),
-        ChecklistItem("Replication lag under 10 s", ("availability.replication_lag",), _attribute("replication", "replication")),
+        ChecklistItem("A standby streams from the primary", ("availability.no_standby",), _read(lambda s: s.replication, "replication")),
+        ChecklistItem("Replication lag under 10 s", ("availability.replication_lag",), _read(lambda s: s.replication, "replication")),
         ChecklistItem("No inactive replication slot retains WAL", ("availability.inactive_slot",),
-                      _attribute("replication", "replication")),
+                      _read(lambda s: s.replication, "replication")),
     ],
     "monitoring": [
         ChecklistItem("pg_stat_statements is installed and preloaded", ("performance.pg_stat_statements_missing",),
@@ -205,10 +231,12 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
     ],
     "security": [
         ChecklistItem("SSL is on", ("security.ssl_off",), _setting("ssl")),
-        ChecklistItem("Passwords are hashed with SCRAM", ("security.md5_password_encryption",),
-                      _setting("password_encryption")),
+        ChecklistItem("Passwords are hashed with SCRAM", ("security.md5_password_encryption",
+                                                          "security.md5_stored_password"),
+                      _every(_setting("password_encryption"),
+                             _catalog("md5_password_roles", "the stored password hashes were not read"))),
         ChecklistItem("No trust authentication for remote addresses", ("security.hba_trust_remote",),
-                      _catalog("hba_rules")),
+                      _hba_rules),
         ChecklistItem("Remote clients use SSL", ("security.insecure_connection",), _catalog("insecure_connections")),
         ChecklistItem("No default or weak passwords in the application's files",
                       ("project.config.weak_password",), _project),
@@ -235,35 +263,42 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
 
 
 def _level(findings: list[Finding], decided_all: bool) -> int:
+    ceiling = 5 if decided_all else 4
     if findings:
-        return LEVEL_FOR_SEVERITY[max(f.severity for f in findings)]
-    return 5 if decided_all else 4
+        return min(LEVEL_FOR_SEVERITY[max(f.severity for f in findings)], ceiling)
+    return ceiling
 
 
 def score(findings: list[Finding], ctx: AuditContext) -> Scores:
     by_area: dict[str, list[Finding]] = {area: [] for area in AREA_TITLES}
+    by_rule: dict[str, list[Finding]] = {}
     for finding in findings:
         by_area[finding.area].append(finding)
+        by_rule.setdefault(finding.rule, []).append(finding)
     areas = []
     for area, title in AREA_TITLES.items():
-        found = by_area[area]
-        found_rules = {f.rule for f in found}
         checklist = []
+        cited: set[str] = set()  # rules of its checklist found under other areas
         for item in CHECKLIST.get(area, []):
             missing = item.available(ctx)
-            hit = found_rules.intersection(item.rules)
+            hit = sorted(r for r in item.rules if r in by_rule)
             if hit:
-                checklist.append(ChecklistResult(item=item.text, status="not done", note=", ".join(sorted(hit))))
+                elsewhere = [f for r in hit for f in by_rule[r] if f.area != area]
+                cited.update(f.rule for f in elsewhere)
+                filed = sorted({AREA_TITLES[f.area] for f in elsewhere})
+                note = ", ".join(hit) + (f" (filed under {', '.join(filed)})" if filed else "")
+                checklist.append(ChecklistResult(item=item.text, status="not done", note=note))
             elif missing:
                 checklist.append(ChecklistResult(item=item.text, status="not checked", note=missing))
             else:
                 checklist.append(ChecklistResult(item=item.text, status="done"))
+        found = by_area[area] + [f for r in sorted(cited) for f in by_rule[r] if f.area != area]
         decided = [c for c in checklist if c.status != "not checked"]
         if not found and not decided:
             level, why = None, "not assessed: " + (checklist[0].note if checklist else "nothing to check")
         else:
             level = _level(found, len(decided) == len(checklist))
-            why = _justify(found, checklist, level)
+            why = _justify(area, found, checklist)
         areas.append(AreaScore(area=area, title=title, level=level, justification=why, checklist=checklist,
                                finding_ids=[f.id for f in found]))
     assessed = [a.level for a in areas if a.level is not None]
@@ -277,13 +312,14 @@ def score(findings: list[Finding], ctx: AuditContext) -> Scores:
     return Scores(overall=overall, overall_justification=text, areas=areas)
 
 
-def _justify(found: list[Finding], checklist: list[ChecklistResult], level: int) -> str:
+def _justify(area: str, found: list[Finding], checklist: list[ChecklistResult]) -> str:
     done = sum(c.status == "done" for c in checklist)
     unchecked = sum(c.status == "not checked" for c in checklist)
     parts = []
     if found:
         worst = max(found, key=lambda f: f.severity)
-        parts.append(f"{len(found)} finding(s), the worst {worst.severity.label}: {worst.title}")
+        filed = f" (filed under {AREA_TITLES[worst.area]})" if worst.area != area else ""
+        parts.append(f"{len(found)} finding(s), the worst {worst.severity.label}: {worst.title}{filed}")
     else:
         parts.append("no findings")
     parts.append(f"{done} of {len(checklist)} checklist items done")
@@ -294,6 +330,6 @@ def _justify(found: list[Finding], checklist: list[ChecklistResult], level: int)
 
 def level_without(findings: list[Finding], finding: Finding, ctx: AuditContext) -> int | None:
     """The area's level once this finding (and every finding of the same rule) is fixed."""
-    rest = [f for f in findings if f.area == finding.area and f.rule != finding.rule]
+    rest = [f for f in findings if f.rule != finding.rule]
     area = next(a for a in score(rest, ctx).areas if a.area == finding.area)
     return area.level

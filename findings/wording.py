@@ -1,23 +1,50 @@
-"""How findings word figures and objects: durations, sizes, shortened text, quoted identifiers."""
+"""How dbtop words figures and untrusted text, for panels, reports and the command line alike: the one
+cleaner of text that comes from a database, durations, sizes."""
 
 from __future__ import annotations
 
 import re
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+ELLIPSIS = "…"
+# C0 and C1 controls (ESC starts every terminal escape sequence), DEL, and the bidirectional
+# overrides and isolates that can make text display in another order than it is stored.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+LINE_BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029\x85]+")
 
 
-def seconds(value: float | None) -> str:
+def clean(value: object, limit: int | None = None, one_line: bool = True) -> str:
+    """The printable form of untrusted text: control characters shown as U+FFFD or removed,
+    whitespace runs folded to one space on a single line, cut at `limit` characters."""
     if value is None:
-        return "?"
-    value = max(0.0, value)
-    if value < 120:
-        return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.0f} min"
-    if value < 172800:
-        return f"{value / 3600:.1f} h"
-    return f"{value / 86400:.1f} days"
+        return ""
+    text = str(value)
+    if one_line:
+        text = LINE_BREAKS.sub(" ", text)
+    else:
+        text = text.replace("\r\n", "\n").replace("\t", "    ")
+    text = CONTROL.sub("\ufffd", text)
+    if limit is not None and len(text) > limit:
+        text = text[: max(0, limit - 1)] + ELLIPSIS
+    return text
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 0:
+        seconds = 0.0
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
 
 
 def size(value: float | None) -> str:
@@ -28,39 +55,3 @@ def size(value: float | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"
-
-
-def shorten(text: object, limit: int) -> str:
-    """Untrusted text on one line, control characters removed, cut at `limit`."""
-    if text is None:
-        return ""
-    flat = " ".join(CONTROL.sub(" ", str(text)).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def quote_ident(name: str) -> str:
-    """An identifier as PostgreSQL's quote_ident() writes it: bare when it is a plain lower-case name
-    that is not a key word it quotes."""
-    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in RESERVED:
-        return name
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(schema: str, name: str) -> str:
-    return f"{quote_ident(schema)}.{quote_ident(name)}"
-
-
-# The key words PostgreSQL's quote_ident() quotes: every one that is not "unreserved" (reserved,
-# reserved but usable as a function or type name, and unusable as a function or type name), as
-# pg_get_keywords() lists them in PostgreSQL 15, plus system_user (reserved from 16).
-RESERVED = frozenset("""all analyse analyze and any array as asc asymmetric authorization between bigint binary bit
-boolean both case cast char character check coalesce collate collation column concurrently constraint create cross
-current_catalog current_date current_role current_schema current_time current_timestamp current_user dec decimal
-default deferrable desc distinct do else end except exists extract false fetch float for foreign freeze from full
-grant greatest group grouping having ilike in initially inner inout int integer intersect interval into is isnull
-join lateral leading least left like limit localtime localtimestamp national natural nchar none normalize not
-notnull null nullif numeric offset on only or order out outer overlaps overlay placing position precision primary
-real references returning right row select session_user setof similar smallint some substring symmetric
-system_user table tablesample then time timestamp to trailing treat trim true union unique user using values
-varchar variadic verbose when where window with xmlattributes xmlconcat xmlelement xmlexists xmlforest
-xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable""".split())

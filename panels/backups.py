@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from ..engines.snapshot import BackupEntry, Backups, Snapshot, WalArchiving
+from ..engines.snapshot import BackupEntry, Backups, PgBackRestStatus, Snapshot, WalArchiving
 from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
 from .text import duration, literal, size
 
@@ -53,9 +53,9 @@ class BackupsPanel(Panel):
             now = snapshot.taken_at
             self._recovery_point(text, backups, now)
             text.append("\n")
-            self._archiving(text, backups.archiving, now)
+            self._archiving(text, snapshot.postgres.archiving if snapshot.postgres else None, now)
             text.append("\n")
-            self._sources(text, backups)
+            self._sources(text, backups, snapshot.postgres.pgbackrest if snapshot.postgres else None)
             for index, entry in enumerate(backups.entries):
                 rows[f"{entry.origin}:{entry.name}:{index}"] = self._row(entry, now)
         sync_rows(self.query_one("#backups-table", DataTable), rows)
@@ -110,7 +110,7 @@ class BackupsPanel(Panel):
             text.append(f" · {'FAILING: ' if archiving.failing else ''}{archiving.failed_count} failure(s), "
                         f"last {archiving.last_failed_wal or '-'} {ago(archiving.last_failed_at, now)}", style=style)
 
-    def _sources(self, text: Text, backups: Backups) -> None:
+    def _sources(self, text: Text, backups: Backups, rest: PgBackRestStatus | None) -> None:
         text.append("directory ", style="bold")
         text.append_text(literal(backups.directory or "-", 120))
         if backups.directory_error:
@@ -120,7 +120,6 @@ class BackupsPanel(Panel):
         text.append(f" · keep {duration(backups.retention_s)} and the newest {backups.retention_keep}")
         if prune:
             text.append(f" · pruning would delete {prune}", style="bold")
-        rest = backups.pgbackrest
         if rest is not None and rest.available:
             text.append(" · pgBackRest ")
             if rest.error:

@@ -146,6 +146,9 @@ class Panel(Vertical):
     It never talks to a database."""
 
     ALLOW_MAXIMIZE = True
+    # The engines whose snapshots this panel can show; the app composes only the panels that serve
+    # the target's engine.
+    ENGINES: frozenset[str] = frozenset({"postgres"})
     panel_title: str = ""
     stale: reactive[bool] = reactive(False)
 

@@ -66,7 +66,7 @@ def duration_cell(seconds: float | None) -> Cell:
 
 def fixed_cells(s: Session) -> dict[str, Cell]:
     """The cells that change only when the session does something, not as time passes."""
-    state = s.state or (s.backend_type or "")
+    state = s.state or s.backend_type or ("hidden" if s.hidden else "")
     wait = f"{s.wait_event_type}:{s.wait_event}" if s.wait_event_type else ""
     waiting_style = "bold" if s.blocked_by else ""
     return {
@@ -149,7 +149,7 @@ class ConnectionsPanel(Panel):
 
     def visible_sessions(self, snapshot: Snapshot) -> list[Session]:
         return [s for s in snapshot.sessions
-                if (s.backend_type in SESSION_BACKENDS or s.backend_type is None)
+                if (s.backend_type in SESSION_BACKENDS or (s.hidden and s.counts_as_client))
                 and not (self.hide_idle and s.state == "idle")
                 and session_matches(s, self.filter_text)]
 
@@ -189,10 +189,16 @@ class ConnectionsPanel(Panel):
 
     def render_summary(self, snapshot: Snapshot, shown: list[Session]) -> None:
         states = Counter(s.state for s in shown)
+        hidden = sum(1 for s in shown if s.hidden)
+        # A session waiting on a lock is running a statement, whether or not its state is hidden.
+        active = states["active"] + sum(1 for s in shown if s.hidden and s.blocked_by)
+        at_least = "≥" if hidden else ""  # other states are hidden: counts are lower bounds
         text = Text()
         text.append(f"{len(shown)} sessions", style="bold")
-        text.append(f" · {states['active']} active · {states['idle in transaction']} idle in tx"
+        text.append(f" · {at_least}{active} active · {at_least}{states['idle in transaction']} idle in tx"
                     f" · {sum(1 for s in shown if s.blocked_by)} waiting on locks")
+        if hidden:
+            text.append(f" · {hidden} with state hidden", style="bold")
         label = next(lbl for key, lbl, _, _ in COLUMNS if key == self.sort_column)
         text.append(f" · sort {label} {'↓' if self.sort_reverse else '↑'}")
         if self.group_by:

@@ -70,6 +70,11 @@ class FindingsPanel(Panel):
         for failure in self.failures:
             text.append("\n")
             text.append_text(literal(f"rule {failure.rule} failed: {failure.error}", 200))
+        partly = [f"{name} ({part.reason})" for name, part in snapshot.parts.items() if part.available and part.reason]
+        if partly:
+            # the rules saw only what this role may read: no finding there is not "all is well"
+            text.append("\npartly checked: ", style="bold")
+            text.append_text(literal("; ".join(partly), 400))
         unchecked = self.unchecked(snapshot)
         if unchecked:
             text.append("\nnot checked: ", style="bold")
@@ -80,11 +85,12 @@ class FindingsPanel(Panel):
     def unchecked(snapshot: Snapshot) -> list[str]:
         """What the rules could not look at: an absent finding there does not mean all is well."""
         notes = [f"{name} ({part.reason})" for name, part in snapshot.parts.items() if not part.available]
-        if snapshot.catalog is None and snapshot.part("catalog").available:
+        catalog = snapshot.postgres.catalog if snapshot.postgres else None
+        if catalog is None and snapshot.part("catalog").available:
             notes.append("indexes, tables and constraints (the catalog is read shortly after connecting)")
-        elif snapshot.catalog is not None:
-            notes += [f"{name} ({reason})" for name, reason in snapshot.catalog.gaps.items()]
-            locked = locked_tables_note(snapshot.catalog)
+        elif catalog is not None:
+            notes += [f"{name} ({reason})" for name, reason in catalog.gaps.items()]
+            locked = locked_tables_note(catalog)
             if locked:
                 notes.append(locked)
         return notes

@@ -36,6 +36,12 @@ def held_relations(root: RootBlocker) -> str:
     return ", ".join(names)
 
 
+def session_state(session: Session | None) -> str:
+    if session is None:
+        return "gone"
+    return session.state or ("hidden" if session.hidden else "")
+
+
 class LocksPanel(Panel):
     """Who blocks whom. The root blocker's row is the one to act on."""
 
@@ -78,7 +84,7 @@ class LocksPanel(Panel):
         rows[path] = [
             Cell(pid_text, len(rows)),
             blocks, wait, mode, relation,
-            Cell.untrusted(session.state if session else "gone", 20),
+            Cell.untrusted(session_state(session), 20),
             Cell.untrusted(session.user if session else "", 30),
             Cell.untrusted(session.query if session else "", 200),
             Cell.untrusted(session.application if session else "", 40),
@@ -88,18 +94,25 @@ class LocksPanel(Panel):
 
     def render_summary(self, snapshot: Snapshot) -> None:
         blocking = snapshot.blocking
+        sessions = snapshot.part("sessions")
         text = Text()
-        if not blocking.roots:
+        if not blocking.roots and not sessions.available:
+            # the waits are read with the sessions: none read is not none waiting
+            text.append("Lock waits unknown: the sessions could not be read.", style="bold")
+        elif not blocking.roots and sessions.reason:
+            text.append("No session is waiting for a lock (pg_locks shows every role's waits).")
+        elif not blocking.roots:
             text.append("No session is waiting for a lock.")
         else:
             longest = max((r.longest_wait_s or 0 for r in blocking.roots), default=0)
             text.append(f"{blocking.blocked_count} sessions waiting behind {len(blocking.roots)} root blocker(s)",
                         style="bold")
             text.append(f" · longest wait {duration(longest)} · blocks = direct/total")
-        notice = part_notice("locks", snapshot.part("locks"))
-        if notice:
-            text.append("\n")
-            text.append_text(notice)
+        for name in ("sessions", "locks"):
+            notice = part_notice(name, snapshot.part(name))
+            if notice:
+                text.append("\n")
+                text.append_text(notice)
         self.query_one("#locks-summary", Static).update(text)
 
     def selected_pid(self) -> int | None:

@@ -20,10 +20,14 @@ GAUGE_WIDTH = 20
 WARN_AT, CRITICAL_AT = 0.8, 0.9
 
 
-def connection_gauge(used: int | None, maximum: int | None, width: int = GAUGE_WIDTH) -> Content:
-    """A bar of `width` cells with marks at 80% and 90% of max_connections."""
+def connection_gauge(used: int | None, maximum: int | None, width: int = GAUGE_WIDTH,
+                     estimated: bool = False) -> Content:
+    """A bar of `width` cells with marks at 80% and 90% of max_connections. An `estimated` count
+    (some sessions' type hidden from this role) is written `≈n`, its bar one cell shorter."""
     if used is None or not maximum:
         return Content("connections ") + Content.styled("?", "$text-muted")
+    if estimated:
+        width -= 1
     ratio = used / maximum
     level = "$error" if ratio >= CRITICAL_AT else "$warning" if ratio >= WARN_AT else "$success"
     marks = {int(WARN_AT * width): "$warning", int(CRITICAL_AT * width): "$error"}
@@ -34,7 +38,7 @@ def connection_gauge(used: int | None, maximum: int | None, width: int = GAUGE_W
             bar += Content.styled("┃", f"bold {marks[i]}")
         else:
             bar += Content.styled("█" if filled else "░", level if filled else "$text-muted")
-    return bar + Content.styled(f" {used}/{maximum} {ratio:.0%}", f"bold {level}")
+    return bar + Content.styled(f" {'≈' if estimated else ''}{used}/{maximum} {ratio:.0%}", f"bold {level}")
 
 
 def replication_lag(snapshot: Snapshot) -> str:
@@ -76,13 +80,14 @@ class OverviewStrip(Vertical):
 
     def apply(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        activity = snapshot.activity
+        activity = snapshot.postgres.activity if snapshot.postgres else None
         if activity and activity.transactions_per_s is not None:
             self.tps_history.append(activity.transactions_per_s)
         if activity and activity.cache_hit_ratio is not None:
             self.hit_history.append(activity.cache_hit_ratio * 100)
         self.query_one("#overview-gauge", Static).update(
-            connection_gauge(snapshot.connections_used, snapshot.server.max_connections if snapshot.server else None))
+            connection_gauge(snapshot.connections_used, snapshot.server.max_connections if snapshot.server else None,
+                             estimated=bool(snapshot.connections_hidden)))
         tps = activity.transactions_per_s if activity else None
         self.query_one("#overview-tps", Static).update(f"tps {number(tps, 1) if tps is not None else '-'}")
         hit = activity.cache_hit_ratio if activity else None

@@ -64,14 +64,15 @@ class ReplicationPanel(Panel):
                     Cell(duration(sb.replay_lag_s), sb.replay_lag_s),
                     Cell(size(sb.replay_lag_bytes), sb.replay_lag_bytes), Cell(sb.replay_lsn or "-"),
                 ]
-            for slot in rep.slots:
+            slots = snapshot.postgres.slots if snapshot.postgres else []
+            for slot in slots:
                 slot_rows[slot.name] = [
                     Cell.untrusted(slot.name, 60, len(slot_rows)), Cell(slot.slot_type),
                     Cell("yes" if slot.active else Text("no", style="bold")),
                     Cell(size(slot.retained_wal_bytes), slot.retained_wal_bytes),
                     Cell(slot.wal_status or "-"), Cell.untrusted(slot.database, 40),
                 ]
-            inactive = [s for s in rep.slots if not s.active]
+            inactive = [s for s in slots if not s.active]
             if inactive:
                 kept = sum(s.retained_wal_bytes or 0 for s in inactive)
                 text.append(f" · {len(inactive)} inactive slot(s) keeping {size(kept)} of WAL", style="bold")

@@ -7,57 +7,13 @@ send terminal control sequences, reorder text (bidi overrides) or break a table 
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-from ..findings.wording import size as byte_size
-
-ELLIPSIS = "…"
-# C0 and C1 controls (ESC starts every terminal escape sequence), DEL, and the bidirectional
-# overrides and isolates that can make text display in another order than it is stored.
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-LINE_BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029\x85]+")
-
-
-def clean(value: object, limit: int | None = None, one_line: bool = True) -> str:
-    """The printable form of untrusted text: control characters shown as U+FFFD or removed,
-    whitespace runs folded to one space on a single line, cut at `limit` characters."""
-    if value is None:
-        return ""
-    text = str(value)
-    if one_line:
-        text = LINE_BREAKS.sub(" ", text)
-    else:
-        text = text.replace("\r\n", "\n").replace("\t", "    ")
-    text = CONTROL.sub("\ufffd", text)
-    if limit is not None and len(text) > limit:
-        text = text[: max(0, limit - 1)] + ELLIPSIS
-    return text
-
+from ..findings.wording import ELLIPSIS, clean, duration, size as byte_size  # noqa: F401 - the panels' text helpers
 
 def literal(value: object, limit: int | None = None, one_line: bool = True, style: str = "") -> Text:
     """Untrusted text as a Rich Text that is never parsed as markup."""
     return Text(clean(value, limit, one_line), style=style, no_wrap=one_line, overflow="ellipsis")
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 0:
-        seconds = 0.0
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
 
 
 def size(n: float | None) -> str:

@@ -151,3 +151,18 @@ def test_markdown_lists_at_most_ten_findings_of_a_rule_and_counts_the_rest():
     assert len(text) < 20_000
     document = json.loads(report.model_dump_json())
     assert len(document["findings"]) == 2500  # machines get every one
+
+
+def test_markdown_report_removes_bidi_overrides_and_control_characters():
+    """Object names and query texts come from the database: a right-to-left override (U+202E) would make
+    the report display text in another order than it is stored, and ESC starts terminal sequences."""
+    hostile = "public.\u202eelbat\u202c\x1b[31m"
+    found = Finding(id="schema.no_primary_key:" + hostile, rule="schema.no_primary_key", area="schema",
+                    severity=Severity.MEDIUM, title=f"Table {hostile} has no primary key", impact="i", fix="f",
+                    evidence=[Evidence(subject=hostile, detail="query: SELECT '\u2066x\u2069'")])
+    report = build_report(findings=[found], snapshot=live_snapshot(), generated_at=datetime.now(timezone.utc),
+                          dbtop_version="t")
+    text = to_markdown(report)
+    assert "elbat" in text
+    for character in ("\u202e", "\u202c", "\u2066", "\u2069", "\x1b"):
+        assert character not in text

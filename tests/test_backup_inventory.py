@@ -371,11 +371,11 @@ async def test_the_whole_inventory_joins_directory_and_pgbackrest_and_never_rais
     dbtop_backup(backups_dir, "app-new.dump", now - timedelta(days=1))
     fake_pgbackrest(tmp_path, monkeypatch, f"cat {info_file(tmp_path)}\n")
 
-    backups = await collect_backup_inventory(backups_dir, rpo_s=DAY, retention_s=7 * DAY, keep=1, archiving=None,
-                                             now=now)
+    backups, pgbackrest = await collect_backup_inventory(backups_dir, rpo_s=DAY, retention_s=7 * DAY, keep=1,
+                                                         now=now)
 
     assert backups.directory == str(backups_dir) and backups.directory_error is None
-    assert backups.pgbackrest.stanzas == ["main", "reports"]
+    assert pgbackrest.stanzas == ["main", "reports"]
     names = [e.name for e in backups.entries]
     assert names[:2] == ["app-new.dump", "app.dump"] and len(names) == 5  # newest first, pgBackRest's older
     # keep=1 would prune app.dump, but it is the only verified backup: the recovery point stays
@@ -387,7 +387,7 @@ async def test_the_whole_inventory_joins_directory_and_pgbackrest_and_never_rais
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(backup_inventory, "scan_backup_directory", broken_scan)
-    backups = await collect_backup_inventory(backups_dir, rpo_s=DAY, retention_s=7 * DAY, keep=3, archiving=None)
+    backups, _ = await collect_backup_inventory(backups_dir, rpo_s=DAY, retention_s=7 * DAY, keep=3)
     assert "simulated bug" in backups.directory_error and backups.newest_verified_at is None
 
 
@@ -395,9 +395,8 @@ def test_build_backups_sorts_marks_and_computes():
     now = datetime.now(timezone.utc)
     entries = [BackupEntry(origin="dbtop", name=f"b{n}", status="verified" if n == 2 else "unverified",
                            database="app", finished_at=now - timedelta(days=n)) for n in range(10, 0, -1)]
-    backups = build_backups(directory=None, directory_error=None, entries=entries, archiving=None,
-                            pgbackrest=PgBackRestStatus(available=False), rpo_s=DAY, retention_s=3 * DAY, keep=2,
-                            now=now)
+    backups = build_backups(directory=None, directory_error=None, entries=entries, rpo_s=DAY,
+                            retention_s=3 * DAY, keep=2, now=now)
     assert [e.name for e in backups.entries] == [f"b{n}" for n in range(1, 11)]
     assert pruned(backups.entries) == ["b10", "b4", "b5", "b6", "b7", "b8", "b9"]
     assert backups.recovery_point_age_s == 2 * DAY

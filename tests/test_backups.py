@@ -106,7 +106,7 @@ async def test_recovery_point_is_the_newest_verified_backup_never_a_partial_or_u
     dbtop_backup(tmp_path, "verified.dump", timedelta(hours=30), "passed")
     dbtop_backup(tmp_path, "unverified.dump", timedelta(hours=1))
     (tmp_path / "newest.dump.partial").write_bytes(b"half")
-    backups = await collect_backup_inventory(tmp_path, rpo_s=86400, retention_s=7 * 86400, keep=3, archiving=None)
+    backups, _ = await collect_backup_inventory(tmp_path, rpo_s=86400, retention_s=7 * 86400, keep=3)
     assert backups.newest_verified_at is not None
     assert abs((taken - backups.newest_verified_at).total_seconds()) < 1
     assert backups.recovery_point_age_s > 86400  # beyond the RPO: the newer files do not count
@@ -126,8 +126,7 @@ def evaluate_backups(backups):
 
 
 async def test_no_backup_at_all_is_critical_and_says_so(tmp_path):
-    backups = await collect_backup_inventory(tmp_path / "missing", rpo_s=86400, retention_s=7 * 86400, keep=3,
-                                             archiving=None)
+    backups, _ = await collect_backup_inventory(tmp_path / "missing", rpo_s=86400, retention_s=7 * 86400, keep=3)
     assert "no backup directory" in backups.directory_error and backups.newest_verified_at is None
     rules, _ = evaluate_backups(backups)
     assert rules["backup.no_verified_backup"].severity.name == "CRITICAL"
@@ -237,7 +236,7 @@ async def test_collector_reads_the_profile_backup_directory(pg, tmp_path):
     backups = snap.backups
     assert backups.directory == str(tmp_path) and [e.name for e in backups.entries] == ["app.dump"]
     assert backups.rpo_s == 3600 and backups.recovery_point_age_s > 3600
-    assert backups.archiving is not None and not backups.archiving.enabled  # the test server does not archive
+    assert snap.postgres.archiving is not None and not snap.postgres.archiving.enabled  # the test server does not archive
     rules = {f.rule for f in evaluate(snap)[0]}
     assert {"backup.rpo_exceeded", "backup.archiving_off"} <= rules and "backup.no_verified_backup" not in rules
     assert not {"backup.never_verified", "backup.bad_files"} & rules  # one good, verified backup
@@ -256,7 +255,7 @@ async def test_collector_reads_the_inventory_it_is_handed_and_adds_archiving(pg,
     finally:
         await collector.close()
     assert snap.backups.directory == str(handed) and [e.name for e in snap.backups.entries] == ["handed.dump"]
-    assert snap.backups.rpo_s == 7200 and snap.backups.archiving is not None
+    assert snap.backups.rpo_s == 7200 and snap.postgres.archiving is not None
     assert BackupInventory.from_policy(WatchPolicy(backup_dir=str(policy_dir)), "x").directory == policy_dir
 
 
@@ -291,7 +290,7 @@ async def test_a_failing_archive_command_shows_as_failing(start_cluster, tmp_pat
     cluster.psql("CREATE TABLE churn (v int); INSERT INTO churn SELECT generate_series(1, 1000); SELECT pg_switch_wal();")
     await wait_until(lambda: cluster.psql("SELECT failed_count FROM pg_stat_archiver") not in ("", "0"), timeout=30)
     snap = await archiving_snapshot(cluster, tmp_path)
-    archiving = snap.backups.archiving
+    archiving = snap.postgres.archiving
     assert archiving.enabled and archiving.failing and archiving.failed_count >= 1
     assert archiving.last_failed_wal and archiving.last_archived_wal is None
     rules = {f.rule: f for f in evaluate(snap)[0]}
@@ -307,7 +306,7 @@ async def test_working_archiving_is_not_a_finding(start_cluster, tmp_path):
     cluster.psql("CREATE TABLE churn (v int); INSERT INTO churn SELECT generate_series(1, 1000); SELECT pg_switch_wal();")
     await wait_until(lambda: cluster.psql("SELECT archived_count FROM pg_stat_archiver") not in ("", "0"), timeout=30)
     snap = await archiving_snapshot(cluster, tmp_path)
-    archiving = snap.backups.archiving
+    archiving = snap.postgres.archiving
     assert archiving.enabled and not archiving.failing and archiving.archived_count >= 1
     rules = {f.rule for f in evaluate(snap)[0]}
     assert not {"backup.archiving_failing", "backup.archiving_off"} & rules

@@ -170,3 +170,14 @@ def test_cost_counts_queries_round_trips_and_time():
 def test_part_failed_explained_is_one_line_with_the_fix():
     assert PartFailed("timed out", "retry").explained == "timed out; retry"
     assert PartFailed("timed out").explained == "timed out"
+
+
+async def test_a_failure_reason_is_redacted_where_the_part_is_marked():
+    # Server error text may quote the statement that failed, password and all.
+    parts = parts_on(Clock())
+    fetch, _ = fetcher(PartFailed("syntax error in ALTER ROLE app PASSWORD 'S3cret!' VALID", "fix it"))
+    await parts.read("statements", fetch)
+    assert "S3cret" not in parts.status["statements"].reason
+    parts.begin()
+    await parts.read("statements", fetch)  # and in the paused status that repeats it
+    assert "S3cret" not in parts.status["statements"].reason

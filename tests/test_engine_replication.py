@@ -28,7 +28,7 @@ async def test_primary_shows_standby_with_lag_and_slot(pg, standby, collector):
     [sb] = rep.standbys
     assert sb.client == "local"
     assert sb.replay_lag_bytes is not None and sb.replay_lag_bytes >= 0
-    slot = next(s for s in rep.slots if s.name == "standby1")
+    slot = next(s for s in snap.postgres.slots if s.name == "standby1")
     assert slot.active and slot.slot_type == "physical"
     assert slot.retained_wal_bytes is not None and slot.retained_wal_bytes >= 0
 

@@ -28,7 +28,7 @@ async def test_part_blocked_by_a_lock_gives_up_after_lock_timeout_and_backs_off(
         # the parts that do not need the locked catalog still arrive
         assert snap.reachable
         assert locker.get_server_pid() in {s.pid for s in snap.sessions}
-        assert snap.activity is not None
+        assert snap.postgres.activity is not None
         assert "needs the server facts" in snap.parts["statements"].reason
 
         backed_off = await asyncio.wait_for(col.snapshot(), timeout=5)

@@ -57,7 +57,7 @@ async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(
     await col.connect()
     try:
         first = await col.snapshot()
-        assert first.activity.transactions_per_s is None
+        assert first.postgres.activity.transactions_per_s is None
         conn = await sessions()
         await conn.execute("CREATE TABLE IF NOT EXISTS rate_probe (id int)")
         for _ in range(50):
@@ -66,10 +66,10 @@ async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(
         await conn.execute("SELECT pg_stat_force_next_flush()")
         await asyncio.sleep(0.3)
         second = await col.snapshot()
-        assert second.activity.interval_s > 0.2
-        assert second.activity.transactions_per_s >= 50 / second.activity.interval_s * 0.9
-        assert 0 < second.activity.cache_hit_ratio <= 1
-        assert second.activity.tuples_written_per_s > 0
+        assert second.postgres.activity.interval_s > 0.2
+        assert second.postgres.activity.transactions_per_s >= 50 / second.postgres.activity.interval_s * 0.9
+        assert 0 < second.postgres.activity.cache_hit_ratio <= 1
+        assert second.postgres.activity.tuples_written_per_s > 0
         assert second.interval_s > 0.2
     finally:
         await col.close()

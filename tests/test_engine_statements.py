@@ -80,7 +80,7 @@ async def test_extension_not_created_says_so_and_how_to_fix(pg, sessions):
         assert "not created in database no_pgss" in part.reason
         assert "CREATE EXTENSION pg_stat_statements" in part.fix
         assert snap.sessions  # the rest of the snapshot still arrives
-        assert snap.activity is not None
+        assert snap.postgres.activity is not None
     finally:
         await col.close()
 

@@ -197,7 +197,7 @@ def test_autovacuum_off_with_dead_rows_and_never_analyzed(snap):
 
 
 def test_table_bloat_estimate(snap):
-    bloat = {b.table: b for b in snap.catalog.table_bloat}
+    bloat = {b.table: b for b in snap.postgres.catalog.table_bloat}
     swollen, full = bloat["swollen"], bloat["big_used"]
     # 95% of swollen's rows were deleted and vacuumed away: the file keeps its size, the rows fill a twentieth
     assert swollen.size_bytes > 8 * 1024 * 1024 and swollen.wasted_bytes > 0.85 * swollen.size_bytes
@@ -267,18 +267,18 @@ async def test_hba_trust_for_remote_addresses_and_clients_without_ssl(start_clus
             await remote.close()
     cluster.psql("DROP ROLE IF EXISTS watcher; CREATE ROLE watcher LOGIN IN ROLE pg_monitor")
     limited = await catalog_snapshot(cluster, "postgres", user="watcher")
-    assert "superuser" in limited.catalog.gaps["hba_rules"]
+    assert "superuser" in limited.postgres.catalog.gaps["hba_rules"]
     assert not [i for i in ids(limited) if i.startswith("security.hba_trust_remote")]  # not checked, not clean
-    assert limited.catalog.tables is not None and "tables" not in limited.catalog.gaps
+    assert limited.postgres.catalog.tables is not None and "tables" not in limited.postgres.catalog.gaps
 
 
 async def test_cap_on_objects_examined(catalog_db):
     snap = await catalog_snapshot(catalog_db, objects_cap=2)
-    assert len(snap.catalog.tables) == 2 and snap.catalog.truncated["tables"]
-    assert {t.name for t in snap.catalog.tables} == {"big_unused", "big_used"}  # the largest first
+    assert len(snap.postgres.catalog.tables) == 2 and snap.postgres.catalog.truncated["tables"]
+    assert {t.name for t in snap.postgres.catalog.tables} == {"big_unused", "big_used"}  # the largest first
     # sequences: the largest share of the range used first, not the largest value
-    assert [s.name for s in snap.catalog.sequences] == ["nearly_done", "big_counter"]
-    assert snap.catalog.truncated["sequences"]
+    assert [s.name for s in snap.postgres.catalog.sequences] == ["nearly_done", "big_counter"]
+    assert snap.postgres.catalog.truncated["sequences"]
 
 
 async def test_catalog_does_not_wait_behind_an_exclusive_lock(catalog_db):
@@ -313,7 +313,7 @@ async def test_catalog_does_not_wait_behind_an_exclusive_lock(catalog_db):
 
 def test_identifiers_in_statements_are_quoted_as_the_server_quotes_them(pg):
     """A column named `left` or `time` written bare into CREATE INDEX … (left) would be a syntax error."""
-    from dbtop.findings.wording import quote_ident
+    from dbtop.engines.quoting import quote_ident
 
     rows = pg.psql("SELECT word || '|' || quote_ident(word) FROM pg_get_keywords() "
                    "UNION ALL SELECT x || '|' || quote_ident(x) FROM unnest(ARRAY['plain_name', 'Mixed', 'a b', "

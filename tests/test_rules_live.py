@@ -179,7 +179,7 @@ async def test_cache_hit_ratio(start_cluster):
 async def test_cache_hit_ratio_absent_when_reads_hit_the_buffers(rules_db):
     rules_db.psql("SELECT count(*) FROM items; SELECT count(*) FROM items; SELECT count(*) FROM items;", DB)
     snap = await snapshot_of(rules_db)
-    ratio = snap.activity.blks_hit / (snap.activity.blks_hit + snap.activity.blks_read)
+    ratio = snap.postgres.activity.blks_hit / (snap.postgres.activity.blks_hit + snap.postgres.activity.blks_read)
     assert ("performance.cache_hit_ratio" in found(snap, performance__cache_min_blocks=0)) == (ratio < 0.99)
 
 

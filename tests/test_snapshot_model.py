@@ -36,3 +36,36 @@ async def test_snapshot_json_round_trip(collector):
     snap = await collector.snapshot()
     again = Snapshot.model_validate_json(snap.model_dump_json())
     assert again == snap
+
+
+def test_json_keeps_schema_1_layout_for_the_postgres_section():
+    """The PostgreSQL section lives in `snapshot.postgres`, but scripts read schema 1's JSON: its parts
+    are written where schema 1 had them, and read back from there."""
+    import json
+    from datetime import datetime, timezone
+
+    from dbtop.engines.snapshot import (Activity, Backups, PgBackRestStatus, PostgresSection, Replication,
+                                        ReplicationSlot, WalArchiving)
+
+    now = datetime.now(timezone.utc)
+    activity = Activity(xact_commit=5, xact_rollback=0, blks_hit=9, blks_read=1, tup_returned=0, tup_fetched=0,
+                        tup_inserted=0, tup_updated=0, tup_deleted=0, deadlocks=0, temp_bytes=0)
+    snap = Snapshot(
+        sequence=3, taken_at=now, target="t", engine="postgres", reachable=True,
+        replication=Replication(role="primary"),
+        backups=Backups(read_at=now, rpo_s=60, retention_s=60, retention_keep=1),
+        postgres=PostgresSection(activity=activity, slots=[ReplicationSlot(name="s1", slot_type="physical", active=False)],
+                                 archiving=WalArchiving(archive_mode="on"),
+                                 pgbackrest=PgBackRestStatus(available=True, stanzas=["main"])))
+    data = json.loads(snap.model_dump_json())
+    assert "postgres" not in data
+    assert data["activity"]["xact_commit"] == 5 and data["catalog"] is None
+    assert data["replication"]["slots"][0]["name"] == "s1"
+    assert data["backups"]["archiving"]["archive_mode"] == "on"
+    assert data["backups"]["pgbackrest"]["stanzas"] == ["main"]
+    assert Snapshot.model_validate_json(snap.model_dump_json()) == snap
+
+    mongo = Snapshot(sequence=1, taken_at=now, target="m", engine="mongo", reachable=True)
+    data = json.loads(mongo.model_dump_json())
+    assert not {"activity", "catalog", "postgres"} & set(data)
+    assert Snapshot.model_validate_json(mongo.model_dump_json()) == mongo

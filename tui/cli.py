@@ -249,7 +249,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
 def summary_line(snap) -> str:
     server = snap.server
     role = "standby" if server and server.is_standby else "primary"
-    rates = snap.activity
+    rates = snap.postgres.activity if snap.postgres else None
     tps = f"{rates.transactions_per_s:.1f}" if rates and rates.transactions_per_s is not None else "-"
     unavailable = [f"{name}: {part.reason}" for name, part in snap.parts.items() if not part.available]
     text = (f"{snap.taken_at:%H:%M:%S} {snap.target} PostgreSQL {server.version if server else '?'} {role} "

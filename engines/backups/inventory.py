@@ -29,7 +29,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ..parts import PartFailed
 from ..policy import WatchPolicy
-from ..snapshot import BackupEntry, Backups, PgBackRestStatus, WalArchiving
+from ..snapshot import BackupEntry, Backups, PgBackRestStatus
 
 METADATA_SUFFIX = ".dbtop.json"
 FOREIGN_SUFFIXES = (".dump", ".sql.gz", ".sql", ".tar", ".backup")
@@ -537,23 +537,21 @@ async def read_pgbackrest(*, timeout_s: float = 10.0,
 # -- the whole inventory --------------------------------------------------------------------------
 
 def build_backups(*, directory: Path | None, directory_error: str | None, entries: list[BackupEntry],
-                  archiving: WalArchiving | None, pgbackrest: PgBackRestStatus | None, rpo_s: float,
-                  retention_s: float, keep: int, now: datetime) -> Backups:
+                  rpo_s: float, retention_s: float, keep: int, now: datetime) -> Backups:
     """The `Backups` part of a snapshot: entries newest first, retention marked, recovery point set."""
     marked = apply_retention(sorted(entries, key=newest_first), retention_s=retention_s, keep=keep, now=now)
     newest, age = recovery_point(marked, now)
     return Backups(read_at=now, directory=str(directory) if directory is not None else None,
-                   directory_error=directory_error, entries=marked, archiving=archiving, pgbackrest=pgbackrest,
-                   rpo_s=rpo_s, retention_s=retention_s, retention_keep=keep,
+                   directory_error=directory_error, entries=marked, rpo_s=rpo_s, retention_s=retention_s, retention_keep=keep,
                    newest_verified_at=newest, recovery_point_age_s=age)
 
 
 async def collect_backup_inventory(directory: Path, *, rpo_s: float, retention_s: float, keep: int,
-                                   archiving: WalArchiving | None, pgbackrest_timeout_s: float = 10.0,
-                                   now: datetime | None = None) -> Backups:
-    """The whole inventory: the directory scanned on a thread (a slow disk never stalls the event
-    loop) while pgBackRest is asked. Never raises: a failure is said in `directory_error` or
-    `pgbackrest.error`."""
+                                   pgbackrest_timeout_s: float = 10.0,
+                                   now: datetime | None = None) -> tuple[Backups, PgBackRestStatus]:
+    """The whole inventory, and what pgBackRest said: the directory scanned on a thread (a slow disk
+    never stalls the event loop) while pgBackRest is asked. Never raises: a failure is said in
+    `directory_error` or the status's `error`."""
     now = now or datetime.now(timezone.utc)
 
     async def scan() -> tuple[list[BackupEntry], str | None]:
@@ -569,14 +567,15 @@ async def collect_backup_inventory(directory: Path, *, rpo_s: float, retention_s
             return PgBackRestStatus(available=True, error=f"reading pgbackrest info failed: {exc}"), []
 
     (entries, error), (rest, rest_entries) = await asyncio.gather(scan(), pgbackrest())
-    return build_backups(directory=directory, directory_error=error, entries=entries + rest_entries,
-                         archiving=archiving, pgbackrest=rest, rpo_s=rpo_s, retention_s=retention_s, keep=keep,
-                         now=now)
+    backups = build_backups(directory=directory, directory_error=error, entries=entries + rest_entries,
+                            rpo_s=rpo_s, retention_s=retention_s, keep=keep, now=now)
+    return backups, rest
 
 
 class BackupInventory:
     """A target's backup inventory as a collector reads it: the directory and the policy to apply
-    are fixed when it is built; the engine adds only what it reads from the server (WAL archiving).
+    are fixed when it is built; the engine adds only what it reads from the server (WAL archiving,
+    in its own section of the snapshot).
     The whole reading is bounded in time, so a hung mount costs a part, not the snapshot."""
 
     def __init__(self, directory: Path, *, rpo_s: float, retention_s: float, keep: int,
@@ -596,13 +595,13 @@ class BackupInventory:
         return cls(directory, rpo_s=policy.rpo_s, retention_s=policy.retention_s, keep=policy.retention_keep,
                    pgbackrest_timeout_s=policy.pgbackrest_timeout_s)
 
-    async def read(self, archiving: WalArchiving | None = None) -> Backups:
-        """The inventory now; raises PartFailed when the file system does not answer in time."""
+    async def read(self) -> tuple[Backups, PgBackRestStatus]:
+        """The inventory now, and what pgBackRest said; raises PartFailed when the file system does not
+        answer in time."""
         try:
             return await asyncio.wait_for(
                 collect_backup_inventory(self.directory, rpo_s=self.rpo_s, retention_s=self.retention_s,
-                                         keep=self.keep, archiving=archiving,
-                                         pgbackrest_timeout_s=self.pgbackrest_timeout_s),
+                                         keep=self.keep, pgbackrest_timeout_s=self.pgbackrest_timeout_s),
                 self.scan_timeout_s + self.pgbackrest_timeout_s)
         except asyncio.TimeoutError:
             raise PartFailed(f"reading the backup directory {self.directory} did not finish in time",

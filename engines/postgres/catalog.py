@@ -28,6 +28,7 @@ from ..snapshot import (
     TableFacts,
     TriggerFacts,
 )
+from ..redact import redact
 from .errors import explain_error
 from .queries import sql
 
@@ -37,6 +38,7 @@ SECTION_PRIVILEGE = {
     "hba_rules": "reading pg_hba_file_rules needs a superuser (or GRANT EXECUTE ON FUNCTION pg_hba_file_rules() "
                  "TO this role)",
     "insecure_connections": "other roles' client addresses need pg_read_all_stats: GRANT pg_monitor TO this role",
+    "md5_password_roles": "reading stored password hashes (pg_authid) needs a superuser",
 }
 
 
@@ -61,7 +63,7 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
         try:
             return await fetch(sql(query, major), *args)
         except asyncpg.PostgresError as exc:
-            gaps[name] = _gap(name, exc)
+            gaps[name] = redact(_gap(name, exc))
             return None
 
     tables = await section("tables", "catalog_tables", objects_cap)
@@ -103,6 +105,14 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
     hba = await section("hba_rules", "catalog_hba")
     if hba is not None:
         values["hba_rules"] = [HbaRule(**{k: v for k, v in dict(r).items() if v is not None}) for r in hba]
+    addresses = await section("server_addresses", "catalog_server_addresses")
+    if addresses is not None:
+        row = addresses[0]
+        listed = [a.strip() for a in (row["listen_addresses"] or "").split(",") if a.strip()]
+        values["server_addresses"] = ([row["reached"]] if row["reached"] else []) + listed
+    md5 = await section("md5_password_roles", "catalog_password_hashes")
+    if md5 is not None:
+        values["md5_password_roles"] = [r["name"] for r in md5]
     insecure = await section("insecure_connections", "catalog_insecure_connections")
     if insecure is not None:
         values["insecure_connections"] = [InsecureConnection(**dict(r)) for r in insecure]

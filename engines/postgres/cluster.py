@@ -105,9 +105,13 @@ class LocalCluster:
             raise ClusterError(f"{tool} failed ({result.returncode}): {result.stderr.strip()}\n{log_tail}")
         return result
 
-    def initdb(self, settings: dict[str, str] | None = None, preload_statements: bool = True) -> None:
-        self._run("initdb", "-D", str(self.data_dir), "-U", self.superuser, "--auth-local=trust",
-                  "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync")
+    def initdb(self, settings: dict[str, str] | None = None, preload_statements: bool = True,
+               initdb_auth: bool = False) -> None:
+        """`initdb_auth`: keep initdb's own pg_hba.conf (trust on every line, loopback only) instead of
+        scram-sha-256 for host lines."""
+        auth = [] if initdb_auth else ["--auth-local=trust", "--auth-host=scram-sha-256"]
+        self._run("initdb", "-D", str(self.data_dir), "-U", self.superuser, *auth,
+                  "-E", "UTF8", "--locale=C", "--no-sync")
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),

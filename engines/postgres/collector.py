@@ -30,6 +30,8 @@ from ..snapshot import (
     Blocking,
     Lock,
     PartStatus,
+    PgBackRestStatus,
+    PostgresSection,
     Replication,
     ReplicationSlot,
     ServerInfo,
@@ -42,6 +44,7 @@ from ..snapshot import (
     WalReceiver,
 )
 from ..errors import ConnectError
+from ..redact import redact
 from .catalog import read_catalog
 from .connect import APPLICATION_NAME, close_connection, open_connection
 from .errors import CONNECTION_LOST, explain_error, one_line
@@ -177,7 +180,7 @@ class PostgresCollector:
 
     def _unreachable(self, error: str) -> Snapshot:
         return Snapshot(sequence=self._sequence, taken_at=datetime.now(timezone.utc), target=self.target.label,
-                        engine="postgres", reachable=False, error=error)
+                        engine="postgres", reachable=False, error=redact(error))
 
     async def _collect(self) -> Snapshot:
         assert self._conn is not None
@@ -193,13 +196,15 @@ class PostgresCollector:
 
         sessions_rows = await self.parts.read("sessions", lambda: self._fetch(sql("activity", major)))
         sessions: list[Session] = []
-        connections_used = None
+        connections_used = connections_hidden = None
         if sessions_rows is not None:
-            sessions, connections_used = self._sessions(sessions_rows)
+            sessions, connections_used, connections_hidden = self._sessions(sessions_rows)
             if facts is not None and not self._reads_all_stats(facts):
+                hidden = sum(1 for s in sessions if s.hidden)
                 self.parts.status["sessions"] = PartStatus(
                     available=True,
-                    reason="other roles' query text, state and client are hidden",
+                    reason=f"other roles' state, query text and client are hidden ({hidden} processes; "
+                           "connections counted by user and database)",
                     fix=PRIVILEGE_FIX["sessions"].format(user=facts["current_user"]))
 
         blocking = Blocking()
@@ -213,21 +218,28 @@ class PostgresCollector:
             reason = f"needs the server facts, which could not be read ({self.parts.status['server'].reason})"
             for name in ("statements", "replication"):
                 self.parts.status[name] = PartStatus(available=False, reason=reason, fix=self.parts.status["server"].fix)
-            return self._snapshot(None, connections_used, sessions, blocking, None, activity_row, None)
+            section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None)
+            return self._snapshot(None, (connections_used, connections_hidden), sessions, blocking, None, None,
+                                  section)
         statements = await self.parts.read("statements", lambda: self._read_statements(facts))
-        # pg_stat_replication scans every backend: only worth asking when a walsender exists.
-        walsenders = sessions_rows is None or any(s.backend_type == "walsender" for s in sessions)
+        # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
+        # a session whose type is hidden can be one).
+        walsenders = sessions_rows is None or any(s.backend_type == "walsender" or s.hidden for s in sessions)
         replication = await self.parts.read("replication", lambda: self._read_replication(facts, major, walsenders))
         if time.monotonic() >= self._size_due:
             await self.parts.read("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
         every_s = self.every_s
         views = await self.parts.read_every("views", every_s["views"], self._read_views)
-        backups = await self.parts.read_every("backups", every_s["backups"], lambda: self._read_backups(major))
+        backups, archiving, pgbackrest = await self.parts.read_every(
+            "backups", every_s["backups"], lambda: self._read_backups(major)) or (None, None, None)
         catalog = await self.parts.read_every("catalog", every_s["catalog"],
                                               lambda: read_catalog(self._fetch, major, objects_cap=self.objects_cap))
-        return self._snapshot(self._server_info(facts), connections_used, sessions, blocking, statements,
-                              activity_row, replication, views, backups, catalog)
+        slots = replication[1] if replication else []
+        section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None,
+                                  catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest)
+        return self._snapshot(self._server_info(facts), (connections_used, connections_hidden), sessions, blocking, statements, replication[0] if replication else None, section,
+                              views, backups)
 
     async def _read_views(self) -> Views:
         views = await self._views.read(self._fetch)
@@ -235,12 +247,14 @@ class PostgresCollector:
             self.parts.status["views"] = PartStatus(available=True, reason=self._views.refresh_log_note)
         return views
 
-    async def _read_backups(self, major: int) -> Backups:
+    async def _read_backups(self, major: int) -> tuple[Backups, WalArchiving, PgBackRestStatus]:
         archiving = WalArchiving(**dict((await self._fetch(sql("archiver", major)))[0]))
-        return await self.backups.read(archiving)
+        backups, pgbackrest = await self.backups.read()
+        return backups, archiving, pgbackrest
 
-    def _snapshot(self, server, connections_used, sessions, blocking, statements, activity_row, replication,
-                  views=None, backups=None, catalog=None) -> Snapshot:
+    def _snapshot(self, server, connections, sessions, blocking, statements, replication, section: PostgresSection,
+                  views=None, backups=None) -> Snapshot:
+        """`connections`: (client backends counted, how many of them by their user and database alone)."""
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -252,15 +266,15 @@ class PostgresCollector:
             reachable=True,
             interval_s=interval,
             server=server,
-            connections_used=connections_used,
+            connections_used=connections[0],
+            connections_hidden=connections[1],
             sessions=sessions,
             blocking=blocking,
             statements=statements or Statements(),
-            activity=self._activity_rates(activity_row[0]) if activity_row else None,
             replication=replication,
             views=views,
             backups=backups,
-            catalog=catalog,
+            postgres=section,
             parts=dict(self.parts.status),
             cost=self._cost.cost(finished),
         )
@@ -287,7 +301,7 @@ class PostgresCollector:
         self._facts = facts
         settings = await self.parts.read("settings", lambda: self._fetch(sql("settings", major), SETTINGS_READ))
         if settings is not None:
-            self._settings = {r["name"]: r["value"] for r in settings}
+            self._settings = {r["name"]: redact(r["value"]) for r in settings}
         names = await self.parts.read("names", lambda: self._fetch(sql("names", major)))
         if names is not None:
             self._names = {(r["kind"], r["oid"]): r["name"] for r in names}
@@ -318,22 +332,28 @@ class PostgresCollector:
         )
 
     # -- sessions --------------------------------------------------------------------------------
-    def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int]:
+    def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int, int]:
+        """The sessions (dbtop's own left out), the client backends among them (dbtop's own counted:
+        it takes a slot), and how many of those were counted with their type hidden."""
         if not rows:
-            return [], 0
+            return [], 0, 0
         columns = tuple(rows[0].keys())
         build = Session.from_trusted
         own = self._own_pids
         sessions = []
-        used = 0
+        used = hidden = 0
         for r in rows:
             row = dict(zip(columns, r))
-            if row["backend_type"] == "client backend":
+            row["query"] = redact(row["query"])
+            session = build(row)
+            if session.counts_as_client:
                 used += 1
-                if row["pid"] in own and row["application"] == APPLICATION_NAME:
+                if session.hidden:
+                    hidden += 1
+                elif row["pid"] in own and row["application"] == APPLICATION_NAME:
                     continue
-            sessions.append(build(row))
-        return sessions, used
+            sessions.append(session)
+        return sessions, used, hidden
 
     # -- database-wide rates ---------------------------------------------------------------------
     def _activity_rates(self, row: asyncpg.Record) -> Activity:
@@ -371,15 +391,21 @@ class PostgresCollector:
         return statements
 
     # -- replication -----------------------------------------------------------------------------
-    async def _read_replication(self, facts: dict[str, Any], major: int, walsenders: bool) -> Replication:
+    async def _read_replication(self, facts: dict[str, Any], major: int,
+                                walsenders: bool) -> tuple[Replication, list[ReplicationSlot]]:
+        """The replication members, and the server's replication slots (PostgreSQL's section)."""
         slots = [ReplicationSlot(**dict(r)) for r in await self._fetch(sql("replication_slots", major))]
         if facts["is_standby"]:
             rows = await self._fetch(sql("wal_receiver", major))
-            return Replication(role="standby", slots=slots, receiver=WalReceiver(**dict(rows[0])))
+            return Replication(role="standby", receiver=WalReceiver(**dict(rows[0]))), slots
         standbys = []
         if walsenders:
             standbys = [Standby(**dict(r)) for r in await self._fetch(sql("replication_standbys", major))]
-        return Replication(role="primary", standbys=standbys, slots=slots)
+        if not self._reads_all_stats(facts) and any(s.state is None for s in standbys):
+            self.parts.status["replication"] = PartStatus(
+                available=True, reason="the standbys' state, positions and lag are hidden",
+                fix=PRIVILEGE_FIX["replication"].format(user=facts["current_user"]))
+        return Replication(role="primary", standbys=standbys), slots
 
     # -- actions, on connections of their own ----------------------------------------------------
     async def plan(self, action: str, **params: Scalar) -> Plan:

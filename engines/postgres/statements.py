@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from ..parts import PartFailed
+from ..redact import redact
 from ..snapshot import Statement, StatementDelta, Statements
 from .queries import MARKER, sql, statements_sql
 
@@ -66,7 +67,7 @@ class StatementsReader:
                 self._texts.clear()
                 new_ids = [r["query_id"] for r in rows]
             texts = await fetch(sql("statement_texts", 12), list(set(new_ids)))
-            self._texts.update((r["query_id"], r["query"]) for r in texts)
+            self._texts.update((r["query_id"], redact(r["query"])) for r in texts)
 
         # Columns: user_id, database_id, query_id, toplevel (the key), then the counters.
         previous = self._last

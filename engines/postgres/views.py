@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 import asyncpg
 
 from ..policy import WatchPolicy
+from ..quoting import quote_ident
+from ..redact import redact
 from ..snapshot import MaterializedView, ViewRefresh, Views
 from .queries import MARKER, sql
 
@@ -24,11 +26,6 @@ VIEWS_CAP = 1000
 DATA_AGE_EVERY_S = 600.0
 DATA_AGE_RETRY_AFTER_ERROR_S = 3600.0
 DATA_AGE_PER_ROUND = 5
-
-
-def quote_identifier(name: str) -> str:
-    """An SQL identifier quoted as quote_ident() would always quote it."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -121,8 +118,8 @@ class ViewsReader:
             if known is None or known.column != column or now - known.read_at >= wait:
                 due.append((row, column))
         for row, column in due[:DATA_AGE_PER_ROUND]:
-            query = (f"{MARKER} SELECT max({quote_identifier(column)})::timestamptz AS newest "
-                     f"FROM {quote_identifier(row['schema_name'])}.{quote_identifier(row['name'])}")
+            query = (f"{MARKER} SELECT max({quote_ident(column)})::timestamptz AS newest "
+                     f"FROM {quote_ident(row['schema_name'])}.{quote_ident(row['name'])}")
             try:
                 result = await fetch(query)
                 self._data_ages[row["oid"]] = DataAge(column, time.monotonic(), result[0]["newest"], None)
@@ -133,5 +130,6 @@ class ViewsReader:
                     "profile's data_age_columns, or none")
             except (asyncpg.UndefinedColumnError, asyncpg.InsufficientPrivilegeError,
                     asyncpg.LockNotAvailableError, asyncpg.DataError) as exc:
-                self._data_ages[row["oid"]] = DataAge(column, time.monotonic(), None, " ".join(str(exc).split()))
+                self._data_ages[row["oid"]] = DataAge(column, time.monotonic(), None,
+                                                      redact(" ".join(str(exc).split())))
 

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
-from ...engines.snapshot import HbaRule, Snapshot
+from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, catalog_sections, rule
+from ..hba import reaches, unchecked_trust_lines
 from ..model import Evidence, Finding, Severity
-
-
-def _local_only(hba: HbaRule) -> bool:
-    address = (hba.address or "").strip()
-    if hba.type == "local" or address in ("samehost", "localhost"):
-        return True
-    try:
-        network = ipaddress.ip_network(address if "/" in address or not hba.netmask else
-                                       f"{address}/{hba.netmask}", strict=False)
-    except ValueError:
-        return False  # a host name or samenet: other machines
-    return network.is_loopback
+from ..wording import clean
 
 
 @rule
 def hba_trust_remote(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "hba_rules")
-    for hba in catalog.hba_rules if catalog else []:
-        if hba.auth_method != "trust" or hba.error or _local_only(hba):
+    for hba, judged in reaches(catalog) if catalog else []:
+        if hba.auth_method != "trust" or judged.reach != "remote":
             continue
-        where = f"{hba.address or '?'}" + (f" {hba.netmask}" if hba.netmask else "")
+        where = judged.shown
         yield Finding(
             id=f"security.hba_trust_remote:{hba.line_number}", rule="security.hba_trust_remote", area="security",
             severity=Severity.CRITICAL,
@@ -39,6 +28,24 @@ def hba_trust_remote(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                    "included, with no password.",
             fix="Replace trust with scram-sha-256 (and hostssl) for every non-local line, then reload.",
             statement="-- in pg_hba.conf: change `trust` to `scram-sha-256` on that line, then:\nSELECT pg_reload_conf();")
+
+
+@rule
+def hba_not_checked(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    catalog = catalog_sections(snapshot, "hba_rules")
+    unchecked = unchecked_trust_lines(catalog) if catalog else []
+    if not unchecked:
+        return
+    numbers = ", ".join(str(hba.line_number) for hba, _ in unchecked)
+    yield Finding(
+        id="security.hba_not_checked", rule="security.hba_not_checked", area="security", severity=Severity.INFO,
+        title=f"pg_hba.conf line{'s' if len(unchecked) > 1 else ''} {numbers} not checked for remote trust",
+        evidence=[Evidence(subject=f"pg_hba.conf line {hba.line_number}", detail=clean(judged.why, 200))
+                  for hba, judged in unchecked[:10]],
+        impact="dbtop cannot tell whether these lines let other machines in without a password; a line the server "
+               "could not read also means the file was not loaded at the last reload, so the rules in force may "
+               "be older than the file.",
+        fix="Read the lines in pg_hba.conf; correct what the server reports as an error and reload.")
 
 
 @rule

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import seconds, size
+from ..wording import duration, size
 
 
 @rule
@@ -41,8 +41,8 @@ def replication_lag(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     yield Finding(
         id="availability.replication_lag", rule="availability.replication_lag", area="availability",
         severity=Severity.CRITICAL if worst > 30 * limit else Severity.HIGH,
-        title=f"Replication lag {seconds(worst)} (over {seconds(limit)})",
-        evidence=[Evidence(subject=name, detail=f"replay lag {seconds(lag)}, {size(nbytes)} behind")
+        title=f"Replication lag {duration(worst)} (over {duration(limit)})",
+        evidence=[Evidence(subject=name, detail=f"replay lag {duration(lag)}, {size(nbytes)} behind")
                   for name, lag, nbytes in lagging],
         impact="A failover now would lose the lagging transactions; reads from the standby return old data.",
         fix="Check the standby's IO and network, long queries on the standby (hot_standby_feedback conflicts), "
@@ -52,8 +52,7 @@ def replication_lag(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def inactive_slots(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    rep = snapshot.replication
-    for slot in rep.slots if rep else []:
+    for slot in snapshot.postgres.slots if snapshot.postgres else []:
         if slot.active:
             continue
         retained = slot.retained_wal_bytes or 0

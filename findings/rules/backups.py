@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import seconds
+from ..wording import duration
 
 
 @rule
@@ -23,7 +23,7 @@ def no_verified_backup(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             id="backup.no_verified_backup", rule="backup.no_verified_backup", area="backup",
             severity=Severity.CRITICAL,
             title="No verified backup",
-            evidence=[where, Evidence(subject="RPO", detail=seconds(backups.rpo_s))],
+            evidence=[where, Evidence(subject="RPO", detail=duration(backups.rpo_s))],
             impact="Nothing proves this database can be restored: after a disk loss, a bad migration or a "
                    "deleted table, the data may be gone.",
             fix="Take a backup and verify it by restoring it (pg_restore --list at least; a restore into a scratch "
@@ -36,18 +36,17 @@ def no_verified_backup(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         return
     yield Finding(
         id="backup.rpo_exceeded", rule="backup.rpo_exceeded", area="backup", severity=Severity.HIGH,
-        title=f"Newest verified backup is {seconds(age)} old, beyond the RPO of {seconds(backups.rpo_s)}",
+        title=f"Newest verified backup is {duration(age)} old, beyond the RPO of {duration(backups.rpo_s)}",
         evidence=[where, Evidence(subject="newest verified backup",
                                   detail=f"finished {backups.newest_verified_at:%Y-%m-%d %H:%M %Z}")],
-        impact=f"A restore today would lose up to {seconds(age)} of changes (more than the agreed objective).",
+        impact=f"A restore today would lose up to {duration(age)} of changes (more than the agreed objective).",
         fix="Take and verify a backup now; find out why the scheduled one stopped.",
         addressed_by="action:backup")
 
 
 @rule
 def archiving(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    backups = snapshot.backups
-    archive = backups.archiving if backups else None
+    archive = snapshot.postgres.archiving if snapshot.postgres else None
     if archive is None or (snapshot.server and snapshot.server.is_standby):
         return
     if not archive.enabled:

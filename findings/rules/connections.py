@@ -4,18 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...engines.snapshot import Session, Snapshot
+from ...engines.snapshot import RootBlocker, Session, Snapshot
 from ..engine import Thresholds, client_sessions, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import seconds, shorten
+from ..wording import clean, duration
 
 EVIDENCE_LIMIT = 10
 
 
 def _session_evidence(session: Session, figure: str) -> Evidence:
     who = f"{session.user or '?'}@{session.database or '?'}"
-    app = f" ({shorten(session.application, 40)})" if session.application else ""
-    return Evidence(subject=f"pid {session.pid}", detail=f"{who}{app}: {figure}; {shorten(session.query, 120)}")
+    app = f" ({clean(session.application, 40)})" if session.application else ""
+    return Evidence(subject=f"pid {session.pid}", detail=f"{who}{app}: {figure}; {clean(session.query, 120)}")
+
+
+def waiting_on_lock(session: Session) -> bool:
+    """Waiting for a lock another session holds: its time is the blocker's doing, not its own work."""
+    return session.wait_event_type == "Lock" or bool(session.blocked_by)
+
+
+def _behind(root: RootBlocker) -> set[int]:
+    """The pids waiting behind a root blocker, directly or further down its tree."""
+    pids: set[int] = set()
+    stack = [root.tree]
+    while stack:
+        node = stack.pop()
+        for child in node.blocked:
+            if child.pid not in pids:
+                pids.add(child.pid)
+                stack.append(child)
+    return pids
 
 
 @rule
@@ -53,8 +71,8 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     yield Finding(
         id="connections.idle_in_transaction", rule="connections.idle_in_transaction", area="performance",
         severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
-        title=f"{len(idle)} session(s) idle in transaction for over {seconds(limit)} (longest {seconds(longest)})",
-        evidence=[_session_evidence(s, f"idle in transaction for {seconds(s.state_s)}") for s in idle[:EVIDENCE_LIMIT]],
+        title=f"{len(idle)} session(s) idle in transaction for over {duration(limit)} (longest {duration(longest)})",
+        evidence=[_session_evidence(s, f"idle in transaction for {duration(s.state_s)}") for s in idle[:EVIDENCE_LIMIT]],
         impact="An open transaction holds its locks and keeps VACUUM from removing dead rows everywhere, "
                "while doing nothing: tables bloat and other sessions queue behind its locks.",
         fix="Terminate the sessions if their application is gone; fix the application to commit or roll back; set "
@@ -66,7 +84,9 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 @rule
 def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_query_s", 60)
-    running = [s for s in client_sessions(snapshot) if s.state == "active" and (s.query_s or 0) >= limit]
+    # A session waiting on a lock is not a query to cancel: it is counted under its root blocker.
+    running = [s for s in client_sessions(snapshot)
+               if s.state == "active" and (s.query_s or 0) >= limit and not waiting_on_lock(s)]
     if not running:
         return
     running.sort(key=lambda s: -(s.query_s or 0))
@@ -74,9 +94,9 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
     yield Finding(
         id="connections.long_query", rule="connections.long_query", area="performance",
         severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
-        title=f"{len(running)} {'query' if len(running) == 1 else 'queries'} running for over {seconds(limit)} "
-              f"(longest {seconds(longest)})",
-        evidence=[_session_evidence(s, f"running for {seconds(s.query_s)}") for s in running[:EVIDENCE_LIMIT]],
+        title=f"{len(running)} {'query' if len(running) == 1 else 'queries'} running for over {duration(limit)} "
+              f"(longest {duration(longest)})",
+        evidence=[_session_evidence(s, f"running for {duration(s.query_s)}") for s in running[:EVIDENCE_LIMIT]],
         impact="Long queries hold locks and snapshots, use a connection and CPU/IO for their whole run, "
                "and are often a missing index or a runaway report.",
         fix="Cancel the query if it is not expected (pg_cancel_backend), then EXPLAIN it; set a statement_timeout "
@@ -95,9 +115,9 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     yield Finding(
         id="connections.long_transaction", rule="connections.long_transaction", area="performance",
         severity=Severity.HIGH,
-        title=f"{len(open_long)} transaction(s) open for over {seconds(limit)} "
-              f"(longest {seconds(open_long[0].xact_s)})",
-        evidence=[_session_evidence(s, f"transaction open {seconds(s.xact_s)}, {s.state or '?'}")
+        title=f"{len(open_long)} transaction(s) open for over {duration(limit)} "
+              f"(longest {duration(open_long[0].xact_s)})",
+        evidence=[_session_evidence(s, f"transaction open {duration(s.xact_s)}, {s.state or '?'}")
                   for s in open_long[:EVIDENCE_LIMIT]],
         impact="VACUUM cannot remove rows deleted or updated after the oldest open transaction began: every "
                "table bloats for as long as it stays open, and its locks stay held.",
@@ -109,19 +129,26 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 @rule
 def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.blocking_s", 30)
+    long_query = t.get("connections.long_query_s", 60)
     sessions = {s.pid: s for s in snapshot.sessions}
     for root in snapshot.blocking.roots:
-        if (root.longest_wait_s or 0) < limit:
+        # the queries behind it that the long-query rule leaves to this one
+        long_waiters = sorted((sessions[pid] for pid in _behind(root)
+                               if pid in sessions and (sessions[pid].query_s or 0) >= long_query),
+                              key=lambda s: -(s.query_s or 0))
+        if (root.longest_wait_s or 0) < limit and not long_waiters:
             continue
         holder = sessions.get(root.pid)
-        detail = f"blocks {root.blocks_total} session(s), longest waiting {seconds(root.longest_wait_s)}"
+        detail = f"blocks {root.blocks_total} session(s), longest waiting {duration(root.longest_wait_s)}"
         evidence = [_session_evidence(holder, detail) if holder else Evidence(subject=f"pid {root.pid}", detail=detail)]
+        evidence += [_session_evidence(s, f"waiting behind pid {root.pid}, in its query for {duration(s.query_s)}")
+                     for s in long_waiters[:5]]
         evidence += [Evidence(subject=f"lock {lock.mode}", detail=f"{lock.locktype} {lock.relation or ''}".strip())
                      for lock in root.holds[:5]]
         yield Finding(
             id=f"connections.root_blocker:{root.pid}", rule="connections.root_blocker", area="performance",
             severity=Severity.CRITICAL if root.blocks_total >= 5 or (root.longest_wait_s or 0) >= 300 else Severity.HIGH,
-            title=f"Session {root.pid} has blocked {root.blocks_total} session(s) for {seconds(root.longest_wait_s)}",
+            title=f"Session {root.pid} has blocked {root.blocks_total} session(s) for {duration(root.longest_wait_s)}",
             evidence=evidence,
             impact="Every session behind it waits; connections pile up until the pool or max_connections is exhausted.",
             fix="Look at what the blocker is doing (Locks panel); if it is idle in transaction or runaway, cancel or "

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ...engines.snapshot import ForeignKeyFacts, Snapshot
 from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import qualified, quote_ident
+from ...engines.quoting import qualified, quote_ident
 
 BLOCKING_RULES = {"RESTRICT", "NO ACTION"}
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from ...engines.snapshot import IndexFacts, Snapshot
 from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import qualified, quote_ident, size
+from ..wording import size
+from ...engines.quoting import qualified, quote_ident
 
 
 def _index_name(index: IndexFacts) -> str:
@@ -100,9 +101,41 @@ def invalid_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             impact="A failed CREATE INDEX CONCURRENTLY (or REINDEX) left it: it is maintained on every write but no "
                    "query uses it; if it was meant to be unique, uniqueness is not enforced.",
             fix="Drop it and create it again (find why it failed first: duplicates for a unique index, a deadlock, "
-                "a cancel).",
-            statement=f"DROP INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};\n{index.definition.replace('CREATE INDEX', 'CREATE INDEX CONCURRENTLY', 1).replace('CREATE UNIQUE INDEX', 'CREATE UNIQUE INDEX CONCURRENTLY', 1)};",
+                "a cancel)." + (" For a unique index, list and remove the duplicate keys first: while any remain, "
+                                "the build fails again and leaves another INVALID index." if index.is_unique else ""),
+            statement=_rebuild_statement(index),
             addressed_by="action:reindex")
+
+
+def _rebuild_statement(index: IndexFacts) -> str:
+    """Drop and create again; for a unique index, first the query listing the duplicate keys, and the
+    rebuild commented out, so that running the whole text never builds another INVALID index."""
+    create = (index.definition.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1)
+              .replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1))
+    rebuild = [f"DROP INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};", f"{create};"]
+    if not index.is_unique:
+        return "\n".join(rebuild)
+    return "\n".join([
+        "-- 1. The duplicate keys that make the unique build fail; remove them until this returns no rows:",
+        _duplicate_keys_query(index),
+        "-- 2. Then rebuild it (while duplicates remain the build fails and leaves it INVALID again):",
+        *(f"-- {line}" for line in rebuild)])
+
+
+def _duplicate_keys_query(index: IndexFacts) -> str:
+    table = qualified(index.schema_name, index.table)
+    keys = index.key_expressions
+    if not keys:
+        return (f"-- SELECT <the index's key columns>, count(*) FROM {table} GROUP BY <them> "
+                "HAVING count(*) > 1;")
+    # NULLs never collide in a unique index unless it says NULLS NOT DISTINCT (PostgreSQL 15)
+    conditions = [] if "NULLS NOT DISTINCT" in index.definition else [f"({key}) IS NOT NULL" for key in keys]
+    if index.predicate:
+        conditions.append(f"({index.predicate})")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    groups = ", ".join(str(n) for n in range(1, len(keys) + 1))
+    return (f"SELECT {', '.join(keys)}, count(*) AS copies FROM {table}{where} GROUP BY {groups} "
+            "HAVING count(*) > 1 ORDER BY copies DESC LIMIT 100;")
 
 
 @rule

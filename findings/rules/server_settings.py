@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, catalog_sections, client_sessions, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import quote_ident, shorten
+from ..wording import clean
+from ...engines.quoting import quote_ident
 
 
 @rule
@@ -40,6 +41,25 @@ def md5_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 
 @rule
+def md5_stored_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    catalog = catalog_sections(snapshot, "md5_password_roles")
+    roles = (catalog.md5_password_roles or []) if catalog else []
+    if not roles:
+        return
+    yield Finding(
+        id="security.md5_stored_password", rule="security.md5_stored_password", area="security",
+        severity=Severity.MEDIUM, title=f"{len(roles)} role(s) have their password stored as an MD5 hash",
+        evidence=[Evidence(subject=clean(role, 63), detail="pg_authid.rolpassword is an MD5 hash")
+                  for role in roles[:10]],
+        impact="Whatever password_encryption says now, these passwords are MD5: weak, replayable with the user "
+               "name, and refused once PostgreSQL drops MD5 (deprecated in 18).",
+        fix="With password_encryption = scram-sha-256, set each role's password again (psql's \\password, so "
+            "the password is not written to the server log), then switch pg_hba.conf lines from md5 to "
+            "scram-sha-256.",
+        statement="\n".join(f"\\password {quote_ident(role)}" for role in roles[:10]))
+
+
+@rule
 def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "roles")
     if catalog is None:
@@ -55,7 +75,7 @@ def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator
             severity=Severity.HIGH,
             title=f"Clients connect as superuser {user}",
             evidence=[Evidence(subject=user, detail="superuser; used by " + ", ".join(
-                shorten(a, 40) for a in sorted(applications)[:10]))],
+                clean(a, 40) for a in sorted(applications)[:10]))],
             impact="A superuser bypasses every permission and row-level policy: one SQL injection or bug can read, "
                    "change or drop anything, and run programs on the server (COPY … PROGRAM).",
             fix="Create a role with only the privileges the application needs, switch the application to it, and "

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot, Statement
 from ..engine import Thresholds, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import shorten
+from ..wording import clean
 
 SLOW_LIMIT = 10
 # A statement fetching one row by a parameter: the shape an ORM's lazy loading repeats per parent row.
@@ -52,11 +52,11 @@ def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             title=f"Statement averaging {s.mean_time_ms:.0f} ms over {s.calls:,} calls ({share:.0f}% of all time)",
             evidence=[Evidence(subject=f"queryid {s.query_id}",
                                detail=f"{s.user or '?'}@{s.database or '?'}: mean {s.mean_time_ms:.1f} ms, "
-                                      f"{s.calls:,} calls, {s.rows:,} rows; {shorten(s.query, 300)}")],
+                                      f"{s.calls:,} calls, {s.rows:,} rows; {clean(s.query, 300)}")],
             impact="Slow statements called often hold connections longer and add up to most of the server's load.",
             fix="EXPLAIN (ANALYZE, BUFFERS) the statement with typical parameters; add the index it needs or "
                 "rewrite it; check it is not an N+1 loop.",
-            statement=f"EXPLAIN (ANALYZE, BUFFERS) {shorten(s.query, 2000)}" if s.query else None)
+            statement=f"EXPLAIN (ANALYZE, BUFFERS) {clean(s.query, 2000)}" if s.query else None)
 
 
 @rule
@@ -71,7 +71,7 @@ def n_plus_one(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             title=f"Likely N+1: one-row lookup run {s.calls:,} times ({s.rows / s.calls:.2f} rows per call)",
             evidence=[Evidence(subject=f"queryid {s.query_id}",
                                detail=f"{s.calls:,} calls, {s.rows:,} rows, mean {s.mean_time_ms:.2f} ms; "
-                                      f"{shorten(s.query, 300)}")],
+                                      f"{clean(s.query, 300)}")],
             impact="Each call is a round trip: a page that lists a hundred items makes a hundred queries, and "
                    "latency grows with the data.",
             fix="Load the related rows in one query (a JOIN, `WHERE id = ANY($1)`, or the ORM's eager loading: "
@@ -80,7 +80,7 @@ def n_plus_one(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule
 def cache_hit_ratio(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    activity = snapshot.activity
+    activity = snapshot.postgres.activity if snapshot.postgres else None
     if activity is None:
         return
     ratio = activity.hit_ratio_since_reset

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import qualified, seconds, size
+from ..wording import duration, size
+from ...engines.quoting import qualified
 
 WRAPAROUND_LIMIT = 2_147_483_648
 
@@ -67,7 +68,7 @@ def dead_tuples(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             id=f"maintenance.dead_tuples:{table.qualified_name}", rule="maintenance.dead_tuples", area="capacity",
             severity=Severity.HIGH if table.dead_rows >= table.live_rows else Severity.MEDIUM,
             title=f"{table.qualified_name}: {table.dead_rows:,} dead rows ({100 * table.dead_rows / max(table.live_rows, 1):.0f}% "
-                  f"of live), last vacuumed {'never' if last is None else seconds(age) + ' ago'}",
+                  f"of live), last vacuumed {'never' if last is None else duration(age) + ' ago'}",
             evidence=[Evidence(subject=table.qualified_name,
                                detail=f"{table.live_rows:,} live, {table.dead_rows:,} dead; "
                                       + (f"last vacuum {last:%Y-%m-%d %H:%M}" if last else "never vacuumed")

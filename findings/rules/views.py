@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
 from ..engine import Thresholds, rule
 from ..model import Evidence, Finding, Severity
-from ..wording import qualified, seconds
+from ..wording import duration
+from ...engines.quoting import qualified
 
 SOURCES = {"refresh_log": "dbtop's refresh log", "dbtop_action": "a refresh dbtop ran",
            "file_time": "the view's file write time (a lower bound)", "unknown": "unknown"}
@@ -41,8 +42,8 @@ def views_stale(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         yield Finding(
             id=f"views.stale:{view.qualified_name}", rule="views.stale", area="schema",
             severity=Severity.HIGH if (view.age_s or 0) >= 4 * view.threshold_s else Severity.MEDIUM,
-            title=f"Materialized view {view.qualified_name} last refreshed {seconds(view.age_s)} ago "
-                  f"(threshold {seconds(view.threshold_s)})",
+            title=f"Materialized view {view.qualified_name} last refreshed {duration(view.age_s)} ago "
+                  f"(threshold {duration(view.threshold_s)})",
             evidence=[Evidence(subject=view.qualified_name,
                                detail=f"last refresh {view.last_refresh.at:%Y-%m-%d %H:%M:%S %Z} "
                                       f"known from {SOURCES[view.last_refresh.source]}")],

@@ -11,5 +11,9 @@ SELECT a.pid, a.usename::text AS "user", a.datname::text AS database,
        extract(epoch FROM now() - a.query_start)::float8 AS query_s,
        a.query_id,
        a.query,
-       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}' END AS blocked_by
+       CASE WHEN a.wait_event_type = 'Lock'
+              -- another role's row hides its wait event (and its type) from a role without
+              -- pg_read_all_stats; pg_locks, readable by all, says whether it waits (read once)
+              OR (a.backend_type IS NULL AND a.pid = ANY (ARRAY(SELECT l.pid FROM pg_locks l WHERE NOT l.granted)))
+            THEN pg_blocking_pids(a.pid) ELSE '{}' END AS blocked_by
 FROM pg_stat_activity a

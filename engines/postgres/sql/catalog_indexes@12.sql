@@ -11,6 +11,10 @@ SELECT n.nspname AS schema_name, t.relname AS "table", c.relname AS name,
        x.locked,
        CASE WHEN NOT x.locked THEN pg_get_indexdef(i.indexrelid) END AS definition, am.amname AS method,
        ARRAY(SELECT i.indkey[k]::int FROM generate_series(0, i.indnkeyatts - 1) k) AS key_columns,
+       -- each key as an expression, only for an INVALID unique index: its fix first lists the duplicate keys
+       CASE WHEN NOT x.locked AND i.indisunique AND NOT i.indisvalid
+            THEN ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k)
+       END AS key_expressions,
        CASE WHEN NOT x.locked THEN pg_get_expr(i.indpred, i.indrelid) END AS predicate,
        i.indexprs IS NOT NULL AS has_expressions,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
