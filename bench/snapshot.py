@@ -72,6 +72,9 @@ async def hold_sessions(connect_kwargs: dict, tables: int) -> None:
     """Runs in the helper process: answers one JSON line per command read from stdin.
     {"cmd": "chain"} opens the lock chain; {"cmd": "grow", "n": N} opens idle sessions up to N.
     End of input closes everything."""
+    # One descriptor per session: the default soft limit (1024) stops short of 2,000 sessions.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     loop = asyncio.get_running_loop()
     idle: list[asyncpg.Connection] = []
     chain: list[asyncpg.Connection] = []
@@ -177,11 +180,11 @@ class SessionHolder:
 
 # -- setting up the server ------------------------------------------------------------------------
 
-def setup_cluster(statements: int) -> tuple[LocalCluster, int]:
+def setup_cluster(statements: int, max_connections: int = 1200) -> tuple[LocalCluster, int]:
     tables = -(-statements // SHAPES_PER_TABLE)
     cluster = LocalCluster()
     cluster.initdb(settings={
-        "max_connections": "1200",
+        "max_connections": str(max_connections),
         "pg_stat_statements.max": "5000",
         "pg_stat_statements.track_planning": "on",  # so "server-side time" includes planning
         "shared_buffers": "'128MB'",

@@ -17,6 +17,11 @@ class EngineUnavailable(ConnectError):
     """The target's engine is not one this installation of dbtop can monitor."""
 
 
+class OperationFailed(RuntimeError):
+    """An operation the operator asked for (installing the refresh log, …) failed and changed nothing;
+    str() is one line saying why and what to do."""
+
+
 class ActionRefused(RuntimeError):
     """An action the engine will not plan or run as asked; str() is one line for the operator."""
 

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 ENGINES: dict[str, tuple[str, str]] = {
     "postgres": (".postgres.collector", "PostgresCollector"),
 }
+# (engine name, operation) -> (module, function): what the commands do besides monitoring.
+#   probe(target) -> str                          connect once and say what answered
+#   refresh_log(target, **timeouts) -> session    install or remove the views' refresh log
+OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("postgres", "probe"): (".postgres.connect", "probe"),
+    ("postgres", "refresh_log"): (".postgres.refresh_log", "open_refresh_log"),
+}
 
 
 def engine_names() -> tuple[str, ...]:
@@ -39,6 +46,19 @@ def collector_for(target: Target, **options) -> Collector:
     except EngineUnavailable as exc:
         raise EngineUnavailable(f"{target.label}: {exc}") from None
     return cls(target, **options)
+
+
+def operation(target: Target, name: str):
+    """The target's engine's function for operation `name`; raises EngineUnavailable when the engine
+    cannot do it."""
+    if target.engine not in ENGINES:
+        raise EngineUnavailable(f"{target.label}: {unsupported_engine_message(target.engine)}")
+    try:
+        module_name, function_name = OPERATIONS[(target.engine, name)]
+    except KeyError:
+        raise EngineUnavailable(f"{target.label}: dbtop cannot {name.replace('_', ' ')} on "
+                                f"{target.engine} targets") from None
+    return getattr(import_module(module_name, __package__), function_name)
 
 
 def unsupported_engine_message(engine: str) -> str:

@@ -21,6 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_valid
 
 SNAPSHOT_SCHEMA = 1
 
+# How each engine is named on screen: in full, and in the overview strip.
+ENGINE_TITLES = {"postgres": "PostgreSQL", "mongo": "MongoDB"}
+ENGINE_SHORT = {"postgres": "PG", "mongo": "Mongo"}
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)

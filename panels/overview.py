@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Sparkline, Static
 
-from ..engines.snapshot import Snapshot
+from ..engines.snapshot import ENGINE_SHORT, Snapshot
 from .text import clean, duration, number
 
 HISTORY = 180  # samples kept for the sparklines: 6 minutes at the default 2 s
@@ -121,7 +121,7 @@ class OverviewStrip(Vertical):
         if snapshot and snapshot.server:
             server = snapshot.server
             line.append(" standby" if server.is_standby else " primary", style="bold")
-            line.append(f" PG {clean(server.version.split(' ')[0], 20)} up {duration(server.uptime_s)} ")
+            line.append(f" {ENGINE_SHORT.get(server.engine, server.engine)} {clean(server.version.split(' ')[0], 20)} up {duration(server.uptime_s)} ")
         if self.profile:
             line.append(f" [{clean(self.profile, 30)}]", style="bold")
         line.append(" " + clean(snapshot.target if snapshot else "", 80), style="bold")

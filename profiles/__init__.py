@@ -17,6 +17,7 @@ _EXPORTS = {
     "config_path": "config",
     "SecretStore": "secret_store", "SecretStoreError": "secret_store",
     "resolve_profile_target": "resolve", "resolve_profile": "resolve", "find_profile": "resolve",
+    "describe": "config", "watch_policy": "policy",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -457,6 +457,16 @@ def load_profiles(path: Path | None = None) -> list[Profile]:
 
 
 # -- writing --------------------------------------------------------------------------------------
+def describe(profile: Profile) -> str:
+    """One line for lists and the picker; never a secret."""
+    text = f"{profile.engine} {profile.label}"
+    if profile.standbys:
+        text += f"  standbys {', '.join(profile.standbys)}"
+    if not profile.read_only:
+        text += "  read-write"
+    return text
+
+
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600

@@ -134,9 +134,18 @@ def resolve_profile_target(profile: Profile, store: SecretStore | None = None) -
     return resolve_profile(profile, store).target
 
 
-def find_profile(name: str, path: Path | None = None) -> Profile:
-    """The named profile from the profile file; ProfileError says which exist."""
-    return load_config(path).get(name)
+def find_profile(text: str | None, path: Path | None = None) -> Profile | None:
+    """The profile a TARGET names, or None when TARGET is a URL, a libpq string or nothing; a
+    name that is no profile raises TargetError saying what a target can be."""
+    if not looks_like_profile_name(text):
+        return None
+    config = load_config(path)
+    name = text.strip()
+    if name in config.profiles:
+        return config.profiles[name]
+    raise TargetError(f"cannot understand target {name!r}: it is not a profile ('dbtop profile list' shows them), "
+                      "nor a URL such as postgresql://user@host:5432/dbname, nor a libpq string such as "
+                      "'host=db1 dbname=app'")
 
 
 def looks_like_profile_name(text: str | None) -> bool:

@@ -70,7 +70,7 @@ def test_markdown_report_is_laid_out_like_an_audit_report(audit_db, tmp_path):
 
 def test_json_report_and_fail_on(audit_db):
     result = run_audit(audit_db.dsn(database=DB), "--format", "json", "--fail-on", "critical")
-    assert result.returncode == 1 and "a Critical finding is at or above --fail-on critical" in result.stderr
+    assert result.returncode == 3 and "a Critical finding is at or above --fail-on critical" in result.stderr
     report = json.loads(result.stdout)
     assert report["schema_version"] == 1 and report["system"]["Database"] == DB
     severities = [row["finding"]["severity"] for row in report["findings"]]
@@ -80,7 +80,7 @@ def test_json_report_and_fail_on(audit_db):
     assert report["metrics"]["max_connections"] == 200
 
     info_only = run_audit(audit_db.dsn(database=DB), "--format", "json", "--fail-on", "info")
-    assert info_only.returncode == 1
+    assert info_only.returncode == 3
     bad = run_audit(audit_db.dsn(database=DB), "--project", "/nonexistent/repo")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "no such directory" in bad.stderr
 

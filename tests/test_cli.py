@@ -126,3 +126,33 @@ def test_server_older_than_12_is_refused_with_what_to_do():
     message = unsupported_version_message(resolve_target("host=db1 user=u dbname=d", {}), "11.22")
     assert message == ("u@db1:5432/d runs PostgreSQL 11.22, which dbtop does not support: "
                        "it needs PostgreSQL 12 or newer (12 to 17 are supported)")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "NaN", "1e999"])
+def test_an_interval_that_is_not_a_finite_number_is_refused(value):
+    for args in (("snapshot", "host=x", "--count", "2", "--interval", value), ("--interval", value, "host=x"),
+                 ("snapshot", "host=x", "--statement-timeout", value)):
+        result = run(*args, timeout=10)
+        assert result.returncode == 2, (args, result)
+        assert "is not a number of seconds greater than 0" in result.stderr
+
+
+def test_options_before_the_command_go_to_the_command(pg):
+    result = run("--interval", "0.3", "snapshot", pg.dsn(), "--json", "--count", "2")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["sequence"] for line in result.stdout.splitlines()] == [1, 2]
+    assert run("--json", "snapshot", pg.dsn()).returncode == 0
+    # one the command does not take is named by the command's own usage line
+    result = run("--theme", "dbtop-16", "snapshot", pg.dsn())
+    assert result.returncode == 2 and "dbtop snapshot" in result.stderr and "--theme" in result.stderr
+
+
+def test_help_names_every_command_and_exit_status():
+    out = run("--help").stdout
+    assert "uninstall-refresh-log" in out
+    assert "3 audit --fail-on" in " ".join(out.split())
+    snapshot_help = " ".join(run("snapshot", "--help").stdout.split())
+    assert "Without --json each snapshot is one line of text" in snapshot_help
+    assert "exit status: 0" in snapshot_help
+    audit_help = " ".join(run("audit", "--help").stdout.split())
+    assert "exit 3 when a finding" in audit_help

@@ -344,7 +344,7 @@ def test_a_wrong_password_in_the_keyring_names_the_profile(pg, secret_role, home
     # the picker gets the same line when it connects
     import asyncio
 
-    from dbtop.tui.profile_targets import ProfileConnectError
+    from dbtop.profiles.connecting import ProfileConnectError
 
     collector = ProfileDirectory().collector("prod")
     with pytest.raises(ProfileConnectError, match="profile 'prod': password authentication failed"):
@@ -366,7 +366,7 @@ def test_no_stored_password_prompts_only_when_interactive(pg, secret_role, home,
         err = capsys.readouterr().err
         assert "no password is stored in the keyring for this profile" in err and ".pgpass" in err
 
-    monkeypatch.setattr("dbtop.tui.profile_targets.can_prompt", lambda: True)
+    monkeypatch.setattr("dbtop.profiles.connecting.can_prompt", lambda: True)
     monkeypatch.setattr("getpass.getpass", lambda prompt: password)
     assert cli.main(["snapshot", "prod"]) == 0
     assert cli.main(["audit", "prod", "--format", "json"]) == 0
@@ -505,7 +505,7 @@ def test_an_unknown_name_points_at_profile_list(home, use_keyring, capsys):
 
 
 def test_a_profile_sets_what_the_panels_and_findings_expect(tmp_path):
-    from dbtop.tui.profile_targets import watch_policy
+    from dbtop.profiles.policy import watch_policy
 
     path = tmp_path / "config.toml"
     path.write_text("""

@@ -281,7 +281,7 @@ def test_audit_command_with_only_a_project_and_its_report(project, tmp_path):
     out = tmp_path / "report.md"
     result = subprocess.run([*dbtop_command(), "audit", "--project", str(root), "--output", str(out),
                              "--fail-on", "high"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr
     text = out.read_text()
     migrations = text.split("## 5. Migrations")[1].split("## 6.")[0]
     assert "0023b2 -> 0024d4 (head)" in migrations and "breaks:" in migrations

@@ -1,69 +1,21 @@
-"""dbtop's themes: Textual Theme objects, each defining the severity colours the panels use."""
+"""dbtop's themes: the Textual Theme objects (palettes.py), their names (names.py) and the app's
+stylesheet. The Theme objects load on first use, so that the command line checks `--theme` and
+prints `--help` without importing Textual."""
 
 from __future__ import annotations
 
-import os
+from importlib import import_module
 from pathlib import Path
 
-from textual.theme import BUILTIN_THEMES, Theme
+from .names import THEME_NAMES, default_theme_name
 
 STYLESHEET = Path(__file__).with_name("dbtop.tcss")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+_FROM_PALETTES = ("THEMES", "DARK", "LIGHT", "HIGH_CONTRAST", "ANSI16", "SEVERITIES", "rich_color")
+
+__all__ = ["STYLESHEET", "THEME_NAMES", "default_theme_name", *_FROM_PALETTES]
 
 
-def _severities(critical: str, high: str, medium: str, low: str, info: str) -> dict[str, str]:
-    return dict(zip((f"severity-{s}" for s in SEVERITIES), (critical, high, medium, low, info)))
-
-
-DARK = Theme(
-    name="dbtop-dark", dark=True,
-    primary="#3B8EEA", secondary="#7AA2F7", accent="#E0AF68",
-    warning="#E5A50A", error="#F05454", success="#50C878",
-    foreground="#D8DEE9", background="#11151C", surface="#1A1F29", panel="#232A36",
-    variables=_severities("#FF4D6D", "#FF8C42", "#E5C07B", "#7AA2F7", "#8B95A7"),
-)
-LIGHT = Theme(
-    name="dbtop-light", dark=False,
-    primary="#1F5FBF", secondary="#3A6FD8", accent="#9A5B00",
-    warning="#A15C00", error="#C4162A", success="#1B7F3B",
-    foreground="#1E2329", background="#F7F8FA", surface="#FFFFFF", panel="#E7EAF0",
-    variables=_severities("#B3001B", "#C24E00", "#8A6D00", "#1F5FBF", "#5B6472"),
-)
-HIGH_CONTRAST = Theme(
-    name="dbtop-high-contrast", dark=True,
-    primary="#00BFFF", secondary="#FFFFFF", accent="#FFFF00",
-    warning="#FFFF00", error="#FF3030", success="#00FF00",
-    foreground="#FFFFFF", background="#000000", surface="#000000", panel="#1A1A1A",
-    variables=_severities("#FF3030", "#FF9900", "#FFFF00", "#00BFFF", "#FFFFFF"),
-)
-# Sixteen colours, for the Linux console (TERM=linux) and terminals without more.
-ANSI16 = Theme(
-    name="dbtop-16", dark=True, ansi=True,
-    primary="ansi_blue", secondary="ansi_cyan", accent="ansi_yellow",
-    warning="ansi_yellow", error="ansi_red", success="ansi_green",
-    foreground="ansi_default", background="ansi_default", surface="ansi_default", panel="ansi_default",
-    boost="ansi_default",
-    variables={
-        # What Textual's own ansi-dark theme sets for its widgets.
-        **BUILTIN_THEMES["ansi-dark"].variables,
-        **_severities("ansi_bright_red", "ansi_red", "ansi_yellow", "ansi_cyan", "ansi_default"),
-    },
-)
-
-THEMES = {theme.name: theme for theme in (DARK, LIGHT, HIGH_CONTRAST, ANSI16)}
-
-
-def default_theme_name(environ: dict[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    term = env.get("TERM", "")
-    if term in ("linux", "vt100", "vt220", "ansi") or env.get("COLORTERM") == "16":
-        return ANSI16.name
-    return DARK.name
-
-
-def rich_color(value: str) -> str:
-    """A theme colour as Rich understands it (Textual writes ANSI colours as `ansi_red`)."""
-    if value.startswith("ansi_"):
-        name = value[5:]
-        return "default" if name == "default" else name
-    return value
+def __getattr__(name: str):
+    if name in _FROM_PALETTES:
+        return getattr(import_module(".palettes", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

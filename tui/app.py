@@ -94,6 +94,7 @@ class DbtopApp(App):
         Binding("slash", "filter_sessions", "Filter", show=False),
         Binding("z", "zoom", "Zoom"),
         Binding("p", "toggle_pause", "Pause"),
+        Binding("r", "reconnect", "Reconnect now", show=False),
         Binding("plus", "faster", "Faster", key_display="+"),
         Binding("minus", "slower", "Slower", key_display="-"),
         Binding("t", "next_theme", "Theme", show=False),
@@ -241,6 +242,7 @@ class DbtopApp(App):
             overview.status = f"disconnected {duration(down_for)} — retrying{retry}"
             text = Text("connection lost — showing the last data, marked stale: ", style="bold")
             text.append_text(literal(self.last_error or "", 300))
+            text.append(" · r retries now")
             status_line.update(text)
             status_line.remove_class("hidden")
         else:
@@ -317,6 +319,10 @@ class DbtopApp(App):
     def action_toggle_pause(self) -> None:
         self.poller.set_paused(not self.poller.paused)
         self.update_status()
+
+    def action_reconnect(self) -> None:
+        """Poll now: after an outage, the server is tried at once instead of at the next attempt."""
+        self.poller.wake()
 
     def action_faster(self) -> None:
         self.notify(f"refreshing every {self.poller.faster():g} s")
@@ -417,9 +423,10 @@ class DbtopApp(App):
 
 def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str | None = None,
                   profile: str | None = None, on_start: Callable[[DbtopApp], None] | None = None,
-                  directory: TargetDirectory | None = None) -> None:
-    """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit.
-    `on_start` receives the app before it runs (the demo keeps it to ask it to exit on a signal)."""
+                  directory: TargetDirectory | None = None) -> int | None:
+    """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit; the
+    app's return code (129: the terminal hung up). `on_start` receives the app before it runs (the
+    demo keeps it to ask it to exit on a signal)."""
     poller = SnapshotPoller(collector, interval_s)
     try:
         poller.connect()
@@ -427,5 +434,6 @@ def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str
         if on_start is not None:
             on_start(app)
         app.run()
+        return app.return_code
     finally:
         poller.stop()

@@ -2,7 +2,9 @@
 
 The collector runs on a thread with its own asyncio loop: a slow catalog query, a dead network
 or a long reconnect never stalls the screen. The next poll starts when the last one finished, so
-polls never overlap. After a failed poll the next one waits longer each time (1 s up to 30 s).
+polls never overlap. After a failed poll the next one comes one interval later, never more than
+RECONNECT_WAIT_S: an attempt to connect costs the server almost nothing, and the operator wants it
+back on screen as soon as it is back (a growing back-off left the screen dark for half a minute).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ..engines.base import Collector
 from ..engines.snapshot import Snapshot
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+RECONNECT_WAIT_S = 5.0
 
 
 class SnapshotPoller:
@@ -28,7 +30,6 @@ class SnapshotPoller:
         self.interval_s = min(max(interval_s, INTERVALS[0]), INTERVALS[-1])
         self.paused = False
         self.next_poll_at: float | None = None
-        self._failures = 0
         self._stopping = False
         self._loop = asyncio.new_event_loop()
         self._wake: asyncio.Event | None = None
@@ -57,12 +58,7 @@ class SnapshotPoller:
             snapshot = await self.collector.snapshot()
             if self._stopping:
                 break
-            if snapshot.reachable:
-                self._failures = 0
-                delay = self.interval_s
-            else:
-                delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS) - 1)]
-                self._failures += 1
+            delay = self.interval_s if snapshot.reachable else min(self.interval_s, RECONNECT_WAIT_S)
             on_snapshot(snapshot)
             self.next_poll_at = time.monotonic() + delay
             await self._sleep(delay)

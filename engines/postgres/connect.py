@@ -11,6 +11,7 @@ import asyncpg
 
 from ...profiles.target import Target, mask_url
 from ..errors import ConnectError
+from .queries import sql
 
 APPLICATION_NAME = "dbtop"
 OLDEST_SUPPORTED = 120000
@@ -72,6 +73,17 @@ async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, l
         await conn.close()
         raise ConnectError(unsupported_version_message(target, f"{version.major}.{version.minor}"))
     return conn
+
+
+async def probe(target: Target) -> str:
+    """Connect once and say what answered: 'PostgreSQL 15.4 primary, as ops'; ConnectError otherwise."""
+    conn = await open_connection(target)
+    try:
+        row = await conn.fetchrow(sql("probe", 12))
+    finally:
+        await conn.close()
+    role = "standby" if row["standby"] else "primary"
+    return f"PostgreSQL {row['version'].split(' ')[0]} {role}, as {row['who']}"
 
 
 async def close_connection(conn: asyncpg.Connection) -> None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from ...profiles.target import Target
+from ..errors import OperationFailed
+from .connect import open_connection
 from .queries import MARKER, sql
 
 OBJECTS = (
@@ -23,7 +26,7 @@ OBJECTS = (
 )
 
 
-class RefreshLogError(Exception):
+class RefreshLogError(OperationFailed):
     """A one-line reason the refresh log cannot be installed or removed, with what to do."""
 
 
@@ -84,3 +87,51 @@ async def uninstall(conn: asyncpg.Connection) -> None:
     except asyncpg.DependentObjectsStillExistError:
         raise RefreshLogError("schema dbtop holds objects dbtop did not create, so it was left in place (nothing was "
                               "removed): move them out of schema dbtop and run this again") from None
+
+
+class RefreshLogSession:
+    """A read-write connection on which the operator installs or removes the refresh log: its state
+    read first, the SQL to show, and the change, which raises RefreshLogError when nothing changed."""
+
+    objects = OBJECTS
+
+    def __init__(self, conn: asyncpg.Connection, state: RefreshLogState):
+        self.conn = conn
+        self.state = state
+
+    @staticmethod
+    def install_sql() -> str:
+        return install_sql()
+
+    @staticmethod
+    def uninstall_sql() -> str:
+        return uninstall_sql()
+
+    async def install(self) -> None:
+        await self._change(install)
+
+    async def uninstall(self) -> None:
+        await self._change(uninstall)
+
+    async def _change(self, change) -> None:
+        try:
+            await change(self.conn)
+        except RefreshLogError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the server's reason, one line; the transaction rolled back
+            raise RefreshLogError(f"{' '.join(str(exc).split())}: nothing was changed") from None
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def open_refresh_log(target: Target, *, statement_timeout_ms: int = 2000,
+                           lock_timeout_ms: int = 500) -> RefreshLogSession:
+    """Connect (read-write) to change the refresh log; raises ConnectError."""
+    conn = await open_connection(target, statement_timeout_ms=statement_timeout_ms,
+                                 lock_timeout_ms=lock_timeout_ms, read_only=False)
+    try:
+        return RefreshLogSession(conn, await read_state(conn))
+    except BaseException:
+        await conn.close()
+        raise

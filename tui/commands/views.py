@@ -8,8 +8,8 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from ..profiles.target import TargetError, resolve_target
-from .cli import TARGET_HELP, add_timeouts, collector_options, fail, find_profile
+from ...profiles.target import TargetError
+from .common import TARGET_HELP, add_timeouts, collector_options, fail, resolve
 
 
 def views_parser() -> argparse.ArgumentParser:
@@ -28,42 +28,36 @@ def views_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_views_command(argv: list[str], ask: Callable[[str], str] = input) -> int:
+def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
     args = views_parser().parse_args(argv)
     try:
-        profile = find_profile(args.target)
-        if profile is not None:
-            from ..profiles.resolve import resolve_profile
-
-            target = resolve_profile(profile).target
-        else:
-            target = resolve_target(args.target)
+        target = resolve(args.target)
     except TargetError as exc:
         return fail(str(exc))
     return asyncio.run(_run(args, target, ask))
 
 
 async def _run(args: argparse.Namespace, target, ask: Callable[[str], str]) -> int:
-    from ..engines.postgres import refresh_log
-    from ..engines.postgres.connect import ConnectError, open_connection
+    from ...engines.errors import ConnectError, OperationFailed
+    from ...engines.registry import operation
 
     try:
-        conn = await open_connection(target, **collector_options(args), read_only=False)
+        log = await operation(target, "refresh_log")(target, **collector_options(args))
     except ConnectError as exc:
         return fail(str(exc))
     try:
-        state = await refresh_log.read_state(conn)
+        state = log.state
         installing = args.command == "install-refresh-log"
         if installing:
             print(f"This creates, in database {state.database} on {target.label}:")
-            for item in refresh_log.OBJECTS:
+            for item in log.objects:
                 print(f"  - {item}")
             print("by running:\n")
-            print(refresh_log.install_sql())
+            print(log.install_sql())
         else:
             print(f"This removes dbtop's refresh log from database {state.database} on {target.label} "
                   "(the recorded refresh times go with it), by running:\n")
-            print(refresh_log.uninstall_sql())
+            print(log.uninstall_sql())
         verb = "install" if installing else "remove"
         try:
             typed = await asyncio.to_thread(ask, f"Type the database's name ({state.database}) to {verb} it: ")
@@ -73,11 +67,9 @@ async def _run(args: argparse.Namespace, target, ask: Callable[[str], str]) -> i
             print("cancelled: the name typed did not match; nothing was changed", file=sys.stderr)
             return 1
         try:
-            await (refresh_log.install(conn) if installing else refresh_log.uninstall(conn))
-        except refresh_log.RefreshLogError as exc:
+            await (log.install() if installing else log.uninstall())
+        except OperationFailed as exc:
             return fail(str(exc))
-        except Exception as exc:  # noqa: BLE001 - the server's reason, one line; the transaction rolled back
-            return fail(f"{' '.join(str(exc).split())}: nothing was changed")
         if installing:
             print(f"installed: refreshes of materialized views in {state.database} are now recorded in "
                   "dbtop.refresh_log (remove it with 'dbtop views uninstall-refresh-log')")
@@ -85,4 +77,4 @@ async def _run(args: argparse.Namespace, target, ask: Callable[[str], str]) -> i
             print(f"removed: dbtop's refresh log is gone from {state.database}")
         return 0
     finally:
-        await conn.close()
+        await log.close()

@@ -24,14 +24,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..engines.errors import ConnectError
-from ..profiles.config import ProfileConfig, ProfileError, load_config, save_profiles
-from ..profiles.resolve import ResolvedProfile, build_profile, connection_fields, password_file, resolve_profile
-from ..profiles.secret_store import (SERVICE, HeadlessKeyringError, SecretStore, SecretStoreError, backend_file,
-                                     backend_name, chained_backends, headless_message, is_headless,
-                                     keyring_config_file)
-from ..profiles.target import TargetError
-from .profile_targets import ProfileConnectError, can_prompt, describe, explain_profile_failure, with_typed_password
+from ...engines.errors import ConnectError, EngineUnavailable
+from ...profiles.config import ProfileConfig, ProfileError, describe, load_config, save_profiles
+from ...profiles.connecting import ProfileConnectError, can_prompt, explain_profile_failure, with_typed_password
+from ...profiles.resolve import ResolvedProfile, build_profile, connection_fields, password_file, resolve_profile
+from ...profiles.secret_store import (SERVICE, HeadlessKeyringError, SecretStore, SecretStoreError, backend_file,
+                                      backend_name, chained_backends, headless_message, is_headless,
+                                      keyring_config_file)
+from ...profiles.target import TargetError
+from ...themes.names import THEME_NAMES
 
 CONNECTION_FIELDS = ("engine", "hosts", "port", "user", "database", "service", "tls_mode", "ca_file", "srv",
                      "options", "connect_timeout")
@@ -52,12 +53,6 @@ def out(text: str) -> None:
 
 def note(text: str) -> None:
     print(f"dbtop: {text}", file=sys.stderr, flush=True)
-
-
-def _theme_names() -> tuple[str, ...]:
-    from .cli import THEME_NAMES
-
-    return THEME_NAMES
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +76,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
                       help="no actions that change the server (the default)")
     mode.add_argument("--read-write", dest="read_only", action="store_false",
                       help="allow guarded actions on this server")
-    group.add_argument("--theme", choices=_theme_names(), help="colour theme when this profile is opened")
+    group.add_argument("--theme", choices=THEME_NAMES, help="colour theme when this profile is opened")
 
 
 def profile_parser() -> argparse.ArgumentParser:
@@ -140,7 +135,7 @@ def profile_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_profile_command(argv: list[str], store: SecretStore | None = None) -> int:
+def run(argv: list[str], store: SecretStore | None = None) -> int:
     args = profile_parser().parse_args(argv)
     store = store or SecretStore()
     handler: Callable[[argparse.Namespace, SecretStore], int] = COMMANDS[args.command]
@@ -207,25 +202,15 @@ def check_standbys(config: ProfileConfig, name: str, standbys: list[str]) -> Non
 # -- testing a connection -------------------------------------------------------------------------
 def check_connection(resolved: ResolvedProfile) -> str:
     """Connect once and say what answered; ProfileConnectError names the profile."""
-    from ..engines.postgres.connect import open_connection
-
-    if resolved.target.engine != "postgres":
-        raise explain_profile_failure(resolved, ConnectError(
-            f"{resolved.profile.label}: MongoDB targets are not supported by this version of dbtop yet, "
-            "so the connection cannot be tested: add --no-test to save the profile"))
-
-    async def connect() -> str:
-        conn = await open_connection(resolved.target)
-        try:
-            row = await conn.fetchrow("/* dbtop */ SELECT current_setting('server_version') AS version, "
-                                      "pg_is_in_recovery() AS standby, current_user AS who")
-        finally:
-            await conn.close()
-        role = "standby" if row["standby"] else "primary"
-        return f"PostgreSQL {row['version'].split(' ')[0]} {role}, as {row['who']}"
+    from ...engines.registry import operation
 
     try:
-        return asyncio.run(connect())
+        probe = operation(resolved.target, "probe")
+    except EngineUnavailable as exc:
+        raise explain_profile_failure(resolved, ConnectError(
+            f"{exc}; so the connection cannot be tested: add --no-test to save the profile")) from None
+    try:
+        return asyncio.run(probe(resolved.target))
     except ConnectError as exc:
         raise explain_profile_failure(resolved, exc) from None
 

@@ -17,9 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from ..engines.postgres.cluster import ClusterError, LocalCluster, ServerBinariesMissing
-from ..engines.postgres.demo.build import DEMO_DATABASE, build_demo, wait_for_lock_chain
-from ..engines.postgres.demo.workload import WorkloadProcess
+from .common import add_theme, positive_float, positive_int
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -78,7 +76,42 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def demo_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbtop demo",
+        description="Start a throwaway PostgreSQL in a temporary directory, load an analytics schema with "
+                    "a million-row table, run a background workload (active and idle-in-transaction sessions, "
+                    "a lock chain, slow statements), plant the problems an audit finds, and open the dashboard "
+                    "on it. Everything is removed on exit.")
+    parser.add_argument("--rows", type=positive_int, default=1_000_000, metavar="N",
+                        help="rows in post_metrics (default 1000000)")
+    parser.add_argument("--no-app", action="store_true",
+                        help="build the demo, print its connection string, and keep it running until Ctrl-C")
+    parser.add_argument("--interval", type=positive_float, default=2.0, metavar="S",
+                        help="seconds between refreshes (default 2)")
+    add_theme(parser)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    args = demo_parser().parse_args(argv)
+    if not args.no_app:
+        from ..terminal import limit_colours, missing_terminal
+
+        problem = missing_terminal()
+        if problem is not None:
+            print(f"dbtop: {problem}; or 'dbtop demo --no-app'", file=sys.stderr)
+            return 2
+        limit_colours()
+    return run_demo(args)
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    # The demo is the one command that imports its engine directly (DESIGN.md).
+    from ...engines.postgres.cluster import ClusterError, LocalCluster, ServerBinariesMissing
+    from ...engines.postgres.demo.build import DEMO_DATABASE, build_demo, wait_for_lock_chain
+    from ...engines.postgres.demo.workload import WorkloadProcess
+
     try:
         cluster = LocalCluster()
     except ServerBinariesMissing as exc:
@@ -126,14 +159,19 @@ def serve_until_stopped(dsn: str) -> int:
 def run_app(dsn: str, args: argparse.Namespace, stop_requests: StopRequests) -> int:
     """The dashboard on the demo database, held by `stop_requests` so that SIGTERM and SIGHUP can
     ask it to exit and restore the terminal."""
-    from ..engines.registry import collector_for
-    from ..engines.errors import ConnectError
-    from ..profiles.target import resolve_target
-    from .app import run_dashboard
+    from ...engines.errors import ConnectError
+    from ...engines.registry import collector_for
+    from ...profiles.target import resolve_target
+    from ..app import run_dashboard
+    from ..terminal import watch_input
+
+    def started(app) -> None:
+        stop_requests.app = app
+        watch_input(app)
 
     try:
         run_dashboard(collector_for(resolve_target(dsn)), args.interval, theme_name=getattr(args, "theme", None),
-                      on_start=lambda app: setattr(stop_requests, "app", app))
+                      on_start=started)
     except ConnectError as exc:
         print(f"dbtop: {exc}", file=sys.stderr)
         return 2

@@ -9,10 +9,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..profiles.target import TargetError
-from .cli import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, package_version
+from ...profiles.target import TargetError
+from .common import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, package_version
 
 SEVERITY_NAMES = ("critical", "high", "medium", "low", "info")
+FAIL_ON_STATUS = 3  # 1 is "the server failed", as for every command
 
 
 def audit_parser() -> argparse.ArgumentParser:
@@ -21,19 +22,21 @@ def audit_parser() -> argparse.ArgumentParser:
         description="Audit a database (one snapshot plus the catalog: indexes, constraints, sequences, views, "
                     "backups, settings) and, with --project, an application's repository (migrations, config "
                     "files, connection URLs; files are read, never run). Writes a report scored by area. With "
-                    "--project and no TARGET only the repository is audited.")
+                    "--project and no TARGET only the repository is audited.",
+        epilog="exit status: 0 the report was written; 1 the database could not be read; 2 bad input or a "
+               "target that cannot be reached; 3 --fail-on: a finding at or above that severity exists.")
     parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
     parser.add_argument("--project", type=Path, metavar="PATH", help="an application repository to audit too")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="report format (default md)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
     parser.add_argument("--fail-on", choices=SEVERITY_NAMES, metavar="SEVERITY",
-                        help="exit 1 when a finding at or above this severity exists "
+                        help="exit 3 when a finding at or above this severity exists "
                              f"({', '.join(SEVERITY_NAMES)})")
     add_timeouts(parser)
     return parser
 
 
-def run_audit_command(argv: list[str]) -> int:
+def run(argv: list[str]) -> int:
     args = audit_parser().parse_args(argv)
     if args.project is not None and not args.project.is_dir():
         return fail(f"--project {args.project}: no such directory: give the path of the application's repository")
@@ -42,19 +45,19 @@ def run_audit_command(argv: list[str]) -> int:
     snapshot = None
     policy = None
     if args.target is not None or args.project is None:
-        from ..engines.errors import ConnectError
+        from ...engines.errors import ConnectError
 
         options = {**collector_options(args), "catalog_first_after_s": 0}
         try:
             collector, _ = make_collector(args.target, options)
-            policy = getattr(collector, "policy", None)
+            policy = collector.policy
             snapshot = asyncio.run(_snapshot(collector, options))
         except (TargetError, ConnectError) as exc:
             return fail(str(exc))
         if not snapshot.reachable:
             return fail(f"the audit could not read the database: {snapshot.error}", status=1)
-    from ..findings.engine import Thresholds, evaluate
-    from ..findings.report import build_report, to_markdown
+    from ...findings.engine import Thresholds, evaluate
+    from ...findings.report import build_report, to_markdown
 
     findings, failures = [], []
     notes = []
@@ -64,7 +67,7 @@ def run_audit_command(argv: list[str]) -> int:
                   for name, part in snapshot.parts.items() if not part.available]
     project, alembic, in_git = None, [], False
     if args.project is not None:
-        from ..findings.project import audit_project
+        from ...findings.project import audit_project
 
         max_connections = snapshot.server.max_connections if snapshot and snapshot.server else None
         result = audit_project(args.project, max_connections=max_connections)
@@ -83,13 +86,13 @@ def run_audit_command(argv: list[str]) -> int:
     else:
         print(text)
     if args.fail_on is not None:
-        from ..findings.model import Severity
+        from ...findings.model import Severity
 
         threshold = Severity.parse(args.fail_on)
         worst = report.worst()
         if worst is not None and worst >= threshold:
             print(f"failing: a {worst.label} finding is at or above --fail-on {args.fail_on}", file=sys.stderr)
-            return 1
+            return FAIL_ON_STATUS
     return 0
 
 
