@@ -20,7 +20,7 @@ from pathlib import Path
 
 import asyncpg
 
-from dbtop.engines.backup_inventory import BackupMetadata, collect_backup_inventory, metadata_path, write_metadata
+from dbtop.engines.backups.inventory import BackupMetadata, collect_backup_inventory, metadata_path, write_metadata
 from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.catalog import read_catalog
 from dbtop.engines.postgres.cluster import LocalCluster

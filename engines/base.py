@@ -1,22 +1,27 @@
-"""The small interface every engine implements, so the app never branches on the database kind."""
+"""The protocol every engine implements, so the app never branches on the database kind: a
+collector monitors one target over its own connection, and plans and runs actions on another
+(`ActionRunner`, whose `Plan` and `Outcome` live in actions/plan.py)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from ..actions.plan import ActionRunner
 from ..profiles.target import Target
+from .policy import WatchPolicy
 from .snapshot import Snapshot
 
 
-class Collector(Protocol):
+class Collector(ActionRunner, Protocol):
     engine: str
     target: Target
+    policy: WatchPolicy
+    """What the operator expects of the target (thresholds, freshness, backups)."""
 
     async def connect(self) -> None:
-        """Open the connection; raise ConnectError with a one-line reason."""
+        """Open the monitoring connection; raise ConnectError with a one-line reason."""
 
     async def snapshot(self) -> Snapshot:
         """One snapshot; failures are inside it, never raised."""
 
     async def close(self) -> None: ...
-

@@ -20,3 +20,11 @@ class EngineUnavailable(ConnectError):
 class OperationFailed(RuntimeError):
     """An operation the operator asked for (installing the refresh log, …) failed and changed nothing;
     str() is one line saying why and what to do."""
+
+
+class ActionRefused(RuntimeError):
+    """An action the engine will not plan or run as asked; str() is one line for the operator."""
+
+
+class UnknownAction(ActionRefused):
+    """No action of that name exists for the target's engine."""

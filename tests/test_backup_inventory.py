@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dbtop.engines import backup_inventory
-from dbtop.engines.backup_inventory import (
+from dbtop.engines.backups import inventory as backup_inventory
+from dbtop.engines.backups.inventory import (
     BackupMetadata,
     InvalidMetadata,
     Verification,

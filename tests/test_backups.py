@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dbtop.engines.backup_inventory import (
+from dbtop.engines.backups.inventory import (
+    BackupInventory,
     BackupMetadata,
     Verification,
     apply_retention,
@@ -239,6 +240,38 @@ async def test_collector_reads_the_profile_backup_directory(pg, tmp_path):
     rules = {f.rule for f in evaluate(snap)[0]}
     assert {"backup.rpo_exceeded", "backup.archiving_off"} <= rules and "backup.no_verified_backup" not in rules
     assert not {"backup.never_verified", "backup.bad_files"} & rules  # one good, verified backup
+
+
+async def test_collector_reads_the_inventory_it_is_handed_and_adds_archiving(pg, tmp_path):
+    handed, policy_dir = tmp_path / "handed", tmp_path / "policy"
+    handed.mkdir(), policy_dir.mkdir()
+    dbtop_backup(handed, "handed.dump", timedelta(hours=1), "passed")
+    dbtop_backup(policy_dir, "policy.dump", timedelta(hours=1), "passed")
+    inventory = BackupInventory(handed, rpo_s=7200, retention_s=86400, keep=1)
+    collector = PostgresCollector(resolve_target(pg.dsn()), policy=WatchPolicy(backup_dir=str(policy_dir)),
+                                  backups=inventory)
+    try:
+        snap = await collector.snapshot()
+    finally:
+        await collector.close()
+    assert snap.backups.directory == str(handed) and [e.name for e in snap.backups.entries] == ["handed.dump"]
+    assert snap.backups.rpo_s == 7200 and snap.postgres.archiving is not None
+    assert BackupInventory.from_policy(WatchPolicy(backup_dir=str(policy_dir)), "x").directory == policy_dir
+
+
+async def test_a_backup_directory_that_does_not_answer_costs_the_part_not_the_snapshot(tmp_path, monkeypatch):
+    from dbtop.engines.backups import inventory as backup_inventory
+    from dbtop.engines.parts import PartFailed
+
+    def hung_scan(directory, now=None):
+        time.sleep(1)
+        return [], None
+
+    monkeypatch.setattr(backup_inventory, "scan_backup_directory", hung_scan)
+    slow = BackupInventory(tmp_path, rpo_s=3600, retention_s=86400, keep=1, pgbackrest_timeout_s=0.1,
+                           scan_timeout_s=0.1)
+    with pytest.raises(PartFailed, match=f"reading the backup directory {tmp_path} did not finish in time"):
+        await slow.read()
 
 
 async def archiving_snapshot(cluster, tmp_path):

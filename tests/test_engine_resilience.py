@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import asyncpg
+import pytest
 
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
@@ -99,3 +100,23 @@ def test_snapshot_command_prints_what_it_got_when_the_server_dies(start_cluster)
     assert proc.returncode == 1
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("dbtop: snapshot ") and "failed" in err
+
+
+def test_one_error_map_for_parts_and_catalog_sections():
+    from dbtop.engines.postgres.catalog import SECTION_PRIVILEGE, _gap
+    from dbtop.engines.postgres.errors import explain_error
+
+    timeout = asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+    part = explain_error(timeout, statement_timeout_ms=2000)
+    assert part.reason == "timed out after 2 s (statement_timeout)"
+    assert _gap("tables", timeout) == ("timed out (statement_timeout); "
+                                       "the server is slow to answer this part; dbtop retries it less often")
+    denied = asyncpg.InsufficientPrivilegeError("permission denied for function pg_hba_file_rules")
+    assert _gap("hba_rules", denied) == f"permission denied for function pg_hba_file_rules; {SECTION_PRIVILEGE['hba_rules']}"
+    assert explain_error(asyncpg.UndefinedTableError('relation "x"\n  does not exist')).reason == \
+        'relation "x" does not exist'
+    # A lost connection or a bug is not a part's failure: the collector reconnects or reports it.
+    assert explain_error(asyncpg.AdminShutdownError("terminating connection")) is None
+    assert explain_error(ValueError("bug")) is None
+    with pytest.raises(asyncpg.AdminShutdownError):
+        _gap("tables", asyncpg.AdminShutdownError("terminating connection"))

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timezone
 
 from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.snapshot import Snapshot
 from dbtop.profiles.target import resolve_target
 from dbtop.tui.app import DbtopApp
@@ -50,6 +51,7 @@ class DownCollector:
 
     engine = "postgres"
     target = resolve_target("host=db1 user=ops dbname=app", {})
+    policy = WatchPolicy()  # the engine contract's: the app reads it for the findings' thresholds
 
     def __init__(self):
         self.attempts = 0

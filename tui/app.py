@@ -149,7 +149,7 @@ class DbtopApp(App):
         self.panel(self.active_panel_key()).query_one("DataTable").focus()
 
     def start_polling(self, poller: SnapshotPoller) -> None:
-        thresholds = Thresholds.of(getattr(poller.collector, "policy", None))
+        thresholds = Thresholds.of(poller.collector.policy)
 
         def arrived(snapshot: Snapshot) -> None:  # on the poller's thread
             self.post_message(SnapshotArrived(snapshot, poller))

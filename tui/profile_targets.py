@@ -34,6 +34,10 @@ class ProfileCollector:
     def target(self):
         return self.inner.target
 
+    @property
+    def policy(self):
+        return self.inner.policy
+
     async def connect(self) -> None:
         try:
             await self.inner.connect()
@@ -45,6 +49,12 @@ class ProfileCollector:
 
     async def close(self) -> None:
         await self.inner.close()
+
+    async def plan(self, action: str, **params):
+        return await self.inner.plan(action, **params)
+
+    async def run(self, plan, progress=None):
+        return await self.inner.run(plan, progress)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

@@ -29,6 +29,7 @@ from ..snapshot import (
     TriggerFacts,
 )
 from ..redact import redact
+from .errors import explain_error
 from .queries import sql
 
 Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
@@ -41,14 +42,11 @@ SECTION_PRIVILEGE = {
 }
 
 
-def _reason(section: str, exc: asyncpg.PostgresError) -> str:
-    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
-        return SECTION_PRIVILEGE.get(section, f"permission denied: {exc}")
-    if isinstance(exc, asyncpg.QueryCanceledError):
-        return "timed out (statement_timeout): the catalog is large or the server slow; retried later"
-    if isinstance(exc, asyncpg.LockNotAvailableError):
-        return "waited for a lock held by another session (lock_timeout); retried later"
-    return " ".join(str(exc).split())
+def _gap(section: str, exc: asyncpg.PostgresError) -> str:
+    failed = explain_error(exc, privilege_fix=SECTION_PRIVILEGE.get(section))
+    if failed is None:
+        raise exc
+    return failed.explained
 
 
 def _without_lock_flag(row: Any) -> dict[str, Any]:
@@ -65,7 +63,7 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
         try:
             return await fetch(sql(query, major), *args)
         except asyncpg.PostgresError as exc:
-            gaps[name] = redact(_reason(name, exc))
+            gaps[name] = redact(_gap(name, exc))
             return None
 
     tables = await section("tables", "catalog_tables", objects_cap)

@@ -22,11 +22,11 @@ def refused_password(exc: BaseException) -> bool:
         isinstance(exc, asyncpg.InterfaceError) and "password" in str(exc).lower())
 
 
-def session_settings(read_only: bool = True) -> dict[str, str]:
+def session_settings(read_only: bool = True, application_name: str = APPLICATION_NAME) -> dict[str, str]:
     """Settings sent at startup. The timeouts are SET afterwards instead: a startup setting becomes
     the session's reset value, which would hide the server's own default from pg_settings."""
     settings = {
-        "application_name": APPLICATION_NAME,
+        "application_name": application_name,
         # JIT compiling a catalog query costs more than the query.
         "jit": "off",
     }
@@ -40,7 +40,7 @@ def timeout_statements(statement_timeout_ms: int, lock_timeout_ms: int) -> str:
 
 
 async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, lock_timeout_ms: int = 500,
-                          read_only: bool = True) -> asyncpg.Connection:
+                          read_only: bool = True, application_name: str = APPLICATION_NAME) -> asyncpg.Connection:
     """A connection with dbtop's session settings, or ConnectError with the reason and the fix."""
     kwargs: dict = {
         "host": target.hosts or None,
@@ -50,7 +50,7 @@ async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, l
         "password": target.password.get_secret_value() if target.password else None,
         "timeout": target.connect_timeout_s,
         "command_timeout": statement_timeout_ms / 1000 + 3,
-        "server_settings": session_settings(read_only),
+        "server_settings": session_settings(read_only, application_name),
     }
     options = dict(target.options)
     if "passfile" in options:
@@ -84,6 +84,16 @@ async def probe(target: Target) -> str:
         await conn.close()
     role = "standby" if row["standby"] else "primary"
     return f"PostgreSQL {row['version'].split(' ')[0]} {role}, as {row['who']}"
+
+
+async def close_connection(conn: asyncpg.Connection) -> None:
+    """Close politely, within two seconds; a dead or stuck connection is dropped instead."""
+    if conn.is_closed():
+        return
+    try:
+        await asyncio.wait_for(conn.close(), timeout=2)
+    except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - closing a dead connection
+        conn.terminate()
 
 
 def unsupported_version_message(target: Target, version: str) -> str:

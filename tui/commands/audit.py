@@ -50,7 +50,7 @@ def run(argv: list[str]) -> int:
         options = {**collector_options(args), "catalog_first_after_s": 0}
         try:
             collector, _ = make_collector(args.target, options)
-            policy = getattr(collector, "policy", None)
+            policy = collector.policy
             snapshot = asyncio.run(_snapshot(collector, options))
         except (TargetError, ConnectError) as exc:
             return fail(str(exc))

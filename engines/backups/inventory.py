@@ -27,7 +27,9 @@ from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .snapshot import BackupEntry, Backups, PgBackRestStatus
+from ..parts import PartFailed
+from ..policy import WatchPolicy
+from ..snapshot import BackupEntry, Backups, PgBackRestStatus
 
 METADATA_SUFFIX = ".dbtop.json"
 FOREIGN_SUFFIXES = (".dump", ".sql.gz", ".sql", ".tar", ".backup")
@@ -37,6 +39,7 @@ METADATA_MAX_BYTES = 1 << 20
 PARTIAL_PRUNE_AFTER_S = 24 * 3600.0
 STILL_WRITING_S = 600.0
 GOOD = ("verified", "unverified")
+SCAN_TIMEOUT_S = 5.0
 
 
 # -- the metadata format --------------------------------------------------------------------------
@@ -568,3 +571,39 @@ async def collect_backup_inventory(directory: Path, *, rpo_s: float, retention_s
     backups = build_backups(directory=directory, directory_error=error, entries=entries + rest_entries,
                             rpo_s=rpo_s, retention_s=retention_s, keep=keep, now=now)
     return backups, rest
+
+
+class BackupInventory:
+    """A target's backup inventory as a collector reads it: the directory and the policy to apply
+    are fixed when it is built; the engine adds only what it reads from the server (WAL archiving,
+    in its own section of the snapshot).
+    The whole reading is bounded in time, so a hung mount costs a part, not the snapshot."""
+
+    def __init__(self, directory: Path, *, rpo_s: float, retention_s: float, keep: int,
+                 pgbackrest_timeout_s: float = 10.0, scan_timeout_s: float = SCAN_TIMEOUT_S):
+        self.directory = directory
+        self.rpo_s = rpo_s
+        self.retention_s = retention_s
+        self.keep = keep
+        self.pgbackrest_timeout_s = pgbackrest_timeout_s
+        self.scan_timeout_s = scan_timeout_s
+
+    @classmethod
+    def from_policy(cls, policy: WatchPolicy, target_label: str) -> BackupInventory:
+        """The inventory a watch policy describes: its `backup_dir`, else the profile's default directory."""
+        directory = Path(policy.backup_dir).expanduser() if policy.backup_dir else default_backup_dir(
+            policy.profile, target_label)
+        return cls(directory, rpo_s=policy.rpo_s, retention_s=policy.retention_s, keep=policy.retention_keep,
+                   pgbackrest_timeout_s=policy.pgbackrest_timeout_s)
+
+    async def read(self) -> tuple[Backups, PgBackRestStatus]:
+        """The inventory now, and what pgBackRest said; raises PartFailed when the file system does not
+        answer in time."""
+        try:
+            return await asyncio.wait_for(
+                collect_backup_inventory(self.directory, rpo_s=self.rpo_s, retention_s=self.retention_s,
+                                         keep=self.keep, pgbackrest_timeout_s=self.pgbackrest_timeout_s),
+                self.scan_timeout_s + self.pgbackrest_timeout_s)
+        except asyncio.TimeoutError:
+            raise PartFailed(f"reading the backup directory {self.directory} did not finish in time",
+                             "check that the file system holding it answers (a hung network mount?)") from None
