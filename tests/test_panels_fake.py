@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import re
+
 import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
@@ -117,9 +119,11 @@ async def test_overview_strip_from_the_built_snapshot(size):
         text = screen_text(app)
         assert "primary" in text and f"PG {snap.server.version}" in text
         assert f"{snap.connections_used}/100" in text
-        assert "Locks (2 waiting)" in text
+        # The counts stay on the tabs at every width; the words around them shorten to fit.
+        assert re.search(r"Locks!? \(2( waiting)?\)", text)
         tabs = app.query_one("#panels", TabbedContent)
-        await until(pilot, lambda: str(tabs.get_tab("findings").label) == "7 Findings (2 urgent)", timeout=5)
+        await until(pilot, lambda: re.fullmatch(r"7 Findings!? \(2( urgent)?\)", str(tabs.get_tab("findings").label)),
+                    timeout=5)
 
 
 async def test_the_app_comes_back_when_the_server_does():
