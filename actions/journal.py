@@ -18,14 +18,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..engines.redact import redact
+from .plan import Outcome, Plan, Precondition, Status
 
 GENESIS = "0" * 64
-Outcome = Literal["done", "failed", "refused", "cancelled"]
 
 
 def default_journal_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -33,16 +33,6 @@ def default_journal_path(environ: Mapping[str, str] | None = None) -> Path:
     state = env.get("XDG_STATE_HOME", "")
     base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
     return base / "dbtop" / "journal.jsonl"
-
-
-class JournalCheck(BaseModel):
-    """A precondition as it was checked: its name, whether it held, and what was seen."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    ok: bool
-    detail: str = ""
 
 
 class JournalEntry(BaseModel):
@@ -55,9 +45,9 @@ class JournalEntry(BaseModel):
     target: str
     action: str
     statements: list[str] = Field(default_factory=list, description="statements or the command line, secrets removed")
-    preconditions: list[JournalCheck] = Field(default_factory=list)
+    preconditions: list[Precondition] = Field(default_factory=list)
     typed: str | None = Field(default=None, description="what the operator typed to confirm")
-    outcome: Outcome
+    outcome: Status
     duration_s: float | None = None
     error: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
@@ -83,8 +73,20 @@ class Journal:
         self.path = path or default_journal_path()
         self.head_path = self.path.with_name(self.path.name + ".head")
 
-    def append(self, *, target: str, action: str, outcome: Outcome, statements: list[str] | None = None,
-               preconditions: list[JournalCheck] | None = None, profile: str | None = None,
+    def record(self, plan: Plan, outcome: Outcome, *, typed: str | None = None,
+               detail: dict[str, Any] | None = None) -> JournalEntry:
+        """The journal line of a plan that was run (or refused, or failed)."""
+        return self.append(
+            target=plan.target.label, action=plan.action, outcome=outcome.status, profile=plan.target.profile,
+            statements=[s.shown() for s in plan.statements] + ([" ".join(plan.command)] if plan.command else []),
+            preconditions=list(outcome.preconditions or plan.preconditions), typed=typed,
+            duration_s=outcome.duration_s, error=outcome.error, now=outcome.finished_at,
+            detail={"summary": plan.summary, "result": outcome.detail,
+                    "system_identifier": plan.target.system_identifier, "host": plan.target.host,
+                    "database": plan.target.database, **(detail or {})})
+
+    def append(self, *, target: str, action: str, outcome: Status, statements: list[str] | None = None,
+               preconditions: list[Precondition] | None = None, profile: str | None = None,
                typed: str | None = None, duration_s: float | None = None, error: str | None = None,
                detail: dict[str, Any] | None = None, now: datetime | None = None) -> JournalEntry:
         """Append one entry; raises OSError when the journal cannot be written (an action whose

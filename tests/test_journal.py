@@ -6,13 +6,14 @@ import json
 import multiprocessing
 from datetime import datetime, timedelta, timezone
 
-from dbtop.actions.journal import GENESIS, Journal, JournalCheck, default_journal_path
+from dbtop.actions.journal import GENESIS, Journal, default_journal_path
+from dbtop.actions.plan import Precondition
 
 
 def write(journal: Journal, n: int, **fields) -> None:
     for i in range(n):
         journal.append(target="db1:5432/app", action="terminate", outcome="done", statements=[f"SELECT {i}"],
-                       preconditions=[JournalCheck(name="same query", ok=True)], typed=str(i), **fields)
+                       preconditions=[Precondition(name="same_query", description="the session runs the query shown", passed=True)], typed=str(i), **fields)
 
 
 def test_entries_are_chained_and_verify_intact(tmp_path):
@@ -97,3 +98,23 @@ def test_concurrent_writers_keep_the_chain(tmp_path):
 def test_default_path_follows_xdg_state_home(tmp_path):
     assert default_journal_path({"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "dbtop" / "journal.jsonl"
     assert default_journal_path({"XDG_STATE_HOME": "relative"}).parts[-3:] == ("state", "dbtop", "journal.jsonl")
+
+
+def test_a_plan_and_its_outcome_make_one_line(tmp_path):
+    from dbtop.actions.plan import Outcome, Plan, PlannedStatement, PlanTarget
+
+    now = datetime.now(timezone.utc)
+    target = PlanTarget(engine="postgres", label="ops@db1:5432/app", profile="prod", host="db1", database="app",
+                        system_identifier="7313136098020860212")
+    check = Precondition(name="same_query", description="session 42 still runs the query shown", passed=True)
+    plan = Plan(action="terminate-session", target=target, summary="terminate session 42", params={"pid": 42},
+                statements=(PlannedStatement(text="SELECT pg_terminate_backend($1)", arguments=(42,)),),
+                preconditions=(check,), risk="disruptive", confirm_text="42", planned_at=now)
+    outcome = Outcome(action=plan.action, target=target, status="done", detail="session 42 terminated",
+                      preconditions=(check,), started_at=now, finished_at=now + timedelta(seconds=1))
+    journal = Journal(tmp_path / "journal.jsonl")
+    entry = journal.record(plan, outcome, typed="42")
+    assert entry.statements == ["SELECT pg_terminate_backend($1)  -- $1 = 42"]
+    assert (entry.profile, entry.outcome, entry.typed, entry.duration_s) == ("prod", "done", "42", 1.0)
+    assert entry.detail["system_identifier"] == "7313136098020860212" and entry.preconditions == [check]
+    assert journal.verify().intact
