@@ -169,7 +169,12 @@ class MongoCollector:
                  server_selection_timeout_ms: int = 3000, facts_every_s: float = 60.0, oplog_every_s: float = 60.0,
                  databases_every_s: float = 300.0, users_every_s: float = 300.0, backups_every_s: float = 60.0,
                  backoff_base_s: float = 5.0, slow_op_s: float = 1.0, policy: WatchPolicy | None = None,
-                 backups: BackupInventory | None = None):
+                 backups: BackupInventory | None = None, statement_timeout_ms: int | None = None,
+                 lock_timeout_ms: int | None = None, catalog_first_after_s: float | None = None):
+        # The commands' common options: --statement-timeout is MongoDB's maxTimeMS; MongoDB has no
+        # per-command lock timeout (maxTimeMS covers the wait) and no catalog part.
+        if statement_timeout_ms is not None:
+            max_time_ms = statement_timeout_ms
         self.target = target
         self.policy = policy or WatchPolicy()
         self.backups = backups or BackupInventory.from_policy(self.policy, target.label)
