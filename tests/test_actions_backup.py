@@ -358,3 +358,63 @@ async def test_prune_deletes_exactly_the_planned_files(source, tmp_path):
     assert foreign.exists() and fresh.exists() and metadata_path(fresh).exists()
     again = await collector.plan("prune-backups")
     assert not again.ready and again.failed[0].detail == "none: nothing to prune"
+
+
+async def test_verify_restores_on_the_profiles_verify_target(source, tmp_path, start_cluster, monkeypatch):
+    other = start_cluster()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[profiles.scratch-server]\nhost = "{other.socket_dir}"\nport = {other.port}\n'
+                      f'user = "postgres"\ndatabase = "postgres"\n')
+    monkeypatch.setenv("DBTOP_CONFIG", str(config))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    directory = tmp_path / "backups"
+    collector = collector_for(source, directory, verify_target="scratch-server")
+    plan, _ = await take(collector)
+    verify = await collector.plan("verify-backup", name=plan.params["name"])
+    assert verify.ready and f"port={other.port}" in verify.command[-2] and "on postgres@" in verify.summary
+    outcome = await collector.run(verify)
+    assert outcome.status == "done", outcome.detail
+    assert "every count as dumped" in outcome.detail
+    assert other.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'dbtop_verify_%'") == "0"
+
+
+def test_the_verify_target_is_a_profile_key_passed_to_the_policy():
+    from dbtop.profiles.config import Profile
+    from dbtop.profiles.policy import watch_policy
+
+    assert watch_policy(Profile(name="prod", verify_target="scratch")).verify_target == "scratch"
+    assert watch_policy(Profile(name="prod")).verify_target is None
+    with pytest.raises(ValueError, match="verify_target names this profile"):
+        Profile(name="prod", verify_target="prod")
+
+
+def test_the_connection_string_given_to_pg_dump_holds_no_password_and_reads_back():
+    from dbtop.engines.postgres.dump import conninfo
+    from dbtop.profiles.target import parse_keyword_string
+
+    target = resolve_target("postgresql://ops:s3cr%20et@db1:5433/my%20app?sslmode=require")
+    text = conninfo(target)
+    assert "s3cr" not in text
+    assert parse_keyword_string(text) == {"host": "db1", "port": "5433", "user": "ops", "dbname": "my app",
+                                          "connect_timeout": "5", "application_name": "dbtop backup",
+                                          "sslmode": "require"}
+    assert parse_keyword_string(conninfo(target, database="x"))["dbname"] == "x"
+
+
+async def test_a_cancelled_backup_kills_pg_dump_and_removes_its_partial_file(source, tmp_path, table_locked):
+    directory = tmp_path / "backups"
+    collector = collector_for(source, directory)
+    plan = await collector.plan("backup")
+    partial = Path(plan.command[2].removeprefix("--file="))
+    running: list[int] = []
+
+    def cancel(update):
+        if not running and (pids := pg_dump_processes(partial)):
+            running.extend(pids)
+            task.cancel()
+
+    task = asyncio.ensure_future(collector.run(plan, cancel))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert running and pg_dump_processes(partial) == []
+    assert not partial.exists() and list(directory.iterdir()) == []
