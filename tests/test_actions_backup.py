@@ -13,6 +13,7 @@ import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from dbtop.actions.journal import Journal
@@ -22,6 +23,8 @@ from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 
+from .conftest import _start_cluster
+
 ROLE = "backup_operator"
 PASSWORD = "Pw-backup-7f3c9e1d"  # searched for in every process's argv and environment
 DATABASE = "backup_src"
@@ -29,8 +32,18 @@ ROWS = {"public.orders": 500, 'public."Line Items"': 1200, "sales.regions": 3}
 
 
 @pytest.fixture(scope="module")
-def source(pg):
+def server():
+    """A server of this module's own: pg_dump and pg_restore send `SET statement_timeout = 0`, which
+    must not show in the shared server's statement statistics as some user's statement."""
+    cluster = _start_cluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="module")
+def source(server):
     """A small database owned by a role that logs in with a password, over TCP (scram)."""
+    pg = server
     pg.psql(f"DROP DATABASE IF EXISTS {DATABASE}")
     pg.psql(f"DROP ROLE IF EXISTS {ROLE}")
     pg.psql(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'")
@@ -180,11 +193,12 @@ def processes_showing(secret: bytes) -> list[str]:
 
 
 @pytest.fixture
-async def table_locked(pg, sessions):
+async def table_locked(server):
     """orders locked ACCESS EXCLUSIVE by another session: pg_dump waits for it (up to its lock wait)."""
-    locker = await sessions(database=DATABASE)
+    locker = await asyncpg.connect(**server.connect_kwargs(database=DATABASE))
     await locker.execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
-    return locker
+    yield locker
+    locker.terminate()
 
 
 async def test_the_password_is_in_no_process_argv_or_environment_while_pg_dump_runs(source, tmp_path,
@@ -360,10 +374,12 @@ async def test_prune_deletes_exactly_the_planned_files(source, tmp_path):
     assert not again.ready and again.failed[0].detail == "none: nothing to prune"
 
 
-async def test_verify_restores_on_the_profiles_verify_target(source, tmp_path, start_cluster, monkeypatch):
-    other = start_cluster()
+async def test_verify_restores_on_the_profiles_verify_target(server, source, tmp_path, monkeypatch):
+    # The verify_target profile reaches the server another way (its socket, as the superuser): enough
+    # to see the restore go through the profile's connection rather than the backup's, without a
+    # second server to start.
     config = tmp_path / "config.toml"
-    config.write_text(f'[profiles.scratch-server]\nhost = "{other.socket_dir}"\nport = {other.port}\n'
+    config.write_text(f'[profiles.scratch-server]\nhost = "{server.socket_dir}"\nport = {server.port}\n'
                       f'user = "postgres"\ndatabase = "postgres"\n')
     monkeypatch.setenv("DBTOP_CONFIG", str(config))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
@@ -371,11 +387,13 @@ async def test_verify_restores_on_the_profiles_verify_target(source, tmp_path, s
     collector = collector_for(source, directory, verify_target="scratch-server")
     plan, _ = await take(collector)
     verify = await collector.plan("verify-backup", name=plan.params["name"])
-    assert verify.ready and f"port={other.port}" in verify.command[-2] and "on postgres@" in verify.summary
+    restore_to = verify.command[-2]
+    assert verify.ready and f"host={server.socket_dir}" in restore_to and "user=postgres" in restore_to
+    assert f"test-restoring it on postgres@{server.socket_dir}:{server.port}/postgres (verify_target)" in verify.summary
     outcome = await collector.run(verify)
     assert outcome.status == "done", outcome.detail
     assert "every count as dumped" in outcome.detail
-    assert other.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'dbtop_verify_%'") == "0"
+    assert server.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'dbtop_verify_%'") == "0"
 
 
 def test_the_verify_target_is_a_profile_key_passed_to_the_policy():
