@@ -39,6 +39,7 @@ from .plan import Plan, Precondition, Progress, ProgressUpdate, Scalar
 
 LOCK_WAIT_MS = 10_000  # pg_dump gives up rather than queue behind DDL (and everything queued behind it)
 LONG_MS = 6 * 3600 * 1000  # counting rows in a large database is a long statement
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.dump")
 SNAPSHOT_PLACEHOLDER = "--snapshot=<exported when it starts>"
 CLIENT_PACKAGE_HINT = "install PostgreSQL's client programs (Debian: apt-get install postgresql-client-{major})"
 
@@ -118,8 +119,9 @@ class Backup:
         tool = await client_tool("pg_dump")
         directory = backup_directory(session)
         name = str(name) if name else backup_name(database, now)
-        final = directory / name
-        partial = final.with_name(name + PARTIAL_SUFFIX)
+        bare = bool(SAFE_NAME.fullmatch(name))
+        final = directory / (name if bare else "invalid.dump")
+        partial = final.with_name(final.name + PARTIAL_SUFFIX)
         clash = [p.name for p in (final, partial, metadata_path(final)) if p.exists() or p.is_symlink()]
         preconditions = [
             *tool_preconditions(tool, "pg_dump", session.major, "the server"),
@@ -130,6 +132,8 @@ class Backup:
                                  f"{', '.join(unreadable[:5])}{' …' if len(unreadable) > 5 else ''}: "
                                  "GRANT SELECT on them, or back up as a role that may")),
             directory_precondition(directory),
+            Precondition(name="name_valid", description="the backup's name is a plain file name ending in .dump",
+                         passed=bare, detail=None if bare else f"{name!r} is not: name it like app-20250101.dump"),
             Precondition(name="name_free", description=f"{name} does not exist yet", passed=not clash,
                          detail=f"{', '.join(clash)} already exists" if clash else None,
                          seen={"file": str(final)}),

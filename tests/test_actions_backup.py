@@ -90,10 +90,12 @@ async def test_the_backup_plan_names_the_command_without_its_password(source, tm
     assert f"user={ROLE}" in command[-1] and f"dbname={DATABASE}" in command[-1]
     assert PASSWORD not in plan.model_dump_json()
     assert [p.name for p in plan.preconditions] == ["pg_dump_found", "pg_dump_version", "readable",
-                                                    "backup_directory", "name_free"]
+                                                    "backup_directory", "name_valid", "name_free"]
     assert plan.ready and plan.risk == "read-only" and plan.confirm_text == DATABASE
     assert plan.preconditions[3].detail.endswith("(will be created)")
     assert any("ACCESS SHARE" in w for w in plan.warnings)
+    escaping = await collector_for(source, tmp_path / "backups").plan("backup", name="../../outside.dump")
+    assert [p.name for p in escaping.failed] == ["name_valid"] and "outside" not in " ".join(escaping.command)
 
 
 async def test_take_then_verify_makes_the_recovery_point_good(source, tmp_path):
