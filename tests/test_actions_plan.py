@@ -180,3 +180,11 @@ async def test_a_server_error_while_running_is_a_failed_outcome(pg_target, test_
     outcome = await collector.run(plan)
     assert outcome.status == "failed"
     assert outcome.detail == 'the server refused or stopped the action: schema "no_such_schema" does not exist'
+
+
+def test_a_tuple_of_pids_is_a_parameter_that_round_trips_through_json():
+    plan = terminate_plan(params={"pids": (4242, 4243)},
+                          statements=(PlannedStatement(text="SELECT pg_terminate_backend(p) FROM unnest($1::int[]) p",
+                                                       arguments=((4242, 4243),)),))
+    again = Plan.model_validate_json(plan.model_dump_json())
+    assert again == plan and again.params["pids"] == (4242, 4243)
