@@ -11,7 +11,20 @@ from ..engines.errors import UnknownAction
 from .plan import Plan, Progress, Scalar
 
 # action name -> (module, object), relative to this package. Each object is an `Action`.
-ACTIONS: dict[str, tuple[str, str]] = {}
+ACTIONS: dict[str, tuple[str, str]] = {
+    "terminate-session": (".sessions", "TERMINATE_SESSION"),
+    "cancel-query": (".sessions", "CANCEL_QUERY"),
+    "refresh-view": (".refresh_view", "REFRESH_VIEW"),
+    "vacuum": (".maintenance", "VACUUM"),
+    "analyze": (".maintenance", "ANALYZE"),
+    "vacuum-analyze": (".maintenance", "VACUUM_ANALYZE"),
+    "drop-index": (".indexes", "DROP_INDEX"),
+    "reindex": (".indexes", "REINDEX"),
+    "create-index": (".indexes", "CREATE_INDEX"),
+    "drop-slot": (".slots", "DROP_SLOT"),
+    "install-refresh-log": (".refresh_log", "INSTALL_REFRESH_LOG"),
+    "uninstall-refresh-log": (".refresh_log", "UNINSTALL_REFRESH_LOG"),
+}
 
 
 class Action(Protocol):

@@ -28,3 +28,14 @@ class ActionRefused(RuntimeError):
 
 class UnknownAction(ActionRefused):
     """No action of that name exists for the target's engine."""
+
+
+class ActionFailed(RuntimeError):
+    """An action ran and failed, and it has already done what it could about it (dropped the INVALID
+    index a failed build left …): `detail` says so for the operator and the journal, `error` is the
+    server's one-line reason."""
+
+    def __init__(self, detail: str, error: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.error = error

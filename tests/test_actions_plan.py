@@ -1,5 +1,6 @@
 """The action seam: the Plan type, refusal of unknown actions, and the PostgreSQL runner on a
-connection of its own, proven with an action defined here (dbtop ships none yet)."""
+connection of its own, proven with an action defined here (tests/test_actions_postgres.py tests the
+actions dbtop ships)."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ async def test_an_unknown_action_is_refused_in_one_line_before_connecting():
     with pytest.raises(UnknownAction) as refused:
         await collector.plan("terminate", pid=4242)
     assert isinstance(refused.value, ActionRefused)
-    assert str(refused.value) == "dbtop has no action named 'terminate' (actions: none yet)"
+    assert str(refused.value).startswith("dbtop has no action named 'terminate' (actions: analyze, cancel-query, ")
     with pytest.raises(UnknownAction):
         await collector.run(terminate_plan(target=TARGET.model_copy(update={"label": collector.target.label})))
 
