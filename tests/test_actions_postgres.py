@@ -17,6 +17,7 @@ from dbtop.actions.plan import Plan, PlannedStatement, PlanTarget, Precondition
 from dbtop.actions.sessions import pids_of, signal_plan
 from dbtop.actions.refresh_view import refresh_view_plan
 from dbtop.engines.postgres.collector import PostgresCollector
+from dbtop.engines.postgres.views import latest_refresh
 from dbtop.engines.snapshot import ViewRefresh
 from dbtop.profiles.target import resolve_target
 
@@ -128,9 +129,11 @@ async def test_a_role_without_the_privilege_gets_a_failed_precondition_naming_it
 async def test_refreshing_a_never_populated_view_shows_it_fresh_from_dbtop_action(pg, pg_target, journal):
     pg.psql("DROP MATERIALIZED VIEW IF EXISTS act_mv; "
             "CREATE MATERIALIZED VIEW act_mv AS SELECT g AS id FROM generate_series(1, 10) g WITH NO DATA")
-    collector = PostgresCollector(pg_target, views_every_s=0)
+    collector = PostgresCollector(pg_target)  # views read every 30 s: the action makes them due
     await collector.connect()
     try:
+        before = next(v for v in (await collector.snapshot()).views.views if v.name == "act_mv")
+        assert not before.populated and before.stale is True
         plan = await collector.plan("refresh-view", view="public.act_mv")
         assert plan.statements == (PlannedStatement(text="REFRESH MATERIALIZED VIEW public.act_mv"),)
         assert plan.risk == "disruptive" and plan.confirm_text == "public.act_mv" and plan.ready
@@ -269,7 +272,7 @@ async def test_drop_slot(pg, collector):
     assert not gone.ready and "no replication slot named act_slot" in gone.preconditions[0].detail
 
 
-async def test_install_and_uninstall_the_refresh_log(pg):
+async def test_install_and_uninstall_the_refresh_log(pg, journal):
     pg.psql("DROP DATABASE IF EXISTS act_rl")
     pg.psql("CREATE DATABASE act_rl")
     collector = PostgresCollector(resolve_target(pg.dsn(database="act_rl")))
@@ -277,6 +280,17 @@ async def test_install_and_uninstall_the_refresh_log(pg):
     assert install.ready and install.risk == "reversible" and "CREATE EVENT TRIGGER" in install.statements[0].text
     assert (await collector.run(install)).status == "done"
     assert not (await collector.plan("install-refresh-log")).ready
+    # with the log installed, a refresh dbtop ran shows as dbtop's (the demo's case), the log's duration kept
+    pg.psql("CREATE MATERIALIZED VIEW rl_mv AS SELECT 1 AS a WITH NO DATA", database="act_rl")
+    refresh = await collector.plan("refresh-view", view="public.rl_mv")
+    journal.record(refresh, await collector.run(refresh), typed="public.rl_mv")
+    await collector.connect()
+    try:
+        view = (await collector.snapshot()).views.views[0]
+    finally:
+        await collector.close()
+    assert view.last_refresh.source == "dbtop_action" and view.last_refresh.duration_s < 1
+    assert (await collector.plan("refresh-view", view="public.rl_mv")).warnings[0].endswith("(from dbtop's journal)")
     uninstall = await collector.plan("uninstall-refresh-log")
     assert uninstall.risk == "destructive" and uninstall.confirm_text == "act_rl" and uninstall.ready
     assert (await collector.run(uninstall)).status == "done"
@@ -368,5 +382,10 @@ def test_refresh_plans_without_a_server():
     seventeen = refresh_view_plan("s.V", {**facts, "owns": False, "maintain": False}, None, target=TARGET,
                                   planned_at=NOW)
     assert "needs the MAINTAIN privilege on s.V" in seventeen.failed[0].detail
+    logged = ViewRefresh(source="refresh_log", at=NOW, duration_s=2.0)
+    ours = ViewRefresh(source="dbtop_action", at=NOW.replace(second=1), duration_s=2.4)
+    assert latest_refresh(ours, logged) == ours.model_copy(update={"duration_s": 2.0})  # the same refresh
+    assert latest_refresh(ours, logged.model_copy(update={"at": NOW.replace(minute=5)})).source == "refresh_log"
+    assert latest_refresh(None, logged) == logged and latest_refresh(ours, None) == ours
     assert split_name('"My S"."T.x"') == ("My S", "T.x") and split_name("a.b.c") == ("a", "b.c")
     assert split_name("t") == (None, "t")
