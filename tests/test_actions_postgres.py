@@ -34,6 +34,18 @@ def journal(tmp_path, monkeypatch) -> Journal:
     return Journal()
 
 
+@pytest.fixture(autouse=True)
+def drop_what_the_tests_made(request):
+    """The shared server is left as found: other modules count its views and tables."""
+    yield
+    if "pg" in request.fixturenames:
+        pg = request.getfixturevalue("pg")
+        pg.psql("DROP MATERIALIZED VIEW IF EXISTS act_mv, act_mv2; "
+                "DROP TABLE IF EXISTS act_chain, act_vac, act_vac_big, act_idx, act_reidx, act_child, act_parent, "
+                "act_fail, act_owned, public.t")
+        pg.psql("DROP DATABASE IF EXISTS act_rl")
+
+
 def precondition(plan: Plan, name: str) -> Precondition:
     return next(p for p in plan.preconditions if p.name == name)
 
