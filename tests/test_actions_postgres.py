@@ -270,6 +270,26 @@ async def test_a_failed_build_drops_the_invalid_index_it_left(pg, collector, ses
     assert "was dropped" in journal.record(plan, outcome).detail["result"]
 
 
+async def test_a_cancelled_build_drops_the_invalid_index_it_left(pg, collector, sessions):
+    pg.psql("DROP TABLE IF EXISTS act_fail; CREATE TABLE act_fail (a int)")
+    blocker = await sessions(app="writer")
+    await blocker.execute("BEGIN; INSERT INTO act_fail VALUES (1)")
+    plan = await collector.plan("create-index", table="act_fail", columns="a")
+    running = asyncio.ensure_future(collector.run(plan))
+    monitor = await sessions()
+    build = await wait_until(lambda: monitor.fetchval(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'"))
+    running.cancel()
+    await wait_until(lambda: monitor.fetchval(
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'DROP INDEX CONCURRENTLY IF EXISTS%'"),
+        timeout=15)
+    await blocker.execute("COMMIT")
+    outcome = await running
+    assert outcome.status == "cancelled"
+    assert f"backend {build} was cancelled" in outcome.detail and "act_fail_a_idx it left was dropped" in outcome.detail
+    assert pg.psql("SELECT count(*) FROM pg_index WHERE indrelid = 'act_fail'::regclass").strip() == "0"
+
+
 # -- slots, refresh log --------------------------------------------------------------------------
 
 async def test_drop_slot(pg, collector):
