@@ -251,43 +251,45 @@ async def test_create_index_on_a_foreign_keys_columns(pg, collector):
     assert precondition(missing, "columns").detail == "no column nope"
 
 
-async def test_a_failed_build_drops_the_invalid_index_it_left(pg, collector, sessions, journal):
+async def blocked_build(pg, collector, sessions):
+    """A CREATE INDEX CONCURRENTLY on act_fail started behind a writer's open transaction, which it
+    waits for (and so does the DROP of the INVALID index it leaves). Returns (writer, plan, the
+    running task, a monitoring session)."""
     pg.psql("DROP TABLE IF EXISTS act_fail; CREATE TABLE act_fail (a int)")
-    blocker = await sessions(app="writer")
-    await blocker.execute("BEGIN; INSERT INTO act_fail VALUES (1)")  # the build waits for it, then times out
+    writer = await sessions(app="writer")
+    await writer.execute("BEGIN; INSERT INTO act_fail VALUES (1)")
     plan = await collector.plan("create-index", table="act_fail", columns="a")
-    running = asyncio.ensure_future(collector.run(plan))
-    monitor = await sessions()
-    # the build timed out waiting for the writer; the clean-up's DROP waits for it too: let it go
+    return writer, plan, asyncio.ensure_future(collector.run(plan)), await sessions()
+
+
+async def cleanup_dropped(pg, writer, monitor, running):
+    """Let the clean-up's DROP INDEX CONCURRENTLY through once it waits; the outcome."""
     await wait_until(lambda: monitor.fetchval(
         "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'DROP INDEX CONCURRENTLY IF EXISTS%'"),
         timeout=15)
-    await blocker.execute("COMMIT")
+    await writer.execute("COMMIT")
     outcome = await running
+    assert pg.psql("SELECT count(*) FROM pg_index WHERE indrelid = 'act_fail'::regclass").strip() == "0"
+    return outcome
+
+
+async def test_a_failed_build_drops_the_invalid_index_it_left(pg, collector, sessions, journal):
+    writer, plan, running, monitor = await blocked_build(pg, collector, sessions)
+    # the build times out (lock_timeout) waiting for the writer
+    outcome = await cleanup_dropped(pg, writer, monitor, running)
     assert outcome.status == "failed"
     assert "lock timeout" in outcome.detail and "the INVALID index act_fail_a_idx it left was dropped" in outcome.detail
-    assert pg.psql("SELECT count(*) FROM pg_index WHERE indrelid = 'act_fail'::regclass").strip() == "0"
     assert "was dropped" in journal.record(plan, outcome).detail["result"]
 
 
 async def test_a_cancelled_build_drops_the_invalid_index_it_left(pg, collector, sessions):
-    pg.psql("DROP TABLE IF EXISTS act_fail; CREATE TABLE act_fail (a int)")
-    blocker = await sessions(app="writer")
-    await blocker.execute("BEGIN; INSERT INTO act_fail VALUES (1)")
-    plan = await collector.plan("create-index", table="act_fail", columns="a")
-    running = asyncio.ensure_future(collector.run(plan))
-    monitor = await sessions()
+    writer, plan, running, monitor = await blocked_build(pg, collector, sessions)
     build = await wait_until(lambda: monitor.fetchval(
         "SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'"))
     running.cancel()
-    await wait_until(lambda: monitor.fetchval(
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'DROP INDEX CONCURRENTLY IF EXISTS%'"),
-        timeout=15)
-    await blocker.execute("COMMIT")
-    outcome = await running
+    outcome = await cleanup_dropped(pg, writer, monitor, running)
     assert outcome.status == "cancelled"
     assert f"backend {build} was cancelled" in outcome.detail and "act_fail_a_idx it left was dropped" in outcome.detail
-    assert pg.psql("SELECT count(*) FROM pg_index WHERE indrelid = 'act_fail'::regclass").strip() == "0"
 
 
 # -- slots, refresh log --------------------------------------------------------------------------
