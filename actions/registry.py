@@ -15,6 +15,18 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "backup": (".backup", "BACKUP"),
     "verify-backup": (".verify_backup", "VERIFY_BACKUP"),
     "prune-backups": (".prune_backups", "PRUNE_BACKUPS"),
+    "terminate-session": (".sessions", "TERMINATE_SESSION"),
+    "cancel-query": (".sessions", "CANCEL_QUERY"),
+    "refresh-view": (".refresh_view", "REFRESH_VIEW"),
+    "vacuum": (".maintenance", "VACUUM"),
+    "analyze": (".maintenance", "ANALYZE"),
+    "vacuum-analyze": (".maintenance", "VACUUM_ANALYZE"),
+    "drop-index": (".indexes", "DROP_INDEX"),
+    "reindex": (".indexes", "REINDEX"),
+    "create-index": (".indexes", "CREATE_INDEX"),
+    "drop-slot": (".slots", "DROP_SLOT"),
+    "install-refresh-log": (".refresh_log", "INSTALL_REFRESH_LOG"),
+    "uninstall-refresh-log": (".refresh_log", "UNINSTALL_REFRESH_LOG"),
 }
 
 

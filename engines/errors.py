@@ -31,9 +31,12 @@ class UnknownAction(ActionRefused):
 
 
 class ActionFailed(OperationFailed):
-    """An action ran and did not achieve what it set out to (a dump that failed, a backup that did
-    not verify): str() says what happened and what was left, `error` the cause in one line."""
+    """An action ran and did not achieve what it set out to (a dump that failed, a backup that did not
+    verify, an index build that failed), and it has already done what it could about it (removed the
+    partial file, dropped the INVALID index …): `detail` says so for the operator and the journal,
+    `error` is the cause in one line."""
 
     def __init__(self, detail: str, error: str | None = None):
         super().__init__(detail)
+        self.detail = detail
         self.error = error

@@ -1,5 +1,6 @@
 """The action seam: the Plan type, refusal of unknown actions, and the PostgreSQL runner on a
-connection of its own, proven with an action defined here (dbtop ships none yet)."""
+connection of its own, proven with an action defined here (tests/test_actions_postgres.py tests the
+actions dbtop ships)."""
 
 from __future__ import annotations
 
@@ -181,3 +182,11 @@ async def test_a_server_error_while_running_is_a_failed_outcome(pg_target, test_
     outcome = await collector.run(plan)
     assert outcome.status == "failed"
     assert outcome.detail == 'the server refused or stopped the action: schema "no_such_schema" does not exist'
+
+
+def test_a_tuple_of_pids_is_a_parameter_that_round_trips_through_json():
+    plan = terminate_plan(params={"pids": (4242, 4243)},
+                          statements=(PlannedStatement(text="SELECT pg_terminate_backend(p) FROM unnest($1::int[]) p",
+                                                       arguments=((4242, 4243),)),))
+    again = Plan.model_validate_json(plan.model_dump_json())
+    assert again == plan and again.params["pids"] == (4242, 4243)

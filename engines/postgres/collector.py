@@ -83,6 +83,14 @@ class Counters:
     at: float
 
 
+# The slow parts an action changes, read again at the next snapshot after it ran.
+REREAD_AFTER: dict[str, tuple[str, ...]] = {
+    "refresh-view": ("views",), "install-refresh-log": ("views",), "uninstall-refresh-log": ("views",),
+    "vacuum": ("catalog",), "analyze": ("catalog",), "vacuum-analyze": ("catalog",),
+    "drop-index": ("catalog",), "reindex": ("catalog",), "create-index": ("catalog",),
+}
+
+
 class PostgresCollector:
     """Collects snapshots of one PostgreSQL server. Not safe for concurrent snapshot() calls:
     the caller schedules the next poll when the last one finishes."""
@@ -412,4 +420,9 @@ class PostgresCollector:
         return await self.actions.plan(action, **params)
 
     async def run(self, plan: Plan, progress: Progress | None = None) -> Outcome:
-        return await self.actions.run(plan, progress)
+        outcome = await self.actions.run(plan, progress)
+        if outcome.status in ("done", "failed", "cancelled"):
+            # the next snapshot shows the effect: the slow parts the action changed are read again
+            for part in REREAD_AFTER.get(plan.action, ()):
+                self.parts.postpone(part, 0)
+        return outcome

@@ -1,18 +1,26 @@
 """Plans and runs actions on PostgreSQL, each call on a connection of its own: never the monitoring
 one, read-write, named `dbtop action` in pg_stat_activity, with the plan's statement and lock
 timeouts. The actions themselves are modules under actions/ (found through actions.registry); an
-action receives an `ActionSession` and sends its SQL through it."""
+action receives an `ActionSession` and sends its SQL through it.
+
+While an action runs, the object it acts on (a session, a relation, a slot …) is taken: a second
+run on it in this process is refused, not queued. When the task running `run` is cancelled, the
+action's own backend is cancelled from another connection, its connection closed, and `run`
+returns an Outcome whose status is `cancelled`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import ClassVar
 
 import asyncpg
 
-from ...actions.plan import Outcome, Plan, PlanTarget, Progress, Scalar, Status
+from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar, Status
 from ...actions.registry import action_named
 from ...profiles.target import Target
 from ..errors import ActionFailed, ActionRefused, ConnectError
@@ -32,23 +40,65 @@ async def open_action_connection(target: Target, *, statement_timeout_ms: int,
                                  application_name=ACTION_APPLICATION_NAME)
 
 
+# How often a long action's progress is read, on a connection beside the action's.
+PROGRESS_EVERY_S = 0.5
+# How long a cancelled action's backend is given to go away.
+CANCEL_WAIT_S = 5.0
+
+ReadProgress = Callable[[asyncpg.Connection, int], Awaitable[ProgressUpdate | None]]
+
+
 @dataclass(frozen=True)
 class ActionSession:
     """What a PostgreSQL action works with: its own connection, the server's major version, and
-    the identity of the target it is on; for actions that run a client program or read the
-    profile's expectations (the backups), how to connect (`connection`, with the password) and the
-    watch policy."""
+    the identity of the target it is on; `side_connection()` opens another (progress, clean-up); for
+    actions that run a client program or read the profile's expectations (the backups), how to connect
+    (`connection`, with the password) and the watch policy."""
 
     engine = "postgres"
     conn: asyncpg.Connection
     major: int
     target: PlanTarget
+    opener: Callable[[], Awaitable[asyncpg.Connection]] | None = None
     connection: Target | None = None
     policy: WatchPolicy = field(default_factory=WatchPolicy)
 
     def sql(self, name: str) -> str:
         """The text of query `name` (engines/postgres/sql/) for this server's version."""
         return sql(name, self.major)
+
+    @contextlib.asynccontextmanager
+    async def side_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A second connection of the action's own, closed on leaving; raises ConnectError."""
+        if self.opener is None:
+            raise ConnectError("this action session cannot open a second connection")
+        conn = await self.opener()
+        try:
+            yield conn
+        finally:
+            await close_connection(conn)
+
+    async def execute_watched(self, statement: PlannedStatement, progress: Progress | None,
+                              read_progress: ReadProgress) -> str:
+        """Run one statement (outside any transaction block); while it runs, report its progress as
+        `read_progress` reads it on a side connection from the statement's backend pid. Progress is
+        best effort: a side connection that fails leaves the statement running."""
+        work = asyncio.ensure_future(self.conn.execute(statement.text, *statement.arguments))
+        try:
+            if progress is not None:
+                pid = self.conn.get_server_pid()
+                with contextlib.suppress(ConnectError, asyncpg.PostgresError, *CONNECTION_LOST):
+                    async with self.side_connection() as side:
+                        while not work.done():
+                            await asyncio.wait({work}, timeout=PROGRESS_EVERY_S)
+                            if not work.done():
+                                update = await read_progress(side, pid)
+                                if update is not None:
+                                    progress(update)
+            return await work
+        finally:
+            if not work.done():
+                work.cancel()
 
 
 class PostgresActionRunner:
@@ -77,14 +127,21 @@ class PostgresActionRunner:
             identity = PlanTarget(engine=self.engine, label=target.label, profile=self.policy.profile,
                                   host=",".join(target.hosts) or None, database=row["database"],
                                   system_identifier=row["system_identifier"])
-            yield ActionSession(conn, major, identity, target, self.policy)
+            yield ActionSession(conn, major, identity, self._side_connection, target, self.policy)
         finally:
             await close_connection(conn)
+
+    async def _side_connection(self) -> asyncpg.Connection:
+        return await open_action_connection(self.target, statement_timeout_ms=self.statement_timeout_ms,
+                                            lock_timeout_ms=self.lock_timeout_ms)
 
     async def plan(self, action: str, **params: Scalar) -> Plan:
         found = action_named(action, self.engine)  # before any connection: an unknown action costs nothing
         async with self.session() as session:
             return await found.plan(session, **params)
+
+    # (target label, database, object) -> the plan running on it, for every runner of this process
+    _running: ClassVar[dict[tuple[str, str | None, str], Plan]] = {}
 
     async def run(self, plan: Plan, progress: Progress | None = None) -> Outcome:
         if plan.target.engine != self.engine or plan.target.label != self.target.label:
@@ -97,6 +154,23 @@ class PostgresActionRunner:
             return Outcome(action=plan.action, target=plan.target, status=status, detail=detail, error=error,
                            preconditions=preconditions, started_at=started, finished_at=datetime.now(timezone.utc))
 
+        keys = [(plan.target.label, plan.target.database, name) for name in plan_objects(plan)]
+        busy = [(key[2], self._running[key]) for key in keys if key in self._running]
+        if busy:
+            name, other = busy[0]
+            return outcome("refused", f"nothing ran: {other.action} is already running on {name} (since "
+                                      f"{other.planned_at:%H:%M:%S}); wait for it to finish")
+        for key in keys:
+            self._running[key] = plan
+        try:
+            return await self._run(found, plan, progress, outcome)
+        finally:
+            for key in keys:
+                self._running.pop(key, None)
+
+    async def _run(self, found, plan: Plan, progress: Progress | None, outcome) -> Outcome:
+        session: ActionSession | None = None
+        running = False
         try:
             async with self.session(statement_timeout_ms=plan.statement_timeout_ms,
                                     lock_timeout_ms=plan.lock_timeout_ms) as session:
@@ -106,11 +180,21 @@ class PostgresActionRunner:
                     reasons = changes or [f"{p.description}: {p.detail or 'failed'}" for p in fresh.failed]
                     return outcome("refused", "nothing ran: " + "; ".join(reasons),
                                    preconditions=fresh.preconditions)
+                running = True
                 try:
                     detail = await found.run(session, plan, progress)
-                except ActionFailed as exc:
-                    return outcome("failed", str(exc), exc.error, preconditions=fresh.preconditions)
+                except asyncio.CancelledError:
+                    detail = await self._cancelled(found, session, plan)
+                    _uncancel()
+                    return outcome("cancelled", detail, preconditions=fresh.preconditions)
+                except ActionFailed as failed:
+                    return outcome("failed", failed.detail, failed.error, preconditions=fresh.preconditions)
                 return outcome("done", detail, preconditions=fresh.preconditions)
+        except asyncio.CancelledError:
+            if running:
+                raise
+            _uncancel()
+            return outcome("cancelled", "nothing ran: cancelled before the action started")
         except ConnectError as exc:
             return outcome("failed", "nothing ran: the action's connection could not be opened", str(exc))
         except (asyncpg.PostgresError, *CONNECTION_LOST) as exc:
@@ -120,3 +204,52 @@ class PostgresActionRunner:
                 lost = one_line(str(exc)) or type(exc).__name__
                 return outcome("failed", "the action's connection was lost: check whether it took effect", lost)
             return outcome("failed", f"the server refused or stopped the action: {failed.reason}", failed.explained)
+
+    async def _cancelled(self, found, session: ActionSession, plan: Plan) -> str:
+        """The action's task was cancelled while its statement ran: cancel its backend from another
+        connection, close its connection, wait (briefly) for the backend to go, and let the action
+        clean up what it leaves behind. One line saying what happened."""
+        pid = session.conn.get_server_pid()
+        said = [f"cancelled while running (backend {pid} was cancelled)"]
+        try:
+            async with session.side_connection() as side:
+                await side.fetchval(session.sql("action_cancel_backend"), pid)
+                session.conn.terminate()
+                deadline = asyncio.get_running_loop().time() + CANCEL_WAIT_S
+                while await side.fetchval(session.sql("action_backend_exists"), pid):
+                    if asyncio.get_running_loop().time() > deadline:
+                        said.append(f"backend {pid} had not gone after {CANCEL_WAIT_S:g} s")
+                        break
+                    await asyncio.sleep(0.05)
+                cleanup = getattr(found, "after_cancel", None)
+                if cleanup is not None:
+                    cleaned = await cleanup(session, side, plan)
+                    if cleaned:
+                        said.append(cleaned)
+        except (ConnectError, asyncpg.PostgresError, *CONNECTION_LOST) as exc:
+            session.conn.terminate()
+            said.append(f"could not confirm the backend stopped: {one_line(str(exc))}")
+        return "; ".join(said)
+
+
+def plan_objects(plan: Plan) -> list[str]:
+    """What a plan acts on, for the one-action-per-object rule: each session, the relation (table,
+    view or index share pg_class's names), the slot; an action without such a parameter (the
+    refresh log) is its own object."""
+    objects = []
+    for name, value in sorted(plan.params.items()):
+        if name == "pids":
+            pids = value if isinstance(value, tuple) else (value,)
+            objects += [f"session {pid}" for pid in pids]
+        elif name in ("table", "view", "index"):
+            objects.append(f"{value}")
+        elif name == "slot":
+            objects.append(f"slot {value}")
+    return objects or [plan.action.removeprefix("install-").removeprefix("uninstall-")]
+
+
+def _uncancel() -> None:
+    """The cancellation was handled (the Outcome says so): the task goes on to return it."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()

@@ -1,19 +1,21 @@
 """Materialized views and how fresh they are.
 
 PostgreSQL records no refresh times, so each view's last refresh comes from the best source there
-is: dbtop's refresh log (an event trigger), else the modification time of the view's file (a lower
-bound), else it is unknown. The optional data age (`max(column)` of a timestamp column) runs at a
+is: a refresh dbtop's own refresh-view action ran (from the action journal) or dbtop's refresh log
+(an event trigger), whichever is the latest, else the modification time of the view's file (a
+lower bound), else it is unknown. The optional data age (`max(column)` of a timestamp column) runs at a
 low rate, one view at a time, under the statement timeout.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 import asyncpg
 
+from ...actions.journal import Journal, JournalEntry
 from ..policy import WatchPolicy
 from ..quoting import quote_ident
 from ..redact import redact
@@ -26,6 +28,44 @@ VIEWS_CAP = 1000
 DATA_AGE_EVERY_S = 600.0
 DATA_AGE_RETRY_AFTER_ERROR_S = 3600.0
 DATA_AGE_PER_ROUND = 5
+# A journaled refresh and a logged one this close are the same refresh (the journal's time is the
+# client's, written just after the refresh ended; the log's is the server's).
+SAME_REFRESH_S = 5.0
+
+
+def journal_refreshes(entries: Iterable[JournalEntry], system_identifier: str | None,
+                      database: str | None) -> dict[int, ViewRefresh]:
+    """The latest refresh-view action done on each view (by oid) of this server and database, as the
+    journal recorded it: its `same_view` precondition's seen oid, the role, and whether it ran
+    concurrently."""
+    found: dict[int, ViewRefresh] = {}
+    for entry in entries:
+        if (entry.action != "refresh-view" or entry.outcome != "done"
+                or entry.detail.get("system_identifier") != system_identifier
+                or entry.detail.get("database") != database):
+            continue
+        seen = {p.name: p.seen for p in entry.preconditions}
+        oid = seen.get("same_view", {}).get("oid")
+        if not isinstance(oid, int):
+            continue
+        refresh = ViewRefresh(source="dbtop_action", at=entry.time, duration_s=entry.duration_s,
+                              role=seen.get("privilege", {}).get("role"),
+                              concurrently=seen.get("refresh_mode", {}).get("concurrently"))
+        if oid not in found or found[oid].at <= refresh.at:
+            found[oid] = refresh
+    return found
+
+
+def latest_refresh(journaled: ViewRefresh | None, logged: ViewRefresh | None) -> ViewRefresh | None:
+    """The later of a journaled and a logged refresh; for the same refresh, the journal's (dbtop ran
+    it) with the log's exact duration."""
+    if journaled is None or logged is None:
+        return journaled or logged
+    if journaled.at >= logged.at - timedelta(seconds=SAME_REFRESH_S):
+        if abs((journaled.at - logged.at).total_seconds()) <= SAME_REFRESH_S:
+            return journaled.model_copy(update={"duration_s": logged.duration_s})
+        return journaled
+    return logged
 
 
 @dataclass
@@ -39,10 +79,27 @@ class DataAge:
 class ViewsReader:
     """Reads the views part; keeps the data ages between rounds (they are read far less often)."""
 
-    def __init__(self, policy: WatchPolicy):
+    def __init__(self, policy: WatchPolicy, journal: Journal | None = None):
         self.policy = policy
+        self.journal = journal
         self._data_ages: dict[int, DataAge] = {}
         self.refresh_log_note: str | None = None
+        self._journaled: tuple[tuple, dict[int, ViewRefresh]] | None = None
+
+    def journaled(self, system_identifier: str | None, database: str | None) -> dict[int, ViewRefresh]:
+        """The refreshes dbtop's actions ran, from the journal (read again only when it changed)."""
+        journal = self.journal or Journal()
+        try:
+            stat = journal.path.stat()
+        except OSError:
+            return {}
+        key = (str(journal.path), stat.st_mtime_ns, stat.st_size, system_identifier, database)
+        if self._journaled is None or self._journaled[0] != key:
+            try:
+                self._journaled = (key, journal_refreshes(journal.entries(), system_identifier, database))
+            except OSError:
+                return {}
+        return self._journaled[1]
 
     async def read(self, fetch: Fetch) -> Views:
         rows = await fetch(sql("views", 12))
@@ -62,18 +119,23 @@ class ViewsReader:
         if rows and rows[0]["file_times_readable"]:
             file_times = {r["oid"]: r["file_modified_at"] for r in await fetch(sql("view_file_times", 12))}
         await self._read_data_ages(fetch, rows)
-        views = [self._view(r, refreshes.get(r["oid"]), file_times.get(r["oid"]), now) for r in rows]
+        journaled = self.journaled(rows[0]["system_identifier"], rows[0]["database"]) if rows else {}
+        views = [self._view(r, refreshes.get(r["oid"]), journaled.get(r["oid"]), file_times.get(r["oid"]), now)
+                 for r in rows]
         return Views(read_at=now, refresh_log_installed=log_installed,
                      file_times_readable=bool(rows and rows[0]["file_times_readable"]),
                      views=views, truncated=truncated)
 
-    def _view(self, row: asyncpg.Record, logged: asyncpg.Record | None, file_time: datetime | None,
-              now: datetime) -> MaterializedView:
+    def _view(self, row: asyncpg.Record, logged: asyncpg.Record | None, journaled: ViewRefresh | None,
+              file_time: datetime | None, now: datetime) -> MaterializedView:
         threshold = self.policy.freshness_for(row["schema_name"], row["name"])
         if logged is not None:
-            refresh = ViewRefresh(source="refresh_log", at=logged["finished_at"],
-                                  duration_s=(logged["finished_at"] - logged["started_at"]).total_seconds(),
-                                  role=logged["role"])
+            logged = ViewRefresh(source="refresh_log", at=logged["finished_at"],
+                                 duration_s=(logged["finished_at"] - logged["started_at"]).total_seconds(),
+                                 role=logged["role"])
+        known = latest_refresh(journaled, logged)
+        if known is not None:
+            refresh = known
         elif file_time is not None and row["populated"]:
             refresh = ViewRefresh(source="file_time", at=file_time)
         else:

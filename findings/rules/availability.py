@@ -66,4 +66,4 @@ def inactive_slots(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                    "disk is full and the server stops.",
             fix="Reconnect its consumer, or drop the slot if nothing will use it again.",
             statement=f"SELECT pg_drop_replication_slot('{slot.name.replace(chr(39), chr(39) * 2)}');",
-            addressed_by="action:drop-slot")
+            addressed_by="action:drop-slot", action_params={"slot": slot.name})

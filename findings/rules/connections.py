@@ -78,7 +78,7 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         fix="Terminate the sessions if their application is gone; fix the application to commit or roll back; set "
             "idle_in_transaction_session_timeout.",
         statement="\n".join(f"SELECT pg_terminate_backend({s.pid});" for s in idle[:EVIDENCE_LIMIT]),
-        addressed_by="action:terminate-session")
+        addressed_by="action:terminate-session", action_params={"pids": tuple(s.pid for s in idle[:EVIDENCE_LIMIT])})
 
 
 @rule
@@ -102,7 +102,7 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
         fix="Cancel the query if it is not expected (pg_cancel_backend), then EXPLAIN it; set a statement_timeout "
             "for the application's role.",
         statement="\n".join(f"SELECT pg_cancel_backend({s.pid});" for s in running[:EVIDENCE_LIMIT]),
-        addressed_by="action:cancel-query")
+        addressed_by="action:cancel-query", action_params={"pids": tuple(s.pid for s in running[:EVIDENCE_LIMIT])})
 
 
 @rule
@@ -123,7 +123,8 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                "table bloats for as long as it stays open, and its locks stay held.",
         fix="Find out what the transaction is doing; end it if it is stuck; keep batch jobs' transactions short.",
         statement="\n".join(f"SELECT pg_terminate_backend({s.pid});" for s in open_long[:EVIDENCE_LIMIT]),
-        addressed_by="action:terminate-session")
+        addressed_by="action:terminate-session",
+        action_params={"pids": tuple(s.pid for s in open_long[:EVIDENCE_LIMIT])})
 
 
 @rule

@@ -65,7 +65,7 @@ def duplicate_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                            "cache and vacuum time and answers no query the other cannot.",
                     fix=f"Drop {a.name}; {b.name} serves the same queries.",
                     statement=f"DROP INDEX CONCURRENTLY {qualified(a.schema_name, a.name)};",
-                    addressed_by="action:drop-index")
+                    addressed_by="action:drop-index", action_params={"index": _index_name(a)})
 
 
 @rule
@@ -85,7 +85,7 @@ def unused_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             impact="It is maintained on every write to the table and takes space and cache, for no reads.",
             fix="Check it is not used on a standby or by a rare job (monthly report); then drop it.",
             statement=f"DROP INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};",
-            addressed_by="action:drop-index")
+            addressed_by="action:drop-index", action_params={"index": _index_name(index)})
 
 
 @rule
@@ -104,7 +104,7 @@ def invalid_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                 "a cancel)." + (" For a unique index, list and remove the duplicate keys first: while any remain, "
                                 "the build fails again and leaves another INVALID index." if index.is_unique else ""),
             statement=_rebuild_statement(index),
-            addressed_by="action:reindex")
+            addressed_by="action:reindex", action_params={"index": _index_name(index)})
 
 
 def _rebuild_statement(index: IndexFacts) -> str:
@@ -174,7 +174,8 @@ def foreign_keys_without_index(snapshot: Snapshot, t: Thresholds) -> Iterator[Fi
                    "locks meanwhile; joins on the key scan too.",
             fix="Create an index on the foreign key's columns.",
             statement=f"CREATE INDEX CONCURRENTLY ON {qualified(fk.schema_name, fk.table)} ({columns});",
-            addressed_by="action:create-index")
+            addressed_by="action:create-index",
+            action_params={"table": f"{fk.schema_name}.{fk.table}", "columns": ",".join(fk.columns)})
 
 
 @rule
@@ -197,4 +198,4 @@ def sequential_scan_heavy_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[
                    "flushed by it.",
             fix="Find the statements that scan it (Slow queries panel, EXPLAIN) and add the index their WHERE "
                 "clauses need.",
-            addressed_by="action:create-index")
+            addressed_by="action:create-index", action_params={"table": table.qualified_name})

@@ -46,7 +46,7 @@ def autovacuum_off(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             fix="Re-enable autovacuum for the table (tune its thresholds if it was disabled for load), and vacuum it now.",
             statement=f"ALTER TABLE {qualified(table.schema_name, table.name)} RESET (autovacuum_enabled);\n"
                       f"VACUUM (ANALYZE) {qualified(table.schema_name, table.name)};",
-            addressed_by="action:vacuum")
+            addressed_by="action:vacuum", action_params={"table": table.qualified_name})
 
 
 @rule
@@ -76,7 +76,7 @@ def dead_tuples(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             impact="Dead rows take space and are read by every scan; the table and its indexes bloat.",
             fix="Vacuum it now; find what stops autovacuum (disabled, long transactions, too conservative settings).",
             statement=f"VACUUM (ANALYZE, VERBOSE) {qualified(table.schema_name, table.name)};",
-            addressed_by="action:vacuum")
+            addressed_by="action:vacuum", action_params={"table": table.qualified_name})
 
 
 @rule
@@ -126,7 +126,7 @@ def never_analyzed(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         impact="The planner guesses their row counts and value distributions: joins and index choices go wrong.",
         fix="ANALYZE them; check autovacuum is on for them.",
         statement="\n".join(f"ANALYZE {qualified(tb.schema_name, tb.name)};" for tb in tables[:10]),
-        addressed_by="action:analyze")
+        addressed_by="action:analyze", action_params={"table": tables[0].qualified_name})
 
 
 @rule

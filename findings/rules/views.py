@@ -29,7 +29,7 @@ def views_never_populated(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
                    "(a dashboard, a report) is broken.",
             fix="Refresh it (plain REFRESH: CONCURRENTLY is refused on an unpopulated view), and schedule its refresh.",
             statement=f"REFRESH MATERIALIZED VIEW {name};",
-            addressed_by="action:refresh-view")
+            addressed_by="action:refresh-view", action_params={"view": view.qualified_name})
 
 
 @rule
@@ -50,7 +50,7 @@ def views_stale(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             impact="Whatever reads the view shows numbers that old, without saying so.",
             fix="Refresh it now, then check the job that should refresh it (cron, pg_cron, the application).",
             statement=f"REFRESH MATERIALIZED VIEW{concurrently} {name};",
-            addressed_by="action:refresh-view")
+            addressed_by="action:refresh-view", action_params={"view": view.qualified_name})
 
 
 @rule
@@ -69,4 +69,4 @@ def views_without_unique_index(snapshot: Snapshot, t: Thresholds) -> Iterator[Fi
             fix="Create a unique index on the column(s) that identify a row of the view, then refresh with "
                 "CONCURRENTLY.",
             statement=f"CREATE UNIQUE INDEX CONCURRENTLY ON {name} (<key columns>);",
-            addressed_by="action:refresh-view")
+            addressed_by="action:refresh-view", action_params={"view": view.qualified_name})

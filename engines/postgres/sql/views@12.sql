@@ -2,7 +2,8 @@
 -- awaits an ACCESS EXCLUSIVE lock on (a plain REFRESH in progress): pg_total_relation_size opens
 -- the relation and would queue behind that lock. File times are a query of their own
 -- (view_file_times), run only for a role with EXECUTE on pg_stat_file: privileges on a function are
--- checked when the query starts, whatever a CASE around the call says.
+-- checked when the query starts, whatever a CASE around the call says. The system identifier and
+-- database find the refreshes dbtop's own actions ran in the action journal.
 WITH exclusive AS (
     SELECT l.relation, array_agg(l.pid ORDER BY l.pid) AS pids
     FROM pg_locks l
@@ -31,5 +32,7 @@ WITH exclusive AS (
 SELECT v.*,
        CASE WHEN cardinality(v.locked_by) = 0 THEN pg_total_relation_size(v.oid) END AS size_bytes,
        has_function_privilege('pg_catalog.pg_stat_file(text, boolean)', 'EXECUTE') AS file_times_readable,
-       to_regclass('dbtop.refresh_log') IS NOT NULL AS refresh_log_installed
+       to_regclass('dbtop.refresh_log') IS NOT NULL AS refresh_log_installed,
+       (SELECT system_identifier FROM pg_control_system())::text AS system_identifier,
+       current_database()::text AS database
 FROM views v
