@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 # A value an action takes or a precondition records: what JSON carries unchanged.
-Scalar = str | int | float | bool | None
+Scalar = str | int | float | bool | None | tuple[int, ...]
 
 Risk = Literal["read-only", "reversible", "disruptive", "destructive"]
 RISKS: tuple[Risk, ...] = ("read-only", "reversible", "disruptive", "destructive")

@@ -74,6 +74,7 @@ class OverviewStrip(Vertical):
         self.tps_history: deque[float] = deque(maxlen=HISTORY)
         self.hit_history: deque[float] = deque(maxlen=HISTORY)
         self.profile: str | None = None
+        self.read_only = False  # set by the app: no action may run
 
     def compose(self) -> ComposeResult:
         yield Static(id="overview-identity")
@@ -128,6 +129,8 @@ class OverviewStrip(Vertical):
         line = Text()
         line.append(f" {self.status} ", style="reverse")
         line.append(f" age {duration(age)} ")
+        if self.read_only:
+            line.append(" READ-ONLY ", style="bold reverse")
         if self.alerts:
             line.append(f" {self.alerts} ", style="bold reverse")
         if snapshot and snapshot.server:
