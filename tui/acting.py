@@ -20,7 +20,7 @@ from ..actions.plan import Outcome, Plan, ProgressUpdate, Scalar, Status
 from ..findings.wording import clean, duration
 from ..panels.base import ActionRequested
 from .confirm import ConfirmScreen
-from .plan_text import outcome_line
+from .plan_text import entry_line, entry_result, outcome_line
 
 BACKUP_ACTIONS = frozenset({"backup", "verify-backup", "prune-backups"})
 REFRESH_LOG_ACTIONS = frozenset({"install-refresh-log", "uninstall-refresh-log"})
@@ -255,10 +255,7 @@ class ActionsMixin:
         recent = list(self.journal.entries())[-limit:]
         entries = Text(f"last {len(recent)} journal entries ({self.journal.path})\n", style="bold")
         for entry in reversed(recent):
-            when = entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            result = entry.detail.get("result") or entry.error or ""
-            entries.append(f"{when}  {entry.outcome:<9} {entry.action:<20} {clean(entry.target, 40)}  "
-                           f"{clean(result, 160)}\n")
+            entries.append(f"{entry_line(entry)}  {entry_result(entry)}\n")
         if not recent:
             entries.append("no entries yet")
         hint = Text("dbtop journal --verify checks that no line was edited, inserted or removed")

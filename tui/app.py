@@ -37,6 +37,7 @@ from ..actions.journal import Journal
 from ..actions.plan import Outcome
 from ..panels.findings import finding_action
 from .acting import ACTION_BINDINGS, ActionRun, ActionsMixin
+from .confirm import ConfirmScreen
 from .poller import SnapshotPoller
 from .tab_labels import alerts, panels_with_urgent_findings, tab_labels
 from .screens import (DetailPage, DetailScreen, ProfilePicker, finding_page, keys_help, session_detail,
@@ -362,6 +363,12 @@ class DbtopApp(ActionsMixin, App):
         keys = [key for key, _, _ in self.panel_specs]
         current = keys.index(self.active_panel_key())
         self.action_show_panel(keys[(current + step) % len(keys)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Tab moves between panels, but in the confirm screen it moves to the field to type in.
+        if action in ("next_panel", "previous_panel") and isinstance(self.screen, ConfirmScreen):
+            return False
+        return True
 
     def action_next_panel(self) -> None:
         self._step_panel(1)

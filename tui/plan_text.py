@@ -3,6 +3,7 @@ command line (`dbtop act`, `dbtop backup`). Pure text, no Textual: the CLI print
 
 from __future__ import annotations
 
+from ..actions.journal import JournalEntry
 from ..actions.plan import Outcome, Plan
 from ..findings.wording import clean
 
@@ -14,15 +15,14 @@ RISK_WORDS = {
 }
 
 
-def target_line(plan: Plan) -> str:
+def target_lines(plan: Plan) -> list[str]:
+    """The target as shown, and the server's identity (a rebuilt or failed-over server differs)."""
     t = plan.target
-    parts = [clean(t.label, 200)]
-    if t.profile:
-        parts.append(f"profile {clean(t.profile, 60)}")
+    where = [f"profile {clean(t.profile, 60)}"] if t.profile else []
     if t.database:
-        parts.append(f"database {clean(t.database, 60)}")
-    parts.append(f"system {clean(t.system_identifier, 40) if t.system_identifier else 'unknown'}")
-    return " · ".join(parts)
+        where.append(f"database {clean(t.database, 60)}")
+    first = clean(t.label, 200) + (f" ({', '.join(where)})" if where else "")
+    return [first, f"system {clean(t.system_identifier, 40) if t.system_identifier else 'unknown'}"]
 
 
 def plan_sections(plan: Plan) -> list[tuple[str, list[str]]]:
@@ -37,7 +37,7 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[str]]]:
     if plan.lock_timeout_ms:
         timeouts.append(f"lock_timeout {plan.lock_timeout_ms} ms")
     sections = [
-        ("target", [target_line(plan)]),
+        ("target", target_lines(plan)),
         ("what it does", [clean(plan.summary, None)]),
         ("runs" + (f" (with {', '.join(timeouts)})" if timeouts else ""), runs),
         ("checked before running (and again just before it runs)",
@@ -73,3 +73,13 @@ def outcome_line(outcome: Outcome) -> str:
     if outcome.error and outcome.error not in outcome.detail:
         text += f" ({clean(outcome.error, 400)})"
     return text
+
+
+def entry_line(entry: JournalEntry) -> str:
+    """A journal entry in one line: when, outcome, action, target."""
+    when = entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{when}  {entry.outcome:<9} {entry.action:<20} {clean(entry.target, 60)}"
+
+
+def entry_result(entry: JournalEntry) -> str:
+    return clean(entry.detail.get("result") or entry.error or "", 300)
