@@ -15,7 +15,8 @@ from typing import Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-# A value an action takes or a precondition records: what JSON carries unchanged.
+# A value an action takes or a precondition records: what JSON carries unchanged (a tuple of ints,
+# such as several sessions' pids, comes back from JSON as the same tuple).
 Scalar = str | int | float | bool | None | tuple[int, ...]
 
 Risk = Literal["read-only", "reversible", "disruptive", "destructive"]

@@ -90,8 +90,9 @@ class Finding(BaseModel):
     fix: str
     statement: str | None = Field(default=None, description="the SQL to run or the command to copy, when there is one")
     addressed_by: str | None = Field(default=None, description="the dbtop action or runbook that addresses it")
-    action_params: dict[str, str | int | list[int]] = Field(
-        default_factory=dict, description="the parameters of the addressing action: the finding's object")
+    action_params: dict[str, str | int | tuple[int, ...]] = Field(
+        default_factory=dict, description="what the action of addressed_by is planned with (table, index, view, "
+                                          "slot, pids …), when it names one")
     source: Literal["database", "project"] = "database"
 
     def sort_key(self) -> tuple:
