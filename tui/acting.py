@@ -174,6 +174,7 @@ class ActionsMixin:
             if typed is not None:
                 self.start_action(plan, typed)
 
+        self.clear_notifications()  # "planning …" would cover the field to type in
         self.push_screen(ConfirmScreen(plan), callback=confirmed)
 
     # -- running ---------------------------------------------------------------------------------

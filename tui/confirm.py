@@ -43,6 +43,8 @@ class ConfirmScreen(ModalScreen[str | None]):
         Binding("end", "scroll('end')", show=False),
     ]
 
+    AUTO_FOCUS = "#confirm-cancel"  # focus starts on Cancel, from the moment the screen is shown
+
     def __init__(self, plan: Plan):
         super().__init__()
         self.plan = plan
@@ -70,9 +72,6 @@ class ConfirmScreen(ModalScreen[str | None]):
                               id="confirm-text", disabled=not plan.ready)
                 field.display = self.asks_text
                 yield field
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-cancel", Button).focus()
 
     def can_run(self, typed: str) -> bool:
         return self.plan.ready and self.plan.confirmed_by(typed)
