@@ -289,6 +289,41 @@ async def test_a_running_action_refuses_a_second_on_its_object_is_shown_and_canc
     assert pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'").strip() == "0"
 
 
+async def test_what_changed_after_confirming_is_said_and_nothing_runs(pg, pg_target, sessions, test_actions,
+                                                                       private_journal):
+    pid = (await sessions(app="gone-soon")).get_server_pid()
+    async with dashboard(pg_target, (80, 24)) as (app, pilot):
+        app.request_action("terminate-session", {"pids": (pid,)})
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        pg.psql(f"SELECT pg_terminate_backend({pid})")  # it ends by itself between plan and run
+        await pilot.press("tab", *str(pid), "enter")
+        await until(pilot, lambda: "terminate-session refused" in toasts(app))
+        assert f"session {pid} runs" in toasts(app)
+    entry, = private_journal.entries()
+    assert (entry.outcome, entry.typed) == ("refused", str(pid))
+
+
+async def test_a_findings_action_is_offered_with_its_object(monkeypatch):
+    from dbtop.findings.model import Evidence, Finding
+
+    finding = Finding(id="views.never_populated:analytics.daily", rule="views.never_populated", area="performance",
+                      severity="high", title="analytics.daily was never populated", impact="reads fail",
+                      fix="refresh it", evidence=[Evidence(subject="analytics.daily")],
+                      addressed_by="action:refresh-view", action_params={"view": "analytics.daily"})
+    async with fake_dashboard(FakeCollector(fakes.healthy()), size=(120, 40)) as (app, pilot):
+        asked = []
+        monkeypatch.setattr(app, "request_action", lambda action, params: asked.append((action, params)))
+        app.findings = [finding]
+        app.query_one("#findings-panel").set_findings([finding], [], app.latest.sequence)
+        await pilot.press("7")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: "a acts on it" in screen_text(app))
+        await pilot.press("a")
+        await pilot.pause()
+        assert asked == [("refresh-view", {"view": "analytics.daily"})]
+
+
 # -- read-only ------------------------------------------------------------------------------------
 
 async def test_read_only_removes_the_keys_and_palette_entries_and_refuses_an_action(private_journal):
