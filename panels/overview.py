@@ -129,8 +129,6 @@ class OverviewStrip(Vertical):
         line = Text()
         line.append(f" {self.status} ", style="reverse")
         line.append(f" age {duration(age)} ")
-        if self.read_only:
-            line.append(" READ-ONLY ", style="bold reverse")
         if self.alerts:
             line.append(f" {self.alerts} ", style="bold reverse")
         if snapshot and snapshot.server:
@@ -140,6 +138,9 @@ class OverviewStrip(Vertical):
         if self.profile:
             line.append(f" [{clean(self.profile, 30)}]", style="bold")
         line.append(" " + clean(snapshot.target if snapshot else "", 80), style="bold")
+        if self.read_only:  # after the target: the target's name is never pushed off by it
+            line.append("  ")
+            line.append(" READ-ONLY ", style="bold reverse")
         self.query_one("#overview-identity", Static).update(line)
         self.set_class(self.status.startswith("disconnected"), "disconnected")
         self.set_class(self.status == "paused", "paused")
