@@ -141,6 +141,16 @@ class SessionChosen(Message):
         self.pid = pid
 
 
+class ActionRequested(Message):
+    """The operator asked for a guarded action on what a panel shows (the app plans it, shows the
+    plan and runs it; a panel never does). `params` are the action's parameters."""
+
+    def __init__(self, action: str, params: dict[str, Any]) -> None:
+        super().__init__()
+        self.action = action
+        self.params = params
+
+
 class Panel(Vertical):
     """A dashboard panel. The app hands it each snapshot; it renders only its own part.
     It never talks to a database."""
@@ -151,10 +161,17 @@ class Panel(Vertical):
     ENGINES: frozenset[str] = frozenset({"postgres"})
     panel_title: str = ""
     stale: reactive[bool] = reactive(False)
+    # Key bindings (their action names) that ask for a guarded action: gone when the app is read-only.
+    GUARDED: frozenset[str] = frozenset()
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.snapshot: Snapshot | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.GUARDED and getattr(self.app, "read_only", False):
+            return False
+        return True
 
     def apply(self, snapshot: Snapshot) -> None:
         """Show this snapshot. Called only with reachable snapshots."""

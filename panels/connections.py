@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from ..engines.snapshot import Session, Snapshot
-from .base import (Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
+from .base import (ActionRequested, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
                    part_notice, refit_columns, sync_rows)
 from .text import clean, duration, literal
 
@@ -118,7 +118,11 @@ class ConnectionsPanel(Panel):
         Binding("g", "next_group", "Group"),
         Binding("i", "toggle_idle", "Hide idle"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("space", "mark", "Mark", show=False),
+        Binding("c", "act('cancel-query')", "Cancel query"),
+        Binding("k", "act('terminate-session')", "Terminate"),
     ]
+    GUARDED = frozenset({"mark", "act"})
 
     filter_text: reactive[str] = reactive("")
     sort_column: reactive[str] = reactive("xact_s")
@@ -131,6 +135,7 @@ class ConnectionsPanel(Panel):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.cell_cache: dict[int, tuple[tuple, dict[str, Cell]]] = {}
+        self.marked: set[int] = set()  # pids marked with Space, acted on together
 
     def compose(self) -> ComposeResult:
         yield Static(id="connections-summary", classes="panel-summary")
@@ -165,8 +170,11 @@ class ConnectionsPanel(Panel):
             keys = [key for key, _, _ in self.columns_shown]
             rows = {}
             cache = self.cell_cache
+            self.marked &= {s.pid for s in snapshot.sessions}  # an ended session is no longer marked
             for s in shown:
                 cells = session_cells(s, cache)
+                if s.pid in self.marked:
+                    cells["pid"] = Cell(f"●{s.pid}", s.pid, style="bold reverse")
                 rows[str(s.pid)] = [cells[key] for key in keys]
             if len(cache) > 2 * len(snapshot.sessions) + 100:
                 live = {s.pid for s in snapshot.sessions}
@@ -209,6 +217,8 @@ class ConnectionsPanel(Panel):
             text.append(f" · grouped by {self.group_by}")
         if self.hide_idle:
             text.append(" · idle hidden")
+        if self.marked:
+            text.append(f" · {len(self.marked)} marked (c cancels, k terminates them)", style="bold")
         if self.drill is not None:
             field, value = self.drill
             text.append(f" · {field} = ")
@@ -309,6 +319,32 @@ class ConnectionsPanel(Panel):
     def selected_pid(self) -> int | None:
         key = current_row_key(self.table)
         return int(key) if key and not key.startswith("group:") else None
+
+    def action_mark(self) -> None:
+        pid = None if self.group_by else self.selected_pid()
+        if pid is None:
+            return
+        self.marked ^= {pid}
+        self.rerender()
+        if self.table.cursor_row < self.table.row_count - 1:
+            self.table.move_cursor(row=self.table.cursor_row + 1)
+
+    def chosen_pids(self) -> tuple[int, ...]:
+        """The marked sessions, else the selected one."""
+        if self.marked:
+            return tuple(sorted(self.marked))
+        pid = None if self.group_by else self.selected_pid()
+        return (pid,) if pid is not None else ()
+
+    def action_act(self, action: str) -> None:
+        pids = self.chosen_pids()
+        if pids:
+            self.post_message(ActionRequested(action, {"pids": pids}))
+
+    def clear_marks(self) -> None:
+        if self.marked:
+            self.marked.clear()
+            self.rerender()
 
 
 def describe_session(s: Session) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -12,7 +13,7 @@ from ..engines.snapshot import Snapshot
 from ..findings.engine import RuleFailure, locked_tables_note
 from ..findings.model import AREA_TITLES, Finding, Severity
 from ..findings.wording import remedy
-from .base import Cell, Panel, SnapshotTable, add_columns, current_row_key, sync_rows
+from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, sync_rows
 from .text import clean, literal
 
 COLUMNS = [
@@ -24,6 +25,8 @@ COLUMNS = [
 class FindingsPanel(Panel):
     ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Findings"
+    BINDINGS = [Binding("a", "act", "Act on it")]
+    GUARDED = frozenset({"act"})
 
     class FindingChosen(Message):
         def __init__(self, finding: Finding) -> None:
@@ -130,12 +133,28 @@ class FindingsPanel(Panel):
             Cell(remedy(f.addressed_by) or "-"),
         ]
 
+    def action_act(self) -> None:
+        shown = self._row_cache.get(current_row_key(self.query_one("#findings-table", DataTable)) or "")
+        request = finding_action(shown[0]) if shown is not None else None
+        if request is None:
+            self.notify("no dbtop action addresses this finding: Enter shows what to do", markup=False)
+        else:
+            self.post_message(request)
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         key = current_row_key(event.data_table)
         shown = self._row_cache.get(key or "")
         if shown is not None:
             self.post_message(self.FindingChosen(shown[0]))
+
+
+def finding_action(f: Finding) -> ActionRequested | None:
+    """The dbtop action that addresses a finding, with the finding's object as its parameters."""
+    if not f.addressed_by or not f.addressed_by.startswith("action:"):
+        return None
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in f.action_params.items()}
+    return ActionRequested(f.addressed_by.removeprefix("action:"), params)
 
 
 def finding_detail_body(f: Finding) -> list[Text]:

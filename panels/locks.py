@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BlockingNode, Lock, RootBlocker, Session, Snapshot
 from ..themes import rich_color
-from .base import (Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
+from .base import (ActionRequested, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
                    part_notice, refit_columns, sync_rows)
 from .text import duration
 
@@ -71,6 +72,11 @@ class LocksPanel(Panel):
     ENGINES = frozenset({"postgres", "mongo"})
 
     panel_title = "Locks"
+    BINDINGS = [
+        Binding("c", "act('cancel-query')", "Cancel query"),
+        Binding("k", "act('terminate-session')", "Terminate"),
+    ]
+    GUARDED = frozenset({"act"})
 
     def compose(self) -> ComposeResult:
         yield Static(id="locks-summary", classes="panel-summary")
@@ -171,6 +177,13 @@ class LocksPanel(Panel):
     def selected_root_pid(self) -> int | None:
         key = current_row_key(self.table)
         return int(key.split("/", 1)[0]) if key else None
+
+    def action_act(self, action: str) -> None:
+        """On the selected row: the root blocker is the row to act on (its plan says how many wait
+        behind it)."""
+        pid = self.selected_pid()
+        if pid is not None:
+            self.post_message(ActionRequested(action, {"pids": (pid,)}))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

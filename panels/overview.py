@@ -74,6 +74,7 @@ class OverviewStrip(Vertical):
         self.tps_history: deque[float] = deque(maxlen=HISTORY)
         self.hit_history: deque[float] = deque(maxlen=HISTORY)
         self.profile: str | None = None
+        self.read_only = False  # set by the app: no action may run
 
     def compose(self) -> ComposeResult:
         yield Static(id="overview-identity")
@@ -146,6 +147,9 @@ class OverviewStrip(Vertical):
         if self.profile:
             line.append(f" [{clean(self.profile, 30)}]", style="bold")
         line.append(" " + clean(snapshot.target if snapshot else "", 80), style="bold")
+        if self.read_only:  # after the target: the target's name is never pushed off by it
+            line.append("  ")
+            line.append(" READ-ONLY ", style="bold reverse")
         self.query_one("#overview-identity", Static).update(line)
         self.set_class(self.status.startswith("disconnected"), "disconnected")
         self.set_class(self.status == "paused", "paused")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import MaterializedView, Snapshot
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
+from .base import ActionRequested, Cell, Panel, current_row_key, SnapshotTable, add_columns, part_notice, sync_rows
 from .text import duration, number, size
 
 COLUMNS = [
@@ -40,6 +41,8 @@ def view_status(view: MaterializedView) -> tuple[str, str | None, int]:
 
 class ViewsPanel(Panel):
     panel_title = "Views"
+    BINDINGS = [Binding("R", "refresh_view", "Refresh view")]  # not r: r reconnects
+    GUARDED = frozenset({"refresh_view"})
 
     def compose(self) -> ComposeResult:
         yield Static(id="views-summary", classes="panel-summary")
@@ -118,3 +121,8 @@ class ViewsPanel(Panel):
             Cell(number(view.rows_estimate), view.rows_estimate),
             Cell(data_text, data_age),
         ]
+
+    def action_refresh_view(self) -> None:
+        view = current_row_key(self.query_one("#views-table", DataTable))
+        if view:
+            self.post_message(ActionRequested("refresh-view", {"view": view}))

@@ -158,3 +158,49 @@ def test_a_vanished_terminal_ends_the_process(pg):
             os.kill(pid, 9)
             raise AssertionError("dbtop kept running after its terminal hung up")
         time.sleep(0.1)
+
+
+async def test_terminating_the_root_blocker_through_the_confirm_screen(pg, sessions, terminal, tmp_path, monkeypatch):
+    """The installed dbtop, as the operator uses it: Locks, k on the root blocker, read the plan, type
+    its pid, Enter; the chain is gone at the next refresh and the journal has the line."""
+    from dbtop.actions.journal import Journal
+    from dbtop.actions.registry import ACTIONS
+
+    if "terminate-session" not in ACTIONS:
+        pytest.skip("the terminate-session action (h-act-pg) is not merged yet")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the terminal's environment too
+    chain = await open_lock_chain(sessions, "e2e_terminate", apps=("stuck", "waiter", "waiter"))
+    holder = chain.pid("holder")
+    try:
+        term = terminal([*dbtop_command(), pg.dsn(), "--interval", "0.5"], size=(80, 24))
+        await asyncio.to_thread(term.wait_for, "live every 0.5s")
+        term.keys("2")
+        await asyncio.to_thread(term.wait_for, f"└─ {chain.pid('middle')}")
+        term.keys("k")
+        screen = await asyncio.to_thread(term.wait_for, f"type {holder} to run it", "Cancel")
+        assert "pg_terminate_backend" in screen and "system" in screen
+        term.keys("Enter")  # focus starts on Cancel: Enter cancels, nothing runs
+        await asyncio.to_thread(term.wait_for, "live every 0.5s")
+        assert pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {holder}").strip() == "1"
+        term.keys("k")
+        await asyncio.to_thread(term.wait_for, f"type {holder} to run it", "Cancel")
+        term.keys("Tab")
+        await asyncio.sleep(0.3)  # an operator's pace: the field has focus before the text comes
+        term.keys("-l", str(holder))  # -l: literal text (it would make "Tab" literal too)
+        await asyncio.to_thread(term.wait_for, f"▊  {holder} ")
+        term.keys("Enter")
+        # The root is gone: the session behind it, holding its own row, is the new (and only) root.
+        screen = await asyncio.to_thread(term.wait_for, "terminate-session done", "1 sessions waiting behind 1 root",
+                                         timeout=20)
+        assert f" {holder} " not in screen
+        assert pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {holder}").strip() == "0"
+        term.keys("J")
+        await asyncio.to_thread(term.wait_for, "journal and running actions", f"terminated session {holder}")
+        term.keys("Escape")
+        await asyncio.to_thread(term.wait_for, "live every")
+        term.keys("q")
+        assert await asyncio.to_thread(term.exit_status) == 0
+    finally:
+        await chain.release()
+    entry = list(Journal().entries())[-1]
+    assert (entry.action, entry.outcome, entry.typed) == ("terminate-session", "done", str(holder))

@@ -33,6 +33,11 @@ from ..panels.statements import StatementsPanel
 from ..panels.views import ViewsPanel
 from ..panels.text import clean, duration, literal
 from ..themes import STYLESHEET, THEMES, default_theme_name, rich_color
+from ..actions.journal import Journal
+from ..actions.plan import Outcome
+from ..panels.findings import finding_action
+from .acting import ACTION_BINDINGS, ActionRun, ActionsMixin
+from .confirm import ConfirmScreen
 from .poller import SnapshotPoller
 from .tab_labels import alerts, panels_with_urgent_findings, tab_labels
 from .screens import (DetailPage, DetailScreen, ProfilePicker, finding_page, keys_help, session_detail,
@@ -82,7 +87,7 @@ class TargetDirectory(Protocol):
         """A collector for the named profile; raises with a one-line reason."""
 
 
-class DbtopApp(App):
+class DbtopApp(ActionsMixin, App):
     """dbtop's dashboard. Give it a connected SnapshotPoller; it starts polling when mounted."""
 
     CSS_PATH = STYLESHEET
@@ -102,14 +107,16 @@ class DbtopApp(App):
         Binding("minus", "slower", "Slower", key_display="-"),
         Binding("t", "next_theme", "Theme", show=False),
         Binding("colon", "pick_profile", "Profiles", key_display=":"),
+        *ACTION_BINDINGS,
     ]
 
     def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
-                 directory: TargetDirectory | None = None):
+                 directory: TargetDirectory | None = None, read_only: bool = False, journal: Journal | None = None):
         super().__init__()
         self.poller = poller
         self.profile = profile
         self.directory = directory
+        self.init_actions(read_only or profile_read_only(poller.collector), journal)
         for theme in THEMES.values():
             self.register_theme(theme)
         self.theme = theme_name if theme_name in THEMES else default_theme_name()
@@ -130,8 +137,10 @@ class DbtopApp(App):
     def compose(self) -> ComposeResult:
         overview = OverviewStrip(id="overview")
         overview.profile = self.profile
+        overview.read_only = self.read_only
         yield overview
         yield Static(id="connection-status", classes="hidden")
+        yield Static(id="action-status", classes="hidden")
         with TabbedContent(id="panels", initial="connections"):
             for n, (key, title, panel_class) in enumerate(self.panel_specs, 1):
                 with TabPane(f"{n} {title}", id=key):
@@ -173,6 +182,9 @@ class DbtopApp(App):
 
     def panel(self, key: str) -> Panel:
         return self.query_one(f"#{key}-panel", Panel)
+
+    def has_panel(self, key: str) -> bool:
+        return any(k == key for k, _, _ in self.panel_specs)
 
     def active_panel_key(self) -> str:
         return self.query_one("#panels", TabbedContent).active or "connections"
@@ -276,6 +288,7 @@ class DbtopApp(App):
         if not self.is_running:
             return
         self.update_status()
+        self.actions_changed()
         self.query_one(OverviewStrip).refresh_identity()
         if isinstance(self.screen, DetailScreen):
             stalled = ("disconnected" if self.disconnected_since is not None
@@ -316,8 +329,10 @@ class DbtopApp(App):
             now = next((f for f in self.findings if f.id == finding.id), None)
             return finding_page(now, self.findings_taken_at) if now is not None else None
 
+        request = None if self.read_only else finding_action(finding)
+        act = (lambda: self.request_action(request.action, dict(request.params))) if request is not None else None
         self.push_screen(DetailScreen(clean(finding.title, 200), finding_page(finding, self.findings_taken_at),
-                                      follow, gone="no longer found"),
+                                      follow, gone="no longer found", act=act),
                          callback=lambda _: self.show_latest())
 
     def on_statements_panel_statement_chosen(self, message: StatementsPanel.StatementChosen) -> None:
@@ -348,6 +363,12 @@ class DbtopApp(App):
         keys = [key for key, _, _ in self.panel_specs]
         current = keys.index(self.active_panel_key())
         self.action_show_panel(keys[(current + step) % len(keys)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Tab moves between panels, but in the confirm screen it moves to the field to type in.
+        if action in ("next_panel", "previous_panel") and isinstance(self.screen, ConfirmScreen):
+            return False
+        return True
 
     def action_next_panel(self) -> None:
         self._step_panel(1)
@@ -384,9 +405,14 @@ class DbtopApp(App):
         self.notify(f"theme {self.theme}", markup=False)
 
     def action_help(self) -> None:
-        sections = [("everywhere", [b for b in self.BINDINGS if isinstance(b, Binding)])]
+        # The panel keys take one line, not seven: the help then fits 120x40 with the action keys.
+        everywhere = [b for b in self.BINDINGS if isinstance(b, Binding) and not b.action.startswith("show_panel")]
+        titles = ", ".join(title for _, title, _ in self.panel_specs)
+        everywhere.insert(3, Binding("1", "", titles, key_display=f"1 … {len(self.panel_specs)}"))
+        sections = [("everywhere", everywhere)]
         for key, title, panel_class in self.panel_specs:
-            bindings = [b for b in panel_class.BINDINGS if isinstance(b, Binding)]
+            bindings = [b for b in panel_class.BINDINGS if isinstance(b, Binding)
+                        and not (self.read_only and b.action.split("(")[0] in panel_class.GUARDED)]
             bindings.append(Binding("enter", "", "details of the selected row"))
             sections.append((title, bindings))
         self.push_screen(keys_help(sections, self.get_key_display))
@@ -426,6 +452,9 @@ class DbtopApp(App):
             return
         old, self.poller = self.poller, poller
         self.profile = name
+        self.read_only = self.forced_read_only or profile_read_only(collector)
+        self.query_one(OverviewStrip).read_only = self.read_only
+        self.refresh_bindings()
         self.latest = self.last_reachable = None
         self.disconnected_since = None
         self.applied.clear()
@@ -462,22 +491,62 @@ class DbtopApp(App):
         yield SystemCommand("Switch profile", "Connect to another profile without restarting (:)",
                             self.action_pick_profile)
         yield SystemCommand("Keys", "Every key dbtop answers to (?)", self.action_help)
+        yield SystemCommand("Journal and running actions", "The last actions and what runs now (J)",
+                            self.action_journal)
+        if self.running:
+            yield SystemCommand("Cancel the running action", "Cancel the newest running action (Ctrl+X)",
+                                self.action_cancel_action)
+        if not self.read_only:
+            yield from self.action_commands()
+
+    def action_commands(self) -> Iterable[SystemCommand]:
+        """The guarded actions, on what the panels have selected (each shows its plan first)."""
+        if self.has_panel("connections"):
+            pids = self.panel("connections").chosen_pids()
+            if pids:
+                which = ", ".join(map(str, pids))
+                yield SystemCommand(f"Cancel the query of session {which}", "pg_cancel_backend; shows the plan first (c)",
+                                    lambda: self.request_action("cancel-query", {"pids": pids}))
+                yield SystemCommand(f"Terminate session {which}", "pg_terminate_backend; shows the plan first (k)",
+                                    lambda: self.request_action("terminate-session", {"pids": pids}))
+        if self.has_panel("views"):
+            yield SystemCommand("Refresh the selected materialized view", "Views panel; shows the plan first (R)",
+                                self.panel("views").action_refresh_view)
+        for action, title, help_text in (
+                ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
+                ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
+                ("install-refresh-log", "Install the refresh log", "record materialized view refreshes"),
+                ("uninstall-refresh-log", "Uninstall the refresh log", "remove what install-refresh-log created")):
+            yield SystemCommand(title, help_text, lambda action=action: self.request_action(action, {}))
+
+    def action_journal(self) -> None:
+        self.push_screen(DetailScreen("journal and running actions", self.journal_page()))
+
+    def action_finished(self, run: ActionRun, outcome: Outcome) -> None:
+        if "pids" in run.plan.params and self.has_panel("connections"):
+            self.panel("connections").clear_marks()
 
     def _filter_sessions(self) -> None:
         self.action_show_panel("connections")
         self.panel("connections").action_filter()
 
 
+def profile_read_only(collector: Collector) -> bool:
+    """A profile's targets are read-only unless it says read_only = false; a URL's are not."""
+    resolved = getattr(collector, "resolved", None)
+    return bool(resolved is not None and resolved.profile.read_only)
+
+
 def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str | None = None,
                   profile: str | None = None, on_start: Callable[[DbtopApp], None] | None = None,
-                  directory: TargetDirectory | None = None) -> int | None:
+                  directory: TargetDirectory | None = None, read_only: bool = False) -> int | None:
     """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit; the
     app's return code (129: the terminal hung up). `on_start` receives the app before it runs (the
     demo keeps it to ask it to exit on a signal)."""
     poller = SnapshotPoller(collector, interval_s)
     try:
         poller.connect()
-        app = DbtopApp(poller, theme_name=theme_name, profile=profile, directory=directory)
+        app = DbtopApp(poller, theme_name=theme_name, profile=profile, directory=directory, read_only=read_only)
         if on_start is not None:
             on_start(app)
         app.run()

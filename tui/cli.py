@@ -6,6 +6,9 @@
     dbtop profile COMMAND               connection profiles, their passwords in the OS keyring
     dbtop views COMMAND                 install or remove the materialized views' refresh log
     dbtop audit [TARGET]                findings, maturity scores and the audit report
+    dbtop act ACTION TARGET [ARGS…]     one guarded action (terminate, cancel, refresh, vacuum …)
+    dbtop backup take|verify|prune TARGET   backups, as guarded actions
+    dbtop journal [--since 1h] [--verify]   what the actions did; whether the journal is intact
     dbtop --version
 
 Errors the operator can fix are one line on stderr and exit status 2; no traceback.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
-COMMANDS = ("snapshot", "demo", "profile", "views", "audit")
+COMMANDS = ("snapshot", "demo", "profile", "views", "audit", "act", "backup", "journal")
 
 
 def split_command(argv: list[str]) -> tuple[str | None, list[str]]:

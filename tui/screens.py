@@ -37,11 +37,13 @@ class DetailScreen(ModalScreen[None]):
     the title says the page is frozen and how old it is, counted by the app's 1 s tick."""
 
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False),
-                Binding("y", "copy", "Copy statement")]
+                Binding("y", "copy", "Copy statement"), Binding("a", "act", "Act on it")]
 
     def __init__(self, title: str, body: list[Text | Table] | DetailPage,
-                 follow: Callable[[], DetailPage | None] | None = None, gone: str = "no longer there"):
+                 follow: Callable[[], DetailPage | None] | None = None, gone: str = "no longer there",
+                 act: Callable[[], object] | None = None):
         super().__init__()
+        self.act = act  # plans the dbtop action that addresses what the page shows (a finding)
         self.page_title = title
         self.page = body if isinstance(body, DetailPage) else DetailPage(body)
         self.follow = follow
@@ -74,6 +76,8 @@ class DetailScreen(ModalScreen[None]):
             else:
                 title.append(f"  live: as of {clock}, {age} old")
         keys = "Esc closes, y copies" if self.page.copy_text else "Esc closes"
+        if self.act is not None:
+            keys += ", a acts on it"
         title.append(f"  ({keys})")
         return title
 
@@ -107,7 +111,14 @@ class DetailScreen(ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "copy":
             return bool(self.page.copy_text)
+        if action == "act":
+            return self.act is not None
         return True
+
+    def action_act(self) -> None:
+        if self.act is not None:
+            self.dismiss(None)
+            self.act()
 
     def action_copy(self) -> None:
         text = self.page.copy_text
@@ -209,14 +220,22 @@ def finding_page(finding: Finding, taken_at: datetime | None) -> DetailPage:
 
 
 def keys_help(sections: list[tuple[str, list[Binding]]], key_display: Callable[[Binding], str]) -> DetailScreen:
-    body: list[Text | Table] = []
+    tables = []
     for title, bindings in sections:
         table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
         table.add_column(style="bold", min_width=12)
         table.add_column()
         for binding in bindings:
             table.add_row(clean(key_display(binding)), clean(binding.description or binding.action))
-        body.append(table)
+        tables.append(table)
+    # The panels' keys side by side, two sections to a row: the whole help fits 120x40.
+    body: list[Text | Table] = tables[:1]
+    for start in range(1, len(tables), 2):
+        pair = Table.grid(padding=(0, 2), expand=True)
+        pair.add_column(ratio=1)
+        pair.add_column(ratio=1)
+        pair.add_row(*tables[start:start + 2], *([""] if len(tables[start:start + 2]) == 1 else []))
+        body.append(pair)
     return DetailScreen("keys (Ctrl+P opens the command palette)", body)
 
 

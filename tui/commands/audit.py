@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ...profiles.target import TargetError
-from .common import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, package_version
+from .common import TARGET_HELP, add_read_only, add_timeouts, collector_options, connected, fail, make_collector, package_version
 
 SEVERITY_NAMES = ("critical", "high", "medium", "low", "info")
 FAIL_ON_STATUS = 3  # 1 is "the server failed", as for every command
@@ -32,6 +32,7 @@ def audit_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-on", choices=SEVERITY_NAMES, metavar="SEVERITY",
                         help="exit 3 when a finding at or above this severity exists "
                              f"({', '.join(SEVERITY_NAMES)})")
+    add_read_only(parser, "accepted for symmetry: audit never changes the server")
     add_timeouts(parser)
     return parser
 

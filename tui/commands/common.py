@@ -54,6 +54,11 @@ def add_timeouts(parser: argparse.ArgumentParser) -> None:
                         help="lock_timeout of every monitoring query, in seconds (default 0.5)")
 
 
+def add_read_only(parser: argparse.ArgumentParser,
+                  text: str = "refuse every action (as the profile's read_only = true does)") -> None:
+    parser.add_argument("--read-only", action="store_true", help=text)
+
+
 def add_theme(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", choices=THEME_NAMES, default=None,
                         help="colour theme (default dbtop-dark; dbtop-16 on TERM=linux; t cycles in the app); "

@@ -7,7 +7,7 @@ import asyncio
 
 from ...profiles.target import TargetError
 from ...themes.names import THEME_NAMES
-from .common import TARGET_HELP, add_theme, add_timeouts, collector_options, connected, fail, make_collector, \
+from .common import TARGET_HELP, add_read_only, add_theme, add_timeouts, collector_options, connected, fail, make_collector, \
     package_version, positive_float, with_typed_password
 
 EPILOG = """commands:
@@ -19,6 +19,10 @@ EPILOG = """commands:
   dbtop views install-refresh-log [TARGET]     record materialized view refreshes (asks first)
   dbtop views uninstall-refresh-log [TARGET]   remove exactly what install-refresh-log created (asks first)
   dbtop audit [TARGET] [--project PATH] [--format md|json] [--fail-on high]   the audit report
+  dbtop act ACTION TARGET [ARGS…] [--confirm TEXT]   one guarded action: terminate, cancel, refresh, vacuum,
+                                   analyze, vacuum-analyze, drop-index, reindex, create-index, drop-slot
+  dbtop backup take|verify|prune TARGET [--verify] [--prune] [--confirm TEXT]
+  dbtop journal [--since 1h] [--json] [--verify]   what the actions did; whether the journal is intact
 
 'dbtop COMMAND --help' tells more about each command.
 
@@ -36,6 +40,7 @@ def app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interval", type=positive_float, default=None, metavar="S",
                         help="seconds between refreshes (default 2, or the profile's refresh_interval; "
                              "+ and - change it in the app)")
+    add_read_only(parser, "no action can be started: the action keys and palette entries are gone")
     add_theme(parser)
     add_timeouts(parser)
     return parser
@@ -75,7 +80,7 @@ def run_app(args: argparse.Namespace) -> int:
             try:
                 status = run_dashboard(collector, interval_s=interval, theme_name=theme,
                                        profile=profile.name if profile else None, directory=directory,
-                                       on_start=watch_input)
+                                       on_start=watch_input, read_only=args.read_only)
                 break
             except ConnectError as exc:
                 again = with_typed_password(collector, exc, options)  # in a terminal, when none was given

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from .common import add_theme, positive_float, positive_int
+from .common import add_read_only, add_theme, positive_float, positive_int
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -89,6 +89,7 @@ def demo_parser() -> argparse.ArgumentParser:
                         help="build the demo, print its connection string, and keep it running until Ctrl-C")
     parser.add_argument("--interval", type=positive_float, default=2.0, metavar="S",
                         help="seconds between refreshes (default 2)")
+    add_read_only(parser, "no action can be started from the dashboard")
     add_theme(parser)
     return parser
 
@@ -170,7 +171,7 @@ def run_app(dsn: str, args: argparse.Namespace, stop_requests: StopRequests) -> 
         watch_input(app)
 
     try:
-        run_dashboard(collector_for(resolve_target(dsn)), args.interval, theme_name=getattr(args, "theme", None),
+        run_dashboard(collector_for(resolve_target(dsn)), args.interval, theme_name=getattr(args, "theme", None), read_only=args.read_only,
                       on_start=started)
     except ConnectError as exc:
         print(f"dbtop: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ import asyncio
 from ...engines.snapshot import ENGINE_TITLES
 from ...findings.wording import clean
 from ...profiles.target import TargetError
-from .common import TARGET_HELP, add_timeouts, collector_options, connected, fail, make_collector, positive_float, \
+from .common import TARGET_HELP, add_read_only, add_timeouts, collector_options, connected, fail, make_collector, positive_float, \
     positive_int
 
 
@@ -28,6 +28,7 @@ def snapshot_parser() -> argparse.ArgumentParser:
                         help="seconds between snapshots (default 1)")
     parser.add_argument("--count", type=positive_int, default=1, metavar="N",
                         help="how many snapshots to take (default 1)")
+    add_read_only(parser, "accepted for symmetry: snapshot never changes the server")
     add_timeouts(parser)
     return parser
 

@@ -8,8 +8,9 @@ import asyncio
 import sys
 from collections.abc import Callable
 
+from ...profiles.resolve import find_profile
 from ...profiles.target import TargetError
-from .common import TARGET_HELP, add_timeouts, collector_options, fail, resolve
+from .common import TARGET_HELP, add_read_only, add_timeouts, collector_options, fail, resolve
 
 
 def views_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,7 @@ def views_parser() -> argparse.ArgumentParser:
                        ("uninstall-refresh-log", "remove everything install-refresh-log created")):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
+        add_read_only(sub, "refuse: nothing is installed or removed")
         add_timeouts(sub)
     return parser
 
@@ -34,6 +36,9 @@ def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
         target = resolve(args.target)
     except TargetError as exc:
         return fail(str(exc))
+    profile = find_profile(args.target)
+    if args.read_only or (profile is not None and profile.read_only):
+        return fail(f"{args.command} refused: read-only (--read-only, or the profile says read_only = true)")
     return asyncio.run(_run(args, target, ask))
 
 

@@ -1,0 +1,61 @@
+"""`dbtop backup take|verify|prune TARGET [NAME] [--verify] [--prune] [--confirm TEXT]`: the
+backup actions from a shell or cron. `take --verify --prune` takes a backup, verifies it, then
+prunes by the retention policy: three plans, each confirmed and journaled on its own, so the cron
+line `dbtop backup take prod --verify --prune --confirm prod` runs the night's work unattended."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from .common import TARGET_HELP
+from .guarded import GuardedRun, add_guard_options, run_guarded
+
+
+def backup_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbtop backup",
+        description="Backups into the profile's backup directory (pg_dump -Fc), their verification (checksum, "
+                    "pg_restore --list, a test restore) and pruning by the retention policy. Each prints its plan "
+                    "and asks for the database's name; --confirm NAME runs it unattended. Exit status: 0 done, "
+                    "1 failed (journaled), 2 refused or bad input.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    take = commands.add_parser("take", help="take a backup", description="take a backup (pg_dump -Fc)")
+    take.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    take.add_argument("--verify", action="store_true", help="then verify the backup just taken")
+    take.add_argument("--prune", action="store_true", help="then prune by the retention policy")
+    add_guard_options(take)
+    verify = commands.add_parser("verify", help="verify a backup", description="verify a backup in five steps")
+    verify.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    verify.add_argument("name", nargs="?", metavar="NAME", help="the backup's file name (default: the newest)")
+    add_guard_options(verify)
+    prune = commands.add_parser("prune", help="delete backups the retention policy lets go",
+                                description="delete dbtop's backups that the retention policy lets go")
+    prune.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    add_guard_options(prune)
+    return parser
+
+
+def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
+    try:
+        args = backup_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+    async def steps(guarded: GuardedRun) -> int:
+        if args.command == "verify":
+            return (await guarded.act("verify-backup", {"name": args.name} if args.name else {}))[0]
+        if args.command == "prune":
+            return (await guarded.act("prune-backups", {}))[0]
+        status, plan = await guarded.act("backup", {})
+        if status != 0:
+            return status  # nothing is verified or pruned after a backup that did not happen
+        if args.verify:
+            status, _ = await guarded.act("verify-backup", {"name": plan.params.get("name")})
+            if status != 0:
+                return status  # never prune after a backup that does not verify
+        if args.prune:
+            status, _ = await guarded.act("prune-backups", {})
+        return status
+
+    return run_guarded(args, steps, ask)
