@@ -154,7 +154,7 @@ class Backup:
                 "table twice: pg_dump, and a row count per table for the verification",
                 "the password reaches pg_dump only through a temporary password file (mode 0600), removed afterwards",
             ),
-            confirm_text=database, statement_timeout_ms=LONG_MS, lock_timeout_ms=LOCK_WAIT_MS, planned_at=now)
+            confirm_text=session.target.profile or session.target.label, statement_timeout_ms=LONG_MS, lock_timeout_ms=LOCK_WAIT_MS, planned_at=now)
 
     async def run(self, session: Any, plan: Plan, progress: Progress | None) -> str:
         report = progress or (lambda update: None)

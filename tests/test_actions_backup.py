@@ -91,7 +91,7 @@ async def test_the_backup_plan_names_the_command_without_its_password(source, tm
     assert PASSWORD not in plan.model_dump_json()
     assert [p.name for p in plan.preconditions] == ["pg_dump_found", "pg_dump_version", "readable",
                                                     "backup_directory", "name_valid", "name_free"]
-    assert plan.ready and plan.risk == "read-only" and plan.confirm_text == DATABASE
+    assert plan.ready and plan.risk == "read-only" and plan.confirm_text == (plan.target.profile or plan.target.label)
     assert plan.preconditions[3].detail.endswith("(will be created)")
     assert any("ACCESS SHARE" in w for w in plan.warnings)
     escaping = await collector_for(source, tmp_path / "backups").plan("backup", name="../../outside.dump")
@@ -438,3 +438,21 @@ async def test_a_cancelled_backup_kills_pg_dump_and_removes_its_partial_file(sou
     assert outcome.status == "cancelled"
     assert running and pg_dump_processes(partial) == []
     assert not partial.exists() and list(directory.iterdir()) == []
+
+
+def test_the_cron_line_takes_verifies_and_prunes_unattended(server, source, tmp_path, monkeypatch):
+    """`dbtop backup take TARGET --verify --prune --confirm TEXT`: one text confirms the night's three
+    plans (each names the target, not one of its objects), and the journal gets a line for each."""
+    from dbtop.tui.commands import backup as backup_command
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    url = f"postgresql://{ROLE}:{PASSWORD}@127.0.0.1:{server.port}/{DATABASE}"
+    label = resolve_target(url).label
+    assert backup_command.run(["take", url, "--verify", "--prune", "--confirm", label]) == 0
+    journal = Journal(tmp_path / "state" / "dbtop" / "journal.jsonl")
+    # A first night: nothing is old enough to prune, which is said and is no failure.
+    assert [(e.action, e.outcome) for e in journal.entries()] == [("backup", "done"), ("verify-backup", "done")]
+    assert journal.verify().intact
+    assert PASSWORD not in journal.path.read_text()
+    assert backup_command.run(["take", url, "--confirm", "not-the-target"]) == 2  # refused, nothing ran

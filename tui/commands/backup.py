@@ -46,7 +46,7 @@ def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
         if args.command == "verify":
             return (await guarded.act("verify-backup", {"name": args.name} if args.name else {}))[0]
         if args.command == "prune":
-            return (await guarded.act("prune-backups", {}))[0]
+            return (await guarded.act("prune-backups", {}, nothing_to_do="something_to_prune"))[0]
         status, plan = await guarded.act("backup", {})
         if status != 0:
             return status  # nothing is verified or pruned after a backup that did not happen
@@ -55,7 +55,7 @@ def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
             if status != 0:
                 return status  # never prune after a backup that does not verify
         if args.prune:
-            status, _ = await guarded.act("prune-backups", {})
+            status, _ = await guarded.act("prune-backups", {}, nothing_to_do="something_to_prune")
         return status
 
     return run_guarded(args, steps, ask)

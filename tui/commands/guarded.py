@@ -81,8 +81,11 @@ class GuardedRun:
             print(f"dbtop: the journal could not be written: {exc}", file=sys.stderr)
         return fail(reason)
 
-    async def act(self, action: str, params: dict[str, Scalar]) -> tuple[int, Plan | None]:
-        """Plan, show, confirm, run and journal `action`: (exit status, the plan when one was made)."""
+    async def act(self, action: str, params: dict[str, Scalar],
+                  nothing_to_do: str | None = None) -> tuple[int, Plan | None]:
+        """Plan, show, confirm, run and journal `action`: (exit status, the plan when one was made).
+        `nothing_to_do` names a precondition whose failure, alone, means there is no work (nothing to
+        prune): that is said and counts as done, so a cron line does not fail on a quiet night."""
         from ...engines.errors import ActionRefused, ConnectError
 
         if self.read_only:
@@ -91,6 +94,9 @@ class GuardedRun:
             plan = await self.collector.plan(action, **params)
         except (ActionRefused, ConnectError) as exc:
             return fail(str(exc)), None
+        if nothing_to_do and [p.name for p in plan.failed] == [nothing_to_do]:
+            print(f"{action}: nothing to do ({plan.failed[0].detail or plan.failed[0].description})")
+            return 0, plan
         print(plan_as_text(plan))
         if not plan.ready:
             return self.refuse(action, f"{action} refused: {confirm_prompt(plan)}", plan=plan), plan
