@@ -28,6 +28,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from dbtop.engines.blocking import build_blocking
+from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.cluster import LocalCluster
 from dbtop.engines.snapshot import (
     Activity,
@@ -57,6 +58,7 @@ class PreparedCollector:
     """Hands out the next prepared snapshot; stands in for a server in this benchmark only."""
 
     engine = "postgres"
+    policy = WatchPolicy()
 
     def __init__(self, snapshots: list[Snapshot]):
         self.snapshots = snapshots
