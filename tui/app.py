@@ -20,7 +20,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..engines.base import Collector
 from ..engines.snapshot import Snapshot
-from ..findings.engine import RuleFailure, Thresholds, evaluate
+from ..findings.engine import RuleCache, RuleFailure, Thresholds, evaluate
 from ..findings.model import Finding, Severity
 from ..panels.backups import BackupsPanel
 from ..panels.base import Panel, SessionChosen
@@ -150,11 +150,12 @@ class DbtopApp(App):
 
     def start_polling(self, poller: SnapshotPoller) -> None:
         thresholds = Thresholds.of(poller.collector.policy)
+        rule_cache = RuleCache()  # the catalog-only rules run once per catalog read
 
         def arrived(snapshot: Snapshot) -> None:  # on the poller's thread
             self.post_message(SnapshotArrived(snapshot, poller))
             if snapshot.reachable:
-                findings, failures = evaluate(snapshot, thresholds)
+                findings, failures = evaluate(snapshot, thresholds, rule_cache)
                 self.post_message(FindingsComputed(snapshot, poller, findings, failures))
 
         poller.start(arrived)
