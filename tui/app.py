@@ -478,6 +478,7 @@ def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str
     poller = SnapshotPoller(collector, interval_s)
     try:
         poller.connect()
+        poller.prefetch()  # the first snapshot is taken while Textual starts the screen
         app = DbtopApp(poller, theme_name=theme_name, profile=profile, directory=directory)
         if on_start is not None:
             on_start(app)
