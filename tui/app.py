@@ -229,6 +229,7 @@ class DbtopApp(App):
                 self.applied["overview"] = snapshot.sequence
                 self.update_tab_labels(snapshot)
             key = self.active_panel_key()
+            self.poller.focus(frozenset({key}))
             panel = self.panel(key)
             if snapshot is not None and self.applied.get(key) != snapshot.sequence:
                 panel.apply(snapshot)

@@ -84,6 +84,14 @@ class SnapshotPoller:
         if self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def focus(self, panels: frozenset[str]) -> None:
+        """Tell the collector which panels the operator is looking at (a hint: a collector may read
+        what no visible panel shows at a lower rate). When that makes something due now, poll now,
+        so the panel just shown gets fresh data rather than the last slow reading."""
+        focus = getattr(self.collector, "focus", None)  # optional in the collector protocol
+        if focus is not None and focus(panels) and not self.paused:
+            self.wake()
+
     def set_interval(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self.wake()
