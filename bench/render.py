@@ -28,8 +28,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from dbtop.engines.blocking import build_blocking
-from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.cluster import LocalCluster
+from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.snapshot import (
     Activity,
     PostgresSection,
