@@ -32,7 +32,7 @@ from ..policy import WatchPolicy
 from ..snapshot import BackupEntry, Backups, PgBackRestStatus
 
 METADATA_SUFFIX = ".dbtop.json"
-FOREIGN_SUFFIXES = (".dump", ".sql.gz", ".sql", ".tar", ".backup")
+FOREIGN_SUFFIXES = (".dump", ".sql.gz", ".sql", ".tar", ".backup", ".archive", ".archive.gz")  # .archive*: mongodump
 PARTIAL_SUFFIX = ".partial"
 ENTRY_CAP = 2000
 METADATA_MAX_BYTES = 1 << 20
