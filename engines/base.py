@@ -25,3 +25,8 @@ class Collector(ActionRunner, Protocol):
         """One snapshot; failures are inside it, never raised."""
 
     async def close(self) -> None: ...
+
+    # Optional: `focus(panels: frozenset[str]) -> bool`, the app's hint of the panels on screen by
+    # their keys ("connections", "statements", ...); a collector may read at a lower rate what none
+    # of them shows, and returns True when the hint made something due now (the poller then polls
+    # at once). A collector without it reads everything on every poll.

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual._segment_tools import line_crop
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -66,22 +72,50 @@ def sort_key(value: Any, reverse: bool = False) -> tuple:
 
 
 class SnapshotTable(DataTable):
-    """A DataTable that takes all its rows at once, as each snapshot brings them.
+    """A DataTable that takes all its rows at once, as each snapshot brings them, and draws a row
+    only when what it shows has changed.
 
     DataTable's add_row measures every new cell and remove_row and update_cell each redo
     bookkeeping over all rows: with a thousand sessions refreshed every half second that cost a
     quarter of a second per refresh. These tables' columns all have fixed widths, so nothing
-    needs measuring, and replace_rows() sets the rows in one pass. It is the one place that
-    relies on DataTable's internals (textual is pinned below 9; every panel test exercises it)."""
+    needs measuring, and replace_rows() sets the rows in one pass.
+
+    Drawing goes through Textual's Line API (render_line returns one Strip per line) with a strip
+    cached per row: a row is drawn again only when its cells, its place, the cursor or hover on
+    it, the width or the style changed, and replace_rows() asks Textual to repaint only the
+    visible lines whose row changed; an unchanged snapshot repaints nothing. DataTable itself
+    renders every visible cell through Rich on each change (a tenth of a second for forty rows of
+    a thousand-session table). The header and any table these fast paths do not cover (another
+    cursor type, fixed columns, row labels, tall rows) are drawn by DataTable as before. It is the
+    one place that relies on DataTable's internals (textual is pinned below 9; every panel test
+    exercises it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cells: dict[str, tuple] = {}  # row key -> the cells it shows
+        self._order: list[str] = []  # row keys in display order
+        self._row_key_objects: dict[str, RowKey] = {}
+        self._strips: dict[RowKey, tuple[tuple, tuple, Strip]] = {}  # row -> (cells, state, strip)
+        self._line_state: tuple = ()
+        self._row_styles: tuple[Style, Style] | None = None
+        self._styles: dict[tuple, Style] = {}
 
     def replace_rows(self, rows: dict[str, Sequence[Cell]]) -> None:
         """Show exactly `rows`, in this order, keeping the cursor on the row it was on."""
+        order = list(rows)
+        cells_of = {key: tuple(cells) for key, cells in rows.items()}
+        if order == self._order and cells_of == self._cells:
+            return  # nothing to show that is not shown already: no bookkeeping, no repaint
+        old_order, old_cells = self._order, self._cells
         cursor_key = current_row_key(self)
         column_keys = [column.key for column in self.ordered_columns]
         old_rows = self.rows
+        key_objects = self._row_key_objects
         data, meta, locations = {}, {}, {}
-        for index, (key, cells) in enumerate(rows.items()):
-            row_key = RowKey(key)
+        for index, (key, cells) in enumerate(cells_of.items()):
+            row_key = key_objects.get(key)
+            if row_key is None:
+                row_key = key_objects[key] = RowKey(key)
             data[row_key] = dict(zip(column_keys, cells))
             meta[row_key] = old_rows.get(row_key) or Row(row_key, 1)
             locations[row_key] = index
@@ -89,7 +123,11 @@ class SnapshotTable(DataTable):
         self._data = data
         self.rows = meta
         self._row_locations = TwoWayDict(locations)
+        self._order, self._cells = order, cells_of
         self._update_count += 1
+        if len(key_objects) > 2 * len(order) + 256:  # rows that are gone for good
+            self._row_key_objects = {key: key_objects[key] for key in order if key in key_objects}
+            self._strips = {rk: v for rk, v in self._strips.items() if rk in data}
         if resized:
             self._require_update_dimensions = True
             self.check_idle()
@@ -98,7 +136,126 @@ class SnapshotTable(DataTable):
             if row is None:
                 row = min(self.cursor_coordinate.row, len(data) - 1)
             self.move_cursor(row=row, animate=False, scroll=False)
-        self.refresh(layout=resized)
+        if resized or not self._fast_path():
+            self.refresh(layout=resized)
+        else:
+            self._refresh_changed_lines(old_order, old_cells)
+
+    def _refresh_changed_lines(self, old_order: list[str], old_cells: dict[str, tuple]) -> None:
+        """Repaint the visible lines whose row is not the one shown before, or shows other cells."""
+        top = int(self.scroll_y)
+        header = self.header_height if self.show_header else 0
+        first, last = top, min(len(self._order), top + max(0, self.size.height - header))
+        new_order, new_cells = self._order, self._cells
+        changed = [index for index in range(first, last)
+                   if index >= len(old_order) or old_order[index] != new_order[index]
+                   or old_cells.get(new_order[index]) != new_cells[new_order[index]]]
+        if changed:
+            width = self.size.width
+            self.refresh(*(Region(0, header + index - top, width, 1) for index in changed))
+
+    def _fast_path(self) -> bool:
+        return (self.cursor_type == "row" and not self.fixed_columns and not self.fixed_rows
+                and not self._should_render_row_labels)
+
+    def clear(self, columns: bool = False) -> SnapshotTable:
+        self._cells, self._order, self._strips = {}, [], {}
+        return super().clear(columns)
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._strips = {}
+
+    def notify_style_update(self) -> None:
+        self._strips = {}
+        super().notify_style_update()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line drawn in this pass shares (the cached strips are drawn with it).
+        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
+        self._line_state = (self.size.width, self.get_pseudo_class_state(), self.show_cursor,
+                            self._show_hover_cursor, self.zebra_stripes, self.cell_padding, widths)
+        self._row_styles = ((self.get_component_styles("datatable--even-row").rich_style,
+                             self.get_component_styles("datatable--odd-row").rich_style)
+                            if self.zebra_stripes else None)
+        self._styles: dict[tuple, Style] = {}
+        return super().render_lines(crop)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        try:
+            row_key, line_in_row = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(self.size.width, base_style)
+        cells = self._cells.get(row_key.value) if row_key is not self._header_row_key else None
+        if cells is None or line_in_row or not self._fast_path() or not self._line_state:
+            return super()._render_line(y, x1, x2, base_style)
+        index = self._row_locations.get(row_key)
+        cursor = index == self.cursor_coordinate.row
+        hover = index == self.hover_coordinate.row
+        state = (index, x1, x2, cursor, hover, base_style, self._line_state)
+        cached = self._strips.get(row_key)
+        if cached is not None and cached[1] == state and cached[0] == cells:
+            return cached[2]
+        strip = self._draw_row(index, cells, x1, x2, cursor, hover, base_style)
+        self._strips[row_key] = (cells, state, strip)
+        return strip
+
+    def _draw_row(self, index: int, cells: tuple, x1: int, x2: int, cursor: bool, hover: bool,
+                  base_style: Style) -> Strip:
+        """One row as DataTable draws it (padding, ellipsis, zebra, cursor and hover styles,
+        the row and column in each cell's meta for the mouse), without going through Rich."""
+        width, _, show_cursor, show_hover, _, padding, widths = self._line_state
+        row_style = self._row_styles[index % 2] if self._row_styles else base_style
+        styles = self._styles
+        style_key = (row_style, cursor, hover)
+        row_styles = styles.get(style_key)
+        if row_styles is None:
+            component, post = self._get_styles_to_render_cell(
+                False, False, False, hover, cursor, show_cursor, show_hover,
+                self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
+            extend, _ = self._get_styles_to_render_cell(False, False, False, hover, cursor, show_cursor,
+                                                        show_hover, False, False)
+            row_styles = styles[style_key] = (row_style + component, post, row_style + extend)
+        pre, post, extend = row_styles
+        pad = " " * padding
+        segments: list[Segment] = []
+        for column_index, render_width in enumerate(widths):
+            inner = max(0, render_width - 2 * padding)
+            cell = cells[column_index] if column_index < len(cells) else None
+            plain, style = cell_text(cell)
+            length = cell_len(plain)
+            if length > inner:
+                plain = set_cell_size(plain, inner - 1) + "…" if inner > 0 else ""
+                length = inner
+            meta = Style.from_meta({"row": index, "column": column_index})
+            outer = styles.get((pre, "", post))
+            if outer is None:
+                outer = styles[(pre, "", post)] = pre + post
+            outer = outer + meta
+            segments.append(Segment(pad, outer))
+            if plain:
+                if style:
+                    text_style = styles.get((pre, style, post))
+                    if text_style is None:
+                        text_style = styles[(pre, style, post)] = pre + Style.parse(style) + post
+                    segments.append(Segment(plain, text_style + meta))
+                else:
+                    segments.append(Segment(plain, outer))
+            segments.append(Segment(" " * (inner - length) + pad, outer))
+        extend = extend + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
+        segments.append(Segment(" " * max(0, width - sum(widths)), extend))
+        return Strip(line_crop(segments, x1, x2, width)).adjust_cell_length(width, base_style).simplify()
+
+
+def cell_text(cell: object) -> tuple[str, str]:
+    """The one line a cell shows and its style."""
+    if isinstance(cell, Cell):
+        return cell.plain, cell.style
+    if cell is None:
+        return "", ""
+    if isinstance(cell, Text):
+        return clean(cell.plain, 10_000), str(cell.style) if cell.style else ""
+    return clean(str(cell), 10_000), ""
 
 
 def sync_rows(table: SnapshotTable, rows: dict[str, Sequence[Cell]], sort_column: str | None = None,

@@ -41,6 +41,20 @@ def test_version():
     assert result.returncode == 0 and result.stdout.startswith("dbtop 0.")
 
 
+def test_version_imports_nothing_heavy():
+    """`dbtop --version` prints what argparse's version action prints, without importing the
+    dashboard's libraries (they took half a second)."""
+    import sys
+
+    probe = ("import sys; from dbtop.tui.cli import main; main(['--version']); "
+             "print(sorted(m for m in ('textual', 'pydantic', 'asyncpg', 'rich') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    version_line, heavy = result.stdout.splitlines()
+    assert version_line == run("--version").stdout.strip() and version_line.startswith("dbtop 0.")
+    assert heavy == "[]"
+    assert run("--help", "--version").stdout.startswith("usage: dbtop")  # argparse still decides the rest
+
+
 @pytest.fixture(scope="module")
 def password_role(pg):
     pg.psql("DROP ROLE IF EXISTS app_user; CREATE ROLE app_user LOGIN PASSWORD 'right-horse-battery'")

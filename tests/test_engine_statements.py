@@ -107,6 +107,33 @@ async def test_library_not_preloaded_says_so_and_how_to_fix(start_cluster):
         await col.close()
 
 
+async def test_statements_read_at_a_low_rate_while_no_panel_shows_them(pg_target, sessions):
+    """collector.focus(panels): while the app says the Slow queries panel is not on screen,
+    pg_stat_statements is read every STATEMENTS_UNSEEN_EVERY_S (the last reading carried on);
+    shown again, it is due at once and read on the next poll."""
+    conn = await sessions()
+    col = PostgresCollector(pg_target)
+    await col.connect()
+    try:
+        first = await col.snapshot()  # not told yet: read as always
+        assert col.focus(frozenset({"connections"})) is False
+        # a temporary table: a statement no other test ran (the text kept is the first one seen)
+        await conn.execute("CREATE TEMP TABLE focus_probe (x int)")
+        await conn.fetch("SELECT x FROM focus_probe /* focus probe */")
+        hidden = await col.snapshot()
+        assert hidden.statements is first.statements  # not read again: the last reading carried on
+        assert hidden.part("statements").available
+        assert col.focus(frozenset({"statements"})) is True  # due now: the poller polls at once
+        shown = await col.snapshot()
+        assert shown.statements is not first.statements
+        assert any(s.query and "focus probe" in s.query for s in shown.statements.entries)
+        assert col.focus(frozenset({"statements"})) is False
+        again = await col.snapshot()
+        assert again.statements is not shown.statements  # read on every poll while shown
+    finally:
+        await col.close()
+
+
 async def test_the_timeouts_dbtop_sets_count_as_its_own_statements(pg_target):
     """dbtop's SET statement_timeout / SET lock_timeout were counted as the users' statements."""
     # Timeouts no other test uses, so only this collector's SETs are looked at.

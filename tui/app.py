@@ -20,7 +20,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..engines.base import Collector
 from ..engines.snapshot import Snapshot
-from ..findings.engine import RuleFailure, Thresholds, evaluate
+from ..findings.engine import RuleCache, RuleFailure, Thresholds, evaluate
 from ..findings.model import Finding, Severity
 from ..panels.backups import BackupsPanel
 from ..panels.base import Panel, SessionChosen
@@ -159,11 +159,12 @@ class DbtopApp(ActionsMixin, App):
 
     def start_polling(self, poller: SnapshotPoller) -> None:
         thresholds = Thresholds.of(poller.collector.policy)
+        rule_cache = RuleCache()  # the catalog-only rules run once per catalog read
 
         def arrived(snapshot: Snapshot) -> None:  # on the poller's thread
             self.post_message(SnapshotArrived(snapshot, poller))
             if snapshot.reachable:
-                findings, failures = evaluate(snapshot, thresholds)
+                findings, failures = evaluate(snapshot, thresholds, rule_cache)
                 self.post_message(FindingsComputed(snapshot, poller, findings, failures))
 
         poller.start(arrived)
@@ -240,6 +241,7 @@ class DbtopApp(ActionsMixin, App):
                 self.applied["overview"] = snapshot.sequence
                 self.update_tab_labels(snapshot)
             key = self.active_panel_key()
+            self.poller.focus(frozenset({key}))
             panel = self.panel(key)
             if snapshot is not None and self.applied.get(key) != snapshot.sequence:
                 panel.apply(snapshot)
@@ -546,6 +548,7 @@ def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str
     poller = SnapshotPoller(collector, interval_s)
     try:
         poller.connect()
+        poller.prefetch()  # the first snapshot is taken while Textual starts the screen
         app = DbtopApp(poller, theme_name=theme_name, profile=profile, directory=directory, read_only=read_only)
         if on_start is not None:
             on_start(app)

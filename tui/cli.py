@@ -36,6 +36,15 @@ def split_command(argv: list[str]) -> tuple[str | None, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     command, arguments = split_command(sys.argv[1:] if argv is None else argv)
+    if command is None and arguments == ["--version"]:
+        # What argparse's version action prints, without importing the dashboard (Textual, pydantic,
+        # asyncpg: half a second) to print one line.
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            print(f"dbtop {version('dbtop')}")
+        except PackageNotFoundError:
+            print("dbtop unknown")
+        return 0
     module = import_module(f".commands.{command or 'dashboard'}", __package__)
     try:
         return module.run(arguments)

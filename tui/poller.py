@@ -34,6 +34,7 @@ class SnapshotPoller:
         self._loop = asyncio.new_event_loop()
         self._wake: asyncio.Event | None = None
         self._task: Any = None
+        self._first: Any = None  # a first snapshot taken before start(), while the screen starts
         self._thread = threading.Thread(target=self._loop.run_forever, name="dbtop-poller", daemon=True)
         self._thread.start()
 
@@ -45,6 +46,12 @@ class SnapshotPoller:
         timeout = getattr(getattr(self.collector, "target", None), "connect_timeout_s", 10.0) * 2 + 5
         self._call(self.collector.connect(), timeout)
 
+    def prefetch(self) -> None:
+        """Take the first snapshot now, on the poller's thread, while the app starts its screen
+        (the server's work and the network overlap Textual's start-up); start() hands it on."""
+        if self._first is None and self._task is None:
+            self._first = asyncio.run_coroutine_threadsafe(self.collector.snapshot(), self._loop)
+
     def start(self, on_snapshot: Callable[[Snapshot], None]) -> None:
         self._task = asyncio.run_coroutine_threadsafe(self._run(on_snapshot), self._loop)
 
@@ -55,7 +62,8 @@ class SnapshotPoller:
                 self.next_poll_at = None
                 await self._sleep(None)
                 continue
-            snapshot = await self.collector.snapshot()
+            first, self._first = self._first, None
+            snapshot = await (asyncio.wrap_future(first) if first is not None else self.collector.snapshot())
             if self._stopping:
                 break
             delay = self.interval_s if snapshot.reachable else min(self.interval_s, RECONNECT_WAIT_S)
@@ -75,6 +83,14 @@ class SnapshotPoller:
         """Poll now (after a resume, an interval change, or on request)."""
         if self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def focus(self, panels: frozenset[str]) -> None:
+        """Tell the collector which panels the operator is looking at (a hint: a collector may read
+        what no visible panel shows at a lower rate). When that makes something due now, poll now,
+        so the panel just shown gets fresh data rather than the last slow reading."""
+        focus = getattr(self.collector, "focus", None)  # optional in the collector protocol
+        if focus is not None and focus(panels) and not self.paused:
+            self.wake()
 
     def set_interval(self, interval_s: float) -> None:
         self.interval_s = interval_s
@@ -102,6 +118,11 @@ class SnapshotPoller:
             return
         self._stopping = True
         self.wake()
+        if self._first is not None and self._task is None:  # taken for an app that never started
+            try:
+                self._first.result(timeout=3)
+            except Exception:  # noqa: BLE001 - a first poll cut short at exit
+                self._first.cancel()
         if self._task is not None:
             try:
                 self._task.result(timeout=3)

@@ -53,6 +53,11 @@ from .runner import PostgresActionRunner
 from .statements import StatementsReader
 from .views import ViewsReader
 
+# How often pg_stat_statements is read while the app says no panel showing it is on screen (the
+# findings on statements are then up to this old; the Slow queries panel gets a fresh reading as
+# soon as it is shown).
+STATEMENTS_UNSEEN_EVERY_S = 30.0
+
 SETTINGS_READ = [
     "max_connections", "superuser_reserved_connections", "reserved_connections", "shared_buffers",
     "work_mem", "maintenance_work_mem", "effective_cache_size", "statement_timeout", "lock_timeout",
@@ -130,6 +135,8 @@ class PostgresCollector:
         self._size_due = 0.0
         self._activity: Counters | None = None
         self._cost = CostCounter()
+        self._focus: frozenset[str] | None = None  # panels on screen; None: not told, read everything
+        self._statements_last: tuple[float, Statements | None, PartStatus | None] | None = None
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -160,6 +167,29 @@ class PostgresCollector:
             return await self._conn.fetch(query, *args)
         except asyncio.TimeoutError:
             raise PartFailed(f"no answer within {self.statement_timeout_ms / 1000 + 3:g} s (client timeout)") from None
+
+    def focus(self, panels: frozenset[str]) -> bool:
+        """The app's hint of the panels on screen (see engines/base.py). True when pg_stat_statements,
+        read at the low rate while its panel was hidden, is due now that it is shown."""
+        panels = frozenset(panels)
+        shown_now = "statements" in panels and self._focus is not None and "statements" not in self._focus
+        self._focus = panels
+        return shown_now
+
+    async def _statements_part(self, facts: dict[str, Any]) -> Statements | None:
+        """pg_stat_statements is the costliest read of a poll (thousands of rows): while the app says
+        no panel showing it is on screen, it is read every STATEMENTS_UNSEEN_EVERY_S and the last
+        reading (and its status) is carried on in between."""
+        now = time.monotonic()
+        last = self._statements_last
+        unseen = self._focus is not None and "statements" not in self._focus
+        if unseen and last is not None and now - last[0] < STATEMENTS_UNSEEN_EVERY_S:
+            if last[2] is not None:
+                self.parts.status["statements"] = last[2]
+            return last[1]
+        statements = await self.parts.read("statements", lambda: self._read_statements(facts))
+        self._statements_last = (now, statements, self.parts.status.get("statements"))
+        return statements
 
     # -- the snapshot ----------------------------------------------------------------------------
     async def snapshot(self) -> Snapshot:
@@ -229,7 +259,7 @@ class PostgresCollector:
             section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None)
             return self._snapshot(None, (connections_used, connections_hidden), sessions, blocking, None, None,
                                   section)
-        statements = await self.parts.read("statements", lambda: self._read_statements(facts))
+        statements = await self._statements_part(facts)
         # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
         # a session whose type is hidden can be one).
         walsenders = sessions_rows is None or any(s.backend_type == "walsender" or s.hidden for s in sessions)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..hba import reaches, unchecked_trust_lines
 from ..model import Evidence, Finding, Severity
 from ..wording import clean
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def hba_trust_remote(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "hba_rules")
     for hba, judged in reaches(catalog) if catalog else []:
@@ -30,7 +30,7 @@ def hba_trust_remote(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             statement="-- in pg_hba.conf: change `trust` to `scram-sha-256` on that line, then:\nSELECT pg_reload_conf();")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def hba_not_checked(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "hba_rules")
     unchecked = unchecked_trust_lines(catalog) if catalog else []
@@ -48,7 +48,7 @@ def hba_not_checked(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         fix="Read the lines in pg_hba.conf; correct what the server reports as an error and reload.")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def insecure_connections(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "insecure_connections")
     clients = catalog.insecure_connections if catalog else []

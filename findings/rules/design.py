@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import ForeignKeyFacts, Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ...engines.quoting import qualified, quote_ident
 
 BLOCKING_RULES = {"RESTRICT", "NO ACTION"}
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def tables_without_primary_key(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "tables")
     for table in catalog.tables if catalog else []:
@@ -31,7 +31,7 @@ def tables_without_primary_key(snapshot: Snapshot, t: Thresholds) -> Iterator[Fi
                       "ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def mixed_on_delete(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "foreign_keys")
     by_target: dict[tuple[str, str], list[ForeignKeyFacts]] = {}
@@ -56,7 +56,7 @@ def mixed_on_delete(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             addressed_by="runbook:foreign-key-policy")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def not_valid_constraints(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "constraints_not_valid")
     for c in catalog.constraints_not_valid if catalog else []:
@@ -72,7 +72,7 @@ def not_valid_constraints(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
             statement=f"ALTER TABLE {qualified(c.schema_name, c.table)} VALIDATE CONSTRAINT {quote_ident(c.name)};")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def unlogged_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "tables")
     for table in catalog.tables if catalog else []:
@@ -88,7 +88,7 @@ def unlogged_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             statement=f"ALTER TABLE {qualified(table.schema_name, table.name)} SET LOGGED;")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def disabled_triggers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "disabled_triggers")
     for trigger in catalog.disabled_triggers if catalog else []:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import IndexFacts, Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import size
 from ...engines.quoting import qualified, quote_ident
@@ -22,7 +22,7 @@ def _comparable(index: IndexFacts) -> bool:
     return not index.has_expressions and index.is_valid and 0 not in index.key_columns
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def duplicate_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "indexes")
     if catalog is None:
@@ -88,7 +88,7 @@ def unused_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             addressed_by="action:drop-index", action_params={"index": _index_name(index)})
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def invalid_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "indexes")
     for index in catalog.indexes if catalog else []:
@@ -138,7 +138,7 @@ def _duplicate_keys_query(index: IndexFacts) -> str:
             "HAVING count(*) > 1 ORDER BY copies DESC LIMIT 100;")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def too_many_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "tables")
     limit = t.get("indexes.max_per_table", 10)
@@ -155,7 +155,7 @@ def too_many_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             fix="Review the indexes against the queries (pg_stat_user_indexes.idx_scan); drop unused and redundant ones.")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def foreign_keys_without_index(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "foreign_keys")
     min_rows = t.get("performance.fk_index_min_rows", 1000)
@@ -178,7 +178,7 @@ def foreign_keys_without_index(snapshot: Snapshot, t: Thresholds) -> Iterator[Fi
             action_params={"table": f"{fk.schema_name}.{fk.table}", "columns": ",".join(fk.columns)})
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def sequential_scan_heavy_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "tables")
     min_rows = t.get("performance.seq_scan_min_rows", 100_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, catalog_sections, client_sessions, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, client_sessions, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean
 from ...engines.quoting import quote_ident
@@ -40,7 +40,7 @@ def md5_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         statement="ALTER SYSTEM SET password_encryption = 'scram-sha-256';\nSELECT pg_reload_conf();")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def md5_stored_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "md5_password_roles")
     roles = (catalog.md5_password_roles or []) if catalog else []

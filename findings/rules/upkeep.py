@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import duration, size
 from ...engines.quoting import qualified
@@ -79,7 +79,7 @@ def dead_tuples(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             addressed_by="action:vacuum", action_params={"table": table.qualified_name})
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def table_bloat(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "table_bloat")
     if catalog is None:
@@ -111,7 +111,7 @@ def table_bloat(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             addressed_by="runbook:table-bloat")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def never_analyzed(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "tables")
     tables = [tb for tb in (catalog.tables if catalog else [])
@@ -129,7 +129,7 @@ def never_analyzed(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         addressed_by="action:analyze", action_params={"table": tables[0].qualified_name})
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def xid_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "databases")
     for database in catalog.databases if catalog else []:
@@ -150,7 +150,7 @@ def xid_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             addressed_by="runbook:xid-wraparound")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def sequence_exhaustion(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "sequences")
     for sequence in catalog.sequences if catalog else []:

@@ -1,0 +1,90 @@
+"""The poller's start-up and focus hints: the first snapshot is taken while the screen starts and
+handed on, and the app tells the collector which panel is on screen (a collector that shows a
+panel's data at a lower rate while hidden gets it polled at once when shown). No server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from dbtop.tui.poller import SnapshotPoller
+
+from . import fakes as f
+from .fakes import FakeCollector, fake_dashboard
+from .test_app import until
+
+
+class FocusCollector(FakeCollector):
+    """Records the focus hints; says a panel shown again is due now."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hints: list[frozenset[str]] = []
+
+    def focus(self, panels: frozenset[str]) -> bool:
+        due = bool(self.hints) and "statements" in panels and "statements" not in self.hints[-1]
+        self.hints.append(panels)
+        return due
+
+
+def wait(predicate, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+def test_prefetched_first_snapshot_is_handed_on_by_start():
+    collector = FakeCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.prefetch()
+        wait(lambda: len(collector.served) == 1)  # taken before start(), while the app would start
+        got: list = []
+        arrived = threading.Event()
+        poller.start(lambda snap: (got.append(snap), arrived.set()))
+        assert arrived.wait(5)
+        assert got[0] is collector.served[0] and got[0].sequence == 1
+        time.sleep(0.1)
+        assert len(collector.served) == 1  # not polled again before the interval
+    finally:
+        poller.stop()
+
+
+def test_prefetch_without_start_stops_cleanly():
+    collector = FakeCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    poller.connect()
+    poller.prefetch()
+    poller.stop()
+    assert collector.closed
+
+
+def test_focus_wakes_the_poller_only_when_the_collector_says_so():
+    collector = FocusCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.start(lambda snap: None)
+        wait(lambda: len(collector.served) == 1)
+        poller.focus(frozenset({"connections"}))
+        time.sleep(0.1)
+        assert len(collector.served) == 1
+        poller.focus(frozenset({"statements"}))  # due now: polled at once
+        wait(lambda: len(collector.served) == 2)
+        plain = SnapshotPoller(FakeCollector(f.healthy()), 60)  # a collector without focus()
+        plain.focus(frozenset({"statements"}))
+        plain.stop()
+    finally:
+        poller.stop()
+
+
+async def test_the_app_tells_the_collector_the_panel_on_screen():
+    collector = FocusCollector(f.healthy())
+    async with fake_dashboard(collector) as (app, pilot):
+        assert collector.hints and collector.hints[-1] == frozenset({"connections"})
+        served = len(collector.served)
+        await pilot.press("3")
+        await until(pilot, lambda: collector.hints[-1] == frozenset({"statements"}))
+        await until(pilot, lambda: len(collector.served) > served)  # the panel shown gets a fresh poll

@@ -1,0 +1,90 @@
+"""SnapshotTable draws through the Line API with a strip cached per row: what it draws is what
+DataTable draws, an unchanged snapshot repaints nothing, and a changed row repaints only its line.
+No server."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from dbtop.panels.base import Cell, SnapshotTable, add_columns, sync_rows
+
+COLUMNS = [("pid", "pid", 6), ("state", "state", 10), ("query", "query text", 24)]
+
+
+def rows(n: int, changed: dict[int, str] | None = None) -> dict[str, list[Cell]]:
+    changed = changed or {}
+    return {str(pid): [Cell(str(pid), pid, style="bold" if pid % 3 == 0 else ""),
+                       Cell("idle in transaction" if pid % 2 else "active", style="red" if pid % 5 == 0 else ""),
+                       Cell.untrusted(changed.get(pid, f"SELECT {pid} FROM a_rather_long_table_name_x"), 200)]
+            for pid in range(100, 100 + n)}
+
+
+class Tables(App):
+    def compose(self) -> ComposeResult:
+        for table_id in ("fast", "plain"):
+            table = (SnapshotTable if table_id == "fast" else DataTable)(id=table_id, cursor_type="row",
+                                                                         zebra_stripes=True)
+            add_columns(table, COLUMNS)
+            table.styles.height = 12
+            yield table
+
+
+def plain_rows(table: DataTable, data: dict[str, list[Cell]]) -> None:
+    for key, cells in data.items():
+        table.add_row(*cells, key=key)
+
+
+def drawn(table: DataTable) -> list[list[tuple[str, str]]]:
+    """Each line as (text, style without the mouse meta) per character run."""
+    return [[(seg.text, str(seg.style.clear_meta_and_links()) if seg.style else "")
+             for seg in table.render_line(y)] for y in range(table.size.height)]
+
+
+async def test_draws_what_datatable_draws():
+    app = Tables()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast, plain = app.query_one("#fast", SnapshotTable), app.query_one("#plain", DataTable)
+        sync_rows(fast, rows(30))
+        plain_rows(plain, rows(30))
+        await pilot.pause()
+        fast.move_cursor(row=2)
+        plain.move_cursor(row=2)
+        app.set_focus(None)  # the focused table's header is drawn brighter
+        await pilot.pause()
+        assert drawn(fast) == drawn(plain)
+        fast.focus()
+        await pilot.pause()
+        focused = drawn(fast)
+        plain.focus()
+        await pilot.pause()
+        assert drawn(plain) == focused
+        assert "SELECT 100 FROM a_rathe…" in fast.render_line(1).text  # cut with an ellipsis
+
+
+async def test_unchanged_snapshot_repaints_nothing_and_a_changed_row_only_its_line():
+    app = Tables()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast = app.query_one("#fast", SnapshotTable)
+        sync_rows(fast, rows(200))
+        await pilot.pause()
+        drawn_lines: list[int] = []
+        original = fast._render_line
+
+        def counting(y, *args):
+            drawn_lines.append(y)
+            return original(y, *args)
+
+        fast._render_line = counting
+        sync_rows(fast, rows(200))  # the same rows, built again as each snapshot builds them
+        await pilot.pause()
+        assert drawn_lines == []
+        sync_rows(fast, rows(200, changed={103: "SELECT 'new'"}))
+        await pilot.pause()
+        assert drawn_lines == [4]  # header, rows 100..102, then 103
+        assert "SELECT 'new'" in fast.render_line(4).text
+        drawn_lines.clear()
+        sync_rows(fast, rows(200, changed={103: "SELECT 'new'", 180: "off screen"}))
+        await pilot.pause()
+        assert drawn_lines == []  # row 180 is not on screen
+        assert fast.get_row("180")[2].plain == "off screen"
