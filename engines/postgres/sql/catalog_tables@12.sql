@@ -10,11 +10,24 @@ SELECT c.oid, n.nspname AS schema_name, c.relname AS name,
        c.relpersistence = 'u' AS unlogged,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS has_primary_key,
        (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid)::int AS index_count,
+       s.n_tup_ins AS rows_inserted, s.n_tup_upd AS rows_updated, s.n_tup_del AS rows_deleted,
+       s.n_tup_hot_upd AS rows_hot_updated, s.n_mod_since_analyze AS modified_since_analyze,
+       -- 13 and later; read through the row's JSON so that one file serves 12 too (NULL there)
+       (to_jsonb(s) ->> 'n_ins_since_vacuum')::bigint AS inserted_since_vacuum,
+       coalesce((SELECT substring(o FROM '^fillfactor=([0-9]+)$')::int
+                 FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor,
+       c.relkind = 'p' AS partitioned,
+       -- transaction ID and multixact ages of the heap and of its TOAST table (a partitioned parent has none)
+       CASE WHEN c.relkind = 'r' THEN age(c.relfrozenxid) END AS xid_age,
+       CASE WHEN c.relkind = 'r' THEN mxid_age(c.relminmxid) END AS mxid_age,
+       CASE WHEN toast.oid IS NOT NULL THEN age(toast.relfrozenxid) END AS toast_xid_age,
+       CASE WHEN toast.oid IS NOT NULL THEN mxid_age(toast.relminmxid) END AS toast_mxid_age,
        count(*) OVER () AS total,
        (SELECT d.stats_reset FROM pg_stat_database d WHERE d.datname = current_database()) AS stats_reset
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
 WHERE c.relkind IN ('r', 'p')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'dbtop')
   AND n.nspname !~ '^pg_(toast|temp)'
