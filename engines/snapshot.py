@@ -511,7 +511,10 @@ class SequenceFacts(Frozen):
     last_value: int | None = None
     max_value: int
     increment: int = 1
-    column_name: str | None = Field(default=None, description="schema.table.column it feeds (owned by or identity)")
+    column_schema: str | None = Field(default=None, description="the table of the column it feeds (owned by, or "
+                                                                "an identity column)")
+    column_table: str | None = None
+    column_name: str | None = None
     column_type: str | None = None
 
     @property
@@ -643,9 +646,13 @@ class PreparedXact(Frozen):
 
 
 class Checkpoints(Frozen):
+    """Checkpoints since the counters' reset, and this database's block reads with their time."""
+
     timed: int
     requested: int
     stats_reset: datetime | None = None
+    blocks_read: int | None = None
+    block_read_time_ms: float | None = Field(default=None, description="0 unless track_io_timing is on")
 
 
 class ArchiveBacklog(Frozen):
@@ -653,10 +660,28 @@ class ArchiveBacklog(Frozen):
     oldest_ready_at: datetime | None = None
 
 
+UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1 << 20, "16MB": 16 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
 class CatalogSetting(Frozen):
+    """A setting as pg_settings gives it: the raw value in its unit, and where it was set."""
+
     setting: str
     unit: str = ""
     source: str = "default"
+
+    @property
+    def number(self) -> float | None:
+        try:
+            return float(self.setting)
+        except ValueError:
+            return None
+
+    @property
+    def bytes(self) -> int | None:
+        """A memory or size setting in bytes (None for another unit, or -1: unlimited)."""
+        number, scale = self.number, UNIT_BYTES.get(self.unit)
+        return None if number is None or scale is None or number < 0 else int(number * scale)
 
 
 class StatementSpill(Frozen):

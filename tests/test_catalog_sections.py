@@ -18,7 +18,9 @@ DB = "catalog_sections"
 
 PLANTS = """
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-CREATE TABLE narrow (id serial PRIMARY KEY, v int);
+CREATE TABLE narrow (id int PRIMARY KEY, v int);
+CREATE SEQUENCE narrow_id_seq OWNED BY narrow.id;  -- bigint, feeding an integer column
+ALTER TABLE narrow ALTER COLUMN id SET DEFAULT nextval('narrow_id_seq');
 SELECT setval('narrow_id_seq', 2000000000);
 CREATE TABLE wide_ok (id bigserial PRIMARY KEY);
 
@@ -29,6 +31,7 @@ CREATE INDEX churn_note_idx ON churn (note);
 DELETE FROM churn WHERE id % 10 <> 0;
 
 CREATE TABLE customers (id bigint PRIMARY KEY);
+CREATE TABLE accounts (id int PRIMARY KEY);
 CREATE TABLE invoices (id int PRIMARY KEY, customer_id int REFERENCES customers, account_id int,
                        issued timestamp, code char(12), amount money);
 
@@ -43,6 +46,8 @@ CREATE TABLE events (at date NOT NULL, v int) PARTITION BY RANGE (at);
 CREATE TABLE events_2020 PARTITION OF events FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
 CREATE TABLE events_rest PARTITION OF events DEFAULT;
 INSERT INTO events VALUES ('2020-06-01', 1), ('2030-01-01', 2);
+CREATE TABLE metrics (at date NOT NULL, v int) PARTITION BY RANGE (at);
+CREATE TABLE metrics_2020 PARTITION OF metrics FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
 """
 
 
@@ -53,6 +58,7 @@ def sections_db(pg):
     pg.psql(PLANTS, DB)
     pg.psql("ANALYZE", DB)
     pg.psql("UPDATE churn SET v = v + 1 WHERE id % 100 = 0", DB)
+    pg.psql("SET work_mem = '64kB'; SELECT count(*) FROM (SELECT id FROM churn ORDER BY v DESC, id) s", DB)
     yield pg
     pg.psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
@@ -88,8 +94,8 @@ def test_every_new_section_is_read_by_a_superuser(catalog):
 
 def test_sequence_knows_the_column_it_feeds(catalog):
     narrow = next(s for s in catalog.sequences if s.name == "narrow_id_seq")
-    assert narrow.column_type == "integer" and narrow.column_name == "public.narrow.id"
-    assert narrow.limit == 2147483647 and narrow.max_value == 2147483647  # serial makes an integer sequence
+    assert narrow.column_type == "integer" and (narrow.column_schema, narrow.column_table, narrow.column_name) == ("public", "narrow", "id")
+    assert narrow.limit == 2147483647 and narrow.max_value == 9223372036854775807
     wide = next(s for s in catalog.sequences if s.name == "wide_ok_id_seq")
     assert wide.column_type == "bigint" and wide.column_max is None
 
@@ -114,7 +120,7 @@ def test_design_facts(catalog):
     assert [(f.schema_name, f.name) for f in catalog.definer_functions] == [("public", "leaky")]
     assert "open_schema" in catalog.public_create_schemas
     assert [(p.table, p.policies) for p in catalog.unenforced_policies] == [("guarded", 1)]
-    [events] = catalog.partitioned_tables
+    events = next(p for p in catalog.partitioned_tables if p.name == "events")
     assert (events.strategy, events.partition_count, events.default_partition) == ("r", 2, "events_rest")
     assert events.upper_bounds == ["'2021-01-01'"] and events.default_rows == 1
     [avoided] = [a for a in catalog.avoided_types if a.table == "invoices"]
@@ -132,6 +138,9 @@ def test_prepared_checkpoints_archive_settings(catalog):
     assert catalog.archive_backlog is not None and catalog.archive_backlog.ready == 0
     assert catalog.settings["wal_level"].setting == "replica"
     assert catalog.settings["random_page_cost"].source == "default"
+    assert catalog.settings["work_mem"].bytes == 4 * 1024 * 1024
+    written = [s.temp_blks_written for s in catalog.statement_spills]
+    assert written and written == sorted(written, reverse=True) and min(written) > 0
 
 
 async def test_sections_a_plain_role_cannot_read_are_gaps(sections_db):
@@ -140,3 +149,23 @@ async def test_sections_a_plain_role_cannot_read_are_gaps(sections_db):
     assert "pg_monitor" in catalog.gaps["archive_backlog"]
     assert "index_bloat" not in catalog.gaps and "definer_functions" not in catalog.gaps
     assert catalog.settings["wal_level"].setting == "replica"
+
+
+def test_the_rules_fire_on_the_plants(snap):
+    found, failures = evaluate(snap, Thresholds({"partitions.default_min_rows": 1, "indexes.null_min_bytes": 0,
+                                                 "indexes.bloat_min_bytes": 0}))
+    assert failures == []
+    by_id = {f.id: f for f in found}
+    assert by_id["maintenance.sequence_exhaustion:public.narrow_id_seq"].severity.label == "High"
+    assert "ALTER TABLE public.narrow ALTER COLUMN id TYPE bigint" in by_id[
+        "maintenance.sequence_exhaustion:public.narrow_id_seq"].statement
+    assert "maintenance.sequence_exhaustion:public.wide_ok_id_seq" not in by_id
+    for expected in ("security.definer_search_path", "security.public_create", "security.rls_not_enforced",
+                     "schema.fk_type_mismatch:public.invoices.invoices_customer_id_fkey", "schema.avoided_types",
+                     "schema.id_without_fk", "partitions.running_out:public.metrics",
+                     "partitions.default_rows:public.events", "indexes.mostly_null:public.churn_note_idx",
+                     "indexes.bloat:public.churn_pkey"):
+        assert expected in by_id, (expected, sorted(by_id))
+    assert "partitions.running_out:public.events" not in by_id  # its default partition takes the rows
+    assert [e.subject for e in by_id["schema.id_without_fk"].evidence] == ["public.invoices.account_id"]
+    assert [e.subject for e in by_id["security.definer_search_path"].evidence] == ["public.leaky()"]
