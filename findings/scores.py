@@ -235,6 +235,10 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
                        "project.alembic.duplicate_revision", "project.alembic.shared_prefix",
                        "project.alembic.unreadable"), _project),
         ChecklistItem("Django apps have one leaf migration each", ("project.django.multiple_leaves",), _project),
+        ChecklistItem("The application never alters or drops the schema when it starts or deploys (TypeORM "
+                      "synchronize, Sequelize sync force/alter, Prisma push --accept-data-loss or reset)",
+                      ("project.orm.typeorm_synchronize", "project.orm.sequelize_sync", "project.orm.prisma_data_loss"),
+                      _project),
     ],
     "backup": [
         ChecklistItem("A verified backup exists within the RPO", ("backup.no_verified_backup", "backup.rpo_exceeded"),
@@ -279,7 +283,10 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
         ChecklistItem("No default or weak passwords in the application's files",
                       ("project.config.weak_password",), _project),
         ChecklistItem("No secrets committed to the repository", ("project.secrets.committed",), _project_git),
-        ChecklistItem("The application's database URLs set a TLS mode", ("project.config.no_tls",), _project),
+        ChecklistItem("The application does not log statements with their parameters (SQLAlchemy echo)",
+                      ("project.orm.sqlalchemy_echo",), _project),
+        ChecklistItem("The application's database URLs and connection settings set a TLS mode",
+                      ("project.config.no_tls",), _project),
         ChecklistItem("MongoDB URIs carry credentials and TLS", ("project.mongo.no_credentials", "project.mongo.no_tls"),
                       _project),
         ChecklistItem("SECURITY DEFINER functions pin their search_path", ("security.definer_search_path",),
