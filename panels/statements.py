@@ -137,6 +137,9 @@ class StatementsPanel(Panel):
         elif ranking.per_interval and not shown and tracked:
             text.append(f"nothing ran in the last {duration(interval_s)}: m ranks by the totals since reset\n",
                         style="bold")
+        if notice:  # what is hidden, before the ranking line (which can wrap and push it out of sight)
+            text.append_text(notice)
+            text.append("\n")
         text.append(f"ranked by {ranking.label}", style="bold")
         text.append(f" (m: next) · {shown} of {tracked} shown")
         rest = tracked - shown
@@ -150,9 +153,6 @@ class StatementsPanel(Panel):
             text.append(f" · dbtop's own {own} hidden")
         last = f"the last {duration(interval_s)}" if interval_s is not None else "the last interval"
         text.append(f" · Σ = since reset, others = {last}")
-        if notice:
-            text.append("\n")
-            text.append_text(notice)
         return text
 
     def action_next_ranking(self) -> None:
