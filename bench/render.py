@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 
 from dbtop.engines.blocking import build_blocking
 from dbtop.engines.postgres.cluster import LocalCluster
+from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.snapshot import (
     Activity,
     PostgresSection,
@@ -57,6 +58,7 @@ class PreparedCollector:
     """Hands out the next prepared snapshot; stands in for a server in this benchmark only."""
 
     engine = "postgres"
+    policy = WatchPolicy()
 
     def __init__(self, snapshots: list[Snapshot]):
         self.snapshots = snapshots

@@ -137,7 +137,7 @@ class StatementsPanel(Panel):
         elif ranking.per_interval and not shown and tracked:
             text.append(f"nothing ran in the last {duration(interval_s)}: m ranks by the totals since reset\n",
                         style="bold")
-        if notice:  # what is hidden, before the ranking line (which can wrap and push it out of sight)
+        if notice:  # what this role cannot see, before the legend: at three lines, the legend is what is cut
             text.append_text(notice)
             text.append("\n")
         text.append(f"ranked by {ranking.label}", style="bold")

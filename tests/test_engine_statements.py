@@ -105,3 +105,20 @@ async def test_library_not_preloaded_says_so_and_how_to_fix(start_cluster):
         assert snap.sessions is not None and snap.server is not None
     finally:
         await col.close()
+
+
+async def test_the_timeouts_dbtop_sets_count_as_its_own_statements(pg_target):
+    """dbtop's SET statement_timeout / SET lock_timeout were counted as the users' statements."""
+    # Timeouts no other test uses, so only this collector's SETs are looked at.
+    col = PostgresCollector(pg_target, statement_timeout_ms=2345, lock_timeout_ms=567)
+    await col.connect()
+    try:
+        await col.snapshot()
+        await col.close()
+        await col.connect()  # the timeouts are set again on the new connection
+        snap = await col.snapshot()
+        sets = [s for s in snap.statements.entries
+                if s.query and ("statement_timeout = 2345" in s.query or "lock_timeout = 567" in s.query)]
+        assert sets and all(s.from_dbtop for s in sets), [(s.query, s.from_dbtop) for s in sets]
+    finally:
+        await col.close()

@@ -11,6 +11,7 @@ import asyncpg
 
 from ...profiles.target import Target, mask_url
 from ..errors import ConnectError
+from .queries import MARKER
 from .queries import sql
 
 APPLICATION_NAME = "dbtop"
@@ -36,7 +37,9 @@ def session_settings(read_only: bool = True, application_name: str = APPLICATION
 
 
 def timeout_statements(statement_timeout_ms: int, lock_timeout_ms: int) -> str:
-    return f"SET statement_timeout = {int(statement_timeout_ms)}; SET lock_timeout = {int(lock_timeout_ms)}"
+    # Marked like every query dbtop sends, so pg_stat_statements counts them as dbtop's own.
+    return (f"{MARKER} SET statement_timeout = {int(statement_timeout_ms)}; "
+            f"{MARKER} SET lock_timeout = {int(lock_timeout_ms)}")
 
 
 async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, lock_timeout_ms: int = 500,
