@@ -66,3 +66,16 @@ def test_the_findings_count_in_the_checklists(node_orms):
     assert schema_item.status == "not done"
     assert items["The application's database URLs and connection settings set a TLS mode"].status == "not done"
     assert items["The application does not log statements with their parameters (SQLAlchemy echo)"].status == "not done"
+
+
+def test_a_bundled_file_full_of_host_keys_is_read_in_bounded_time():
+    """Each key looks for its object's braces within a reach: scanning to the file's ends took 23 s here."""
+    import time
+
+    from dbtop.findings.project.orm_configs import orm_findings
+
+    text = "const pg = require('pg');\n" + "".join(f"c{i} = {{ host: 'h{i}.example.com' }};\n" for i in range(40000))
+    started = time.perf_counter()
+    found = orm_findings({"public/app.js": text}, set())
+    assert time.perf_counter() - started < 5
+    assert 0 < len(found) <= 50

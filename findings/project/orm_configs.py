@@ -24,6 +24,8 @@ KEY = r"[\"']?(?P<key>{names})[\"']?\s*[:=]\s*(?P<q>[\"'`])(?P<value>[^\"'`]*)(?
 HOST = re.compile(KEY.format(names="host|HOST"))
 PASSWORD = re.compile(KEY.format(names="password|PASSWORD"))
 USER = re.compile(KEY.format(names="user|username|USER"))
+MAX_KEYS = 50
+OBJECT_REACH = 4000  # characters either side of a key searched for its object's braces
 POSTGRES_MARK = re.compile(r"postgres|\bpg\b|[\"']pg[\"']|django\.db\.backends\.postgresql", re.IGNORECASE)
 TLS_MARK = re.compile(r"\bssl\w*|sslmode|\btls\b", re.IGNORECASE)
 
@@ -56,10 +58,11 @@ def _is_python_settings(rel: str, text: str) -> bool:
 
 
 def _enclosing(text: str, offset: int) -> tuple[int, int]:
-    """The span of the innermost {…} around `offset` (brackets inside strings are not told apart: a
-    heuristic for configuration objects, which rarely hold any)."""
-    depth, start = 0, 0
-    for i in range(offset - 1, -1, -1):
+    """The span of the innermost {…} around `offset`, looked for within OBJECT_REACH characters
+    (brackets inside strings are not told apart: a heuristic for configuration objects, which are
+    small and rarely hold any)."""
+    depth, start = 0, max(0, offset - OBJECT_REACH)
+    for i in range(offset - 1, max(-1, offset - OBJECT_REACH - 1), -1):
         if text[i] == "}":
             depth += 1
         elif text[i] == "{":
@@ -67,8 +70,8 @@ def _enclosing(text: str, offset: int) -> tuple[int, int]:
                 start = i
                 break
             depth -= 1
-    depth, end = 0, len(text)
-    for i in range(offset, len(text)):
+    depth, end = 0, min(len(text), offset + OBJECT_REACH)
+    for i in range(offset, end):
         if text[i] == "{":
             depth += 1
         elif text[i] == "}":
@@ -89,9 +92,12 @@ def _objects(text: str, offset: int) -> tuple[str, str]:
 def connection_object_findings(rel: str, text: str, private_names: set[str]) -> list[Finding]:
     """Connection objects with a literal host on another machine and no TLS key; literal passwords
     in them that are defaults or short."""
+    if not POSTGRES_MARK.search(text):
+        return []
     lines = text.splitlines()
     found: list[Finding] = []
-    for m in HOST.finditer(text):
+    # each key scans its enclosing object: a bundled file with thousands of `host:` keys is not configuration
+    for m in list(HOST.finditer(text))[:MAX_KEYS]:
         number = _line(text, m.start())
         own, window = _objects(text, m.start())
         if not POSTGRES_MARK.search(window) or lines[number - 1].lstrip().startswith(("#", "//")):
@@ -112,7 +118,7 @@ def connection_object_findings(rel: str, text: str, private_names: set[str]) -> 
                 fix="Add the TLS setting with the server's CA: `ssl: { ca: …, rejectUnauthorized: true }` (node), "
                     "`'OPTIONS': {'sslmode': 'verify-full'}` (Django).",
                 source="project"))
-    for m in PASSWORD.finditer(text):
+    for m in list(PASSWORD.finditer(text))[:MAX_KEYS]:
         password = m.group("value")
         number = _line(text, m.start())
         own, window = _objects(text, m.start())
