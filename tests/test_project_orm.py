@@ -79,3 +79,18 @@ def test_a_bundled_file_full_of_host_keys_is_read_in_bounded_time():
     found = orm_findings({"public/app.js": text}, set())
     assert time.perf_counter() - started < 5
     assert 0 < len(found) <= 50
+
+
+def test_the_cap_falls_on_js_sources_after_python(tmp_path, monkeypatch):
+    from dbtop.findings.project import audit as audit_module
+
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=change_me\n")
+    for i in range(2):
+        (tmp_path / f"module_{i}.py").write_text("x = 1\n")
+    for i in range(5):
+        (tmp_path / f"a_{i}.js").write_text("module.exports = {};\n")
+    (tmp_path / "knexfile.js").write_text("module.exports = {};\n")
+    monkeypatch.setattr(audit_module, "MAX_FILES", 4)
+    capped = audit_project(tmp_path)
+    assert capped.capped
+    assert capped.files_read == [".env", "knexfile.js", "module_0.py", "module_1.py"]

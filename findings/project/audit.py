@@ -14,7 +14,7 @@ from .alembic import AlembicChain, is_versions_directory, read_alembic_history
 from .config_files import config_kind, driver_findings, read_config_file, tls_findings
 from .django import django_findings, is_django_migration
 from .mongo_uris import mongo_findings
-from .orm_configs import is_orm_file, orm_findings
+from .orm_configs import is_js_source, is_orm_file, orm_findings
 from .pools import PoolSetting, pool_findings, pools_in_code, pools_in_config, with_replicas
 from .secrets import committed_secret_findings, weak_password_findings
 
@@ -65,8 +65,9 @@ def _walk(root: Path) -> tuple[list[str], dict[str, set[str]]]:
         rel_dir = Path(directory).relative_to(root).as_posix()
         listing[rel_dir] = set(names)
         wanted += [rel for name in names if _wanted(rel := str(PurePosixPath(rel_dir) / name))]
-    # Configuration and dependency files first, so that a cap falls on Python files.
-    return sorted(wanted, key=lambda rel: (rel.endswith(".py") and config_kind(rel) is None, rel)), listing
+    # Configuration and dependency files first, so that a cap falls on Python files, then on JS/TS sources.
+    return sorted(wanted, key=lambda rel: (is_js_source(rel) and config_kind(rel) is None,
+                                           rel.endswith(".py") and config_kind(rel) is None, rel)), listing
 
 
 def _tracked(root: Path) -> set[str] | None:

@@ -36,11 +36,16 @@ PRISMA_LOSS = re.compile(r"prisma\s+(db\s+push\b[^\n\"']*--accept-data-loss|migr
 SQLALCHEMY_ECHO = re.compile(r"create_(async_)?engine\([^)]*\becho\s*=\s*True")
 
 
+def is_js_source(rel: str) -> bool:
+    """A JavaScript/TypeScript source file that is not itself an ORM's configuration (knexfile, ormconfig)."""
+    name = PurePosixPath(rel).name
+    return bool(JS_SOURCE.fullmatch(name) and not NOT_SOURCE.fullmatch(name) and not ORM_FILE.fullmatch(name))
+
+
 def is_orm_file(rel: str) -> bool:
     """Files this module reads besides the Python ones the audit reads anyway."""
     p = PurePosixPath(rel)
-    return bool((JS_SOURCE.fullmatch(p.name) and not NOT_SOURCE.fullmatch(p.name)) or ORM_FILE.fullmatch(p.name)
-                or (CI_FILE.search(rel) and p.suffix in (".yml", ".yaml")))
+    return bool(is_js_source(rel) or ORM_FILE.fullmatch(p.name) or (CI_FILE.search(rel) and p.suffix in (".yml", ".yaml")))
 
 
 def _is_test(rel: str) -> bool:
