@@ -11,7 +11,11 @@ from ..engines.errors import UnknownAction
 from .plan import Plan, Progress, Scalar
 
 # action name -> (module, object), relative to this package. Each object is an `Action`.
-ACTIONS: dict[str, tuple[str, str]] = {}
+ACTIONS: dict[str, tuple[str, str]] = {
+    "backup": (".backup", "BACKUP"),
+    "verify-backup": (".verify_backup", "VERIFY_BACKUP"),
+    "prune-backups": (".prune_backups", "PRUNE_BACKUPS"),
+}
 
 
 class Action(Protocol):

@@ -28,3 +28,12 @@ class ActionRefused(RuntimeError):
 
 class UnknownAction(ActionRefused):
     """No action of that name exists for the target's engine."""
+
+
+class ActionFailed(OperationFailed):
+    """An action ran and did not achieve what it set out to (a dump that failed, a backup that did
+    not verify): str() says what happened and what was left, `error` the cause in one line."""
+
+    def __init__(self, detail: str, error: str | None = None):
+        super().__init__(detail)
+        self.error = error

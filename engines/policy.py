@@ -22,6 +22,7 @@ class WatchPolicy(BaseModel):
     rpo_s: float = DAY
     retention_s: float = 7 * DAY
     retention_keep: int = 3
+    verify_target: str | None = Field(default=None, description="the profile whose server test-restores backups")
     pgbackrest_timeout_s: float = 10.0
     thresholds: dict[str, float] = Field(default_factory=dict)
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 # engine name -> (module, collector class), relative to this package.
 ENGINES: dict[str, tuple[str, str]] = {
     "postgres": (".postgres.collector", "PostgresCollector"),
+    "mongo": (".mongo.collector", "MongoCollector"),
 }
 # (engine name, operation) -> (module, function): what the commands do besides monitoring.
 #   probe(target) -> str                          connect once and say what answered
@@ -23,6 +24,7 @@ ENGINES: dict[str, tuple[str, str]] = {
 OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("postgres", "probe"): (".postgres.connect", "probe"),
     ("postgres", "refresh_log"): (".postgres.refresh_log", "open_refresh_log"),
+    ("mongo", "probe"): (".mongo.connect", "probe"),
 }
 
 
@@ -62,7 +64,4 @@ def operation(target: Target, name: str):
 
 
 def unsupported_engine_message(engine: str) -> str:
-    if engine == "mongo":
-        return ("MongoDB targets are not supported by this version of dbtop yet; "
-                "connect to a PostgreSQL server")
     return f"dbtop has no engine named {engine!r}; it knows {', '.join(ENGINES)}"

@@ -3,7 +3,7 @@
 Panels, findings and `dbtop snapshot --json` read these models and nothing else. A snapshot has an
 engine-neutral core (server, sessions with a normalised state, the blocking graph, statements,
 replication members, views, backups, part statuses) that panels and rules read for every engine, and
-one section per engine for what does not map (`Snapshot.postgres`). A figure an engine lacks is None,
+one section per engine for what does not map (`Snapshot.postgres`, `Snapshot.mongo`). A figure an engine lacks is None,
 never a made-up zero.
 
 The JSON form is a stable interface: add fields, never rename or remove them without bumping
@@ -74,6 +74,7 @@ class ServerInfo(Frozen):
     database_size_measured_at: datetime | None = None
     settings: dict[str, str] = Field(default_factory=dict)
     facts_read_at: datetime | None = None
+    replica_set: str | None = Field(default=None, description="MongoDB: the replica set's name (None: not a set)")
 
 
 class Session(Frozen):
@@ -187,6 +188,11 @@ class Statement(Frozen):
     rows: int
     shared_blks_hit: int | None = Field(default=None, description="buffer blocks; None where the engine has none")
     shared_blks_read: int | None = None
+    plan_summary: str | None = Field(default=None, description="MongoDB: the plan (COLLSCAN, IXSCAN { a: 1 })")
+
+    @property
+    def collection_scan(self) -> bool:
+        return bool(self.plan_summary) and "COLLSCAN" in self.plan_summary
 
 
 class Statements(Frozen):
@@ -249,6 +255,10 @@ class Standby(Frozen):
     flush_lag_s: float | None = None
     replay_lag_s: float | None = None
     replay_lag_bytes: int | None = None
+    sync_source: str | None = Field(default=None, description="MongoDB: the member it replicates from")
+    health: bool | None = Field(default=None, description="MongoDB: the member answers heartbeats")
+    votes: int | None = Field(default=None, description="MongoDB: the member's votes in elections")
+    last_heartbeat_at: datetime | None = None
 
 
 class ReplicationSlot(Frozen):
@@ -766,6 +776,120 @@ class PostgresSection(Frozen):
     pgbackrest: PgBackRestStatus | None = None
 
 
+class OpCounters(Frozen):
+    """serverStatus.opcounters: operations since the server started, and per second over the interval."""
+
+    insert: int = 0
+    query: int = 0
+    update: int = 0
+    delete: int = 0
+    getmore: int = 0
+    command: int = 0
+    interval_s: float | None = None
+    per_s: dict[str, float] | None = None
+
+    @property
+    def total_per_s(self) -> float | None:
+        return None if self.per_s is None else sum(self.per_s.values())
+
+
+class WiredTigerCache(Frozen):
+    bytes_in_cache: int | None = None
+    max_bytes: int | None = None
+    dirty_bytes: int | None = None
+
+    @property
+    def used_fraction(self) -> float | None:
+        if self.bytes_in_cache is None or not self.max_bytes:
+            return None
+        return self.bytes_in_cache / self.max_bytes
+
+
+class GlobalLock(Frozen):
+    """serverStatus.globalLock: operations queued for a lock and clients active."""
+
+    queue_total: int | None = None
+    queue_readers: int | None = None
+    queue_writers: int | None = None
+    active_readers: int | None = None
+    active_writers: int | None = None
+
+
+class OplogWindow(Frozen):
+    """The first and last entries of local.oplog.rs: how far back a secondary may fall and still catch up."""
+
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+    @property
+    def window_s(self) -> float | None:
+        if self.first_at is None or self.last_at is None:
+            return None
+        return (self.last_at - self.first_at).total_seconds()
+
+
+class DatabaseStats(Frozen):
+    """dbStats of one database (sizes in bytes; fs_* are the file system holding the data)."""
+
+    name: str
+    collections: int | None = None
+    views: int | None = None
+    objects: int | None = None
+    data_size: int | None = None
+    index_size: int | None = None
+    storage_size: int | None = None
+    fs_used_size: int | None = None
+    fs_total_size: int | None = None
+    profiling_level: int | None = None
+
+
+class CommandLine(Frozen):
+    """What getCmdLineOpts says of authorization, TLS and where the server listens."""
+
+    authorization: bool | None = Field(default=None, description="security.authorization enabled")
+    key_file: bool = False
+    tls_mode: str | None = Field(default=None, description="net.tls.mode (disabled when not set)")
+    bind_ip: list[str] = Field(default_factory=list)
+    bind_ip_all: bool = False
+    argv: list[str] = Field(default_factory=list)
+
+    @property
+    def listens_everywhere(self) -> bool:
+        return self.bind_ip_all or any(ip.strip() in ("0.0.0.0", "::", "*") for ip in self.bind_ip)
+
+
+class MongoUser(Frozen):
+    user: str
+    db: str
+    roles: list[str] = Field(default_factory=list, description="role@db")
+
+
+class MongoSection(Frozen):
+    """What only MongoDB has: serverStatus's counters, the WiredTiger cache, the global lock queue,
+    the oplog window, dbStats per database, the command line and the users."""
+
+    opcounters: OpCounters | None = None
+    connections_total_created: int | None = None
+    network_bytes_in: int | None = None
+    network_bytes_out: int | None = None
+    cache: WiredTigerCache | None = None
+    global_lock: GlobalLock | None = None
+    resident_mb: int | None = None
+    host_memory_mb: int | None = Field(default=None, description="hostInfo.system.memSizeMB")
+    oplog: OplogWindow | None = None
+    databases: list[DatabaseStats] | None = None
+    cmdline: CommandLine | None = None
+    users: list[MongoUser] | None = None
+    members_total: int | None = None
+    voting_members: int | None = None
+
+    @property
+    def disk_used_fraction(self) -> float | None:
+        fractions = [d.fs_used_size / d.fs_total_size for d in self.databases or []
+                     if d.fs_used_size is not None and d.fs_total_size]
+        return max(fractions) if fractions else None
+
+
 class Snapshot(Frozen):
     schema_version: int = SNAPSHOT_SCHEMA
     sequence: int
@@ -790,6 +914,7 @@ class Snapshot(Frozen):
     parts: dict[str, PartStatus] = Field(default_factory=dict)
     cost: CollectorCost | None = None
     postgres: PostgresSection | None = None
+    mongo: MongoSection | None = None
 
     def part(self, name: str) -> PartStatus:
         return self.parts.get(name, PartStatus())
@@ -797,6 +922,8 @@ class Snapshot(Frozen):
     @model_serializer(mode="wrap")
     def _schema_1_layout(self, handler):
         data = handler(self)
+        if data.get("mongo") is None:
+            data.pop("mongo", None)
         if self.engine != "postgres":
             if data.get("postgres") is None:
                 data.pop("postgres", None)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engines.snapshot import Snapshot
+from ..engines.snapshot import ENGINE_TITLES, Snapshot
 from .engine import RuleFailure
 from .model import AREA_TITLES, Finding, Severity
 from .project.alembic import AlembicChain
@@ -101,7 +101,12 @@ def performance_metrics(snapshot: Snapshot) -> PerformanceMetrics:
     top = sorted(entries, key=lambda s: -s.total_time_ms)[:TOP_STATEMENTS]
     activity = snapshot.postgres.activity if snapshot.postgres else None
     hit_ratio = activity.hit_ratio_since_reset if activity else None
+    extra = {}
+    if snapshot.engine == "mongo":
+        extra["latency_note"] = (f"estimated from MongoDB's {snapshot.statements.extension_version or 'profiler'}: "
+                                 "each operation kind's mean time, weighted by its calls")
     return PerformanceMetrics(
+        **extra,
         latency_p50_ms=weighted_percentile(points, 0.50), latency_p95_ms=weighted_percentile(points, 0.95),
         latency_p99_ms=weighted_percentile(points, 0.99), cache_hit_ratio=hit_ratio,
         connections_used=snapshot.connections_used,
@@ -121,13 +126,16 @@ def system_information(snapshot: Snapshot | None) -> dict[str, str]:
     rep = snapshot.replication
     info = {
         "Target": snapshot.target,
-        "Engine": f"PostgreSQL {server.version}",
+        "Engine": f"{ENGINE_TITLES.get(server.engine, server.engine)} {server.version}"
+                  + (f" (replica set {server.replica_set})" if server.replica_set else ""),
         "Role": "standby" if server.is_standby else "primary",
         "Standbys": str(len(rep.standbys)) if rep else "unknown",
         "Database": server.database,
         "Database size": size(server.database_size_bytes or server.database_size_estimate_bytes),
         "Uptime": duration(server.uptime_s),
-        "Connections": f"{snapshot.connections_used} of max_connections {server.max_connections}",
+        "Connections": f"{snapshot.connections_used} of "
+                       + ("max_connections" if server.engine == "postgres" else "the total accepted")
+                       + f" {server.max_connections}",
         "Examined as": f"{server.current_user}" + (" (superuser)" if server.is_superuser else
                                                     f" ({', '.join(server.monitoring_roles) or 'no monitoring role'})"),
     }
@@ -136,7 +144,8 @@ def system_information(snapshot: Snapshot | None) -> dict[str, str]:
         if name in settings:
             info[name] = settings[name]
     if snapshot.statements.extension_version:
-        info["pg_stat_statements"] = snapshot.statements.extension_version
+        source = "pg_stat_statements" if server.engine == "postgres" else "slow operations from"
+        info[source] = snapshot.statements.extension_version
     return info
 
 

@@ -324,6 +324,58 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
 }
 
 
+def _mongo(read: Callable[[object], object], what: str) -> Check:
+    """The item can be decided when the MongoDB section has this figure."""
+    return _read(lambda s: read(s.mongo) if s.mongo is not None else None, what)
+
+
+_PROJECT_ITEMS = {area: [item for item in items if item.available in (_project, _project_git)]
+                  for area, items in CHECKLIST.items()}
+
+# A MongoDB target's checklist: the checks of findings/rules/mongo.py, and the project's.
+MONGO_CHECKLIST: dict[str, list[ChecklistItem]] = {
+    "technology": [ChecklistItem("The release is within its end of life", ("mongo.version_eol",), _live)],
+    "architecture": _PROJECT_ITEMS["architecture"],
+    "performance": [
+        ChecklistItem("No operation runs over 60 s", ("mongo.long_operations",), _part("sessions")),
+        ChecklistItem("No operation waits for a lock", ("mongo.lock_waits",), _part("sessions")),
+        ChecklistItem("Slow operations use indexes (no COLLSCAN)", ("mongo.collection_scans",), _part("statements")),
+    ],
+    "schema": _PROJECT_ITEMS["schema"],
+    "migrations": _PROJECT_ITEMS["migrations"],
+    "backup": [ChecklistItem("A verified backup exists within the RPO", ("mongo.no_verified_backup",),
+                             _read(lambda s: s.backups, "the backup inventory"))],
+    "availability": [
+        ChecklistItem("A replica set", ("mongo.not_replica_set",), _live),
+        ChecklistItem("Three or more voting members", ("mongo.few_voting_members",),
+                      _mongo(lambda m: m.voting_members, "the replica set's members")),
+        ChecklistItem("Replication lag under 10 s", ("mongo.replication_lag",), _read(lambda s: s.replication, "replication")),
+        ChecklistItem("The oplog holds 24 h or more", ("mongo.oplog_window",), _mongo(lambda m: m.oplog, "the oplog window")),
+    ],
+    "monitoring": [],
+    "security": [
+        ChecklistItem("Authorization is enabled", ("mongo.authorization_disabled",),
+                      _mongo(lambda m: m.cmdline, "getCmdLineOpts")),
+        ChecklistItem("TLS is required", ("mongo.tls",), _mongo(lambda m: m.cmdline, "getCmdLineOpts")),
+        ChecklistItem("Application users hold no administrative role", ("mongo.privileged_users",),
+                      _mongo(lambda m: m.users, "usersInfo")),
+        *_PROJECT_ITEMS["security"],
+    ],
+    "capacity": [
+        ChecklistItem("Connections below 80% of the total", ("mongo.connections",), _part("status")),
+        ChecklistItem("Disk below 85%", ("mongo.disk",), _mongo(lambda m: m.disk_used_fraction, "dbStats")),
+        ChecklistItem("Resident memory below 90% of the host's", ("mongo.memory",),
+                      _mongo(lambda m: m.host_memory_mb, "hostInfo")),
+        *_PROJECT_ITEMS["capacity"],
+    ],
+}
+
+
+def checklist_for(ctx: AuditContext) -> dict[str, list[ChecklistItem]]:
+    engine = ctx.snapshot.engine if ctx.snapshot is not None else "postgres"
+    return MONGO_CHECKLIST if engine == "mongo" else CHECKLIST
+
+
 def _level(findings: list[Finding], decided_all: bool) -> int:
     ceiling = 5 if decided_all else 4
     if findings:
@@ -338,10 +390,11 @@ def score(findings: list[Finding], ctx: AuditContext) -> Scores:
         by_area[finding.area].append(finding)
         by_rule.setdefault(finding.rule, []).append(finding)
     areas = []
+    checklists = checklist_for(ctx)
     for area, title in AREA_TITLES.items():
         checklist = []
         cited: set[str] = set()  # rules of its checklist found under other areas
-        for item in CHECKLIST.get(area, []):
+        for item in checklists.get(area, []):
             missing = item.available(ctx)
             hit = sorted(r for r in item.rules if r in by_rule)
             if hit:

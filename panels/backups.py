@@ -35,6 +35,7 @@ def ago(then: datetime | None, now: datetime) -> str:
 
 
 class BackupsPanel(Panel):
+    ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Backups"
 
     def compose(self) -> ComposeResult:

@@ -108,6 +108,7 @@ def session_cells(s: Session, cache: dict[int, tuple[tuple, dict[str, Cell]]] | 
 
 class ConnectionsPanel(Panel):
     """Sessions from pg_stat_activity (dbtop's own excluded)."""
+    ENGINES = frozenset({"postgres", "mongo"})
 
     panel_title = "Connections"
     BINDINGS = [

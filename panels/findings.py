@@ -22,6 +22,7 @@ COLUMNS = [
 
 
 class FindingsPanel(Panel):
+    ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Findings"
 
     class FindingChosen(Message):

@@ -68,6 +68,7 @@ def session_state(session: Session | None) -> str:
 
 class LocksPanel(Panel):
     """Who blocks whom. The root blocker's row is the one to act on."""
+    ENGINES = frozenset({"postgres", "mongo"})
 
     panel_title = "Locks"
 
@@ -95,6 +96,13 @@ class LocksPanel(Panel):
         critical = rich_color(self.app.theme_variables.get("severity-critical", "red"))
         for root in snapshot.blocking.roots:
             self._add(rows, root.tree, sessions, depth=0, path=str(root.pid), root=root, style=critical)
+        # Waiters whose blocker the server does not name (MongoDB's currentOp): longest first, no tree.
+        in_trees = {int(path.rsplit("/", 1)[-1]) for path in rows}
+        for lock in snapshot.blocking.locks:
+            if not lock.granted and lock.pid not in in_trees:
+                in_trees.add(lock.pid)
+                self._add(rows, BlockingNode(pid=lock.pid, wait_s=lock.wait_s, waiting_for=lock), sessions,
+                          depth=0, path=str(lock.pid))
         keys = [key for key, _, _ in self.columns_shown]
         sync_rows(self.table, {path: [cells[key] for key in keys] for path, cells in rows.items()})
         self.render_summary(snapshot)
@@ -131,7 +139,12 @@ class LocksPanel(Panel):
         blocking = snapshot.blocking
         sessions = snapshot.part("sessions")
         text = Text()
-        if not blocking.roots and not sessions.available:
+        unattributed = sum(1 for lock in blocking.locks if not lock.granted) if not blocking.roots else 0
+        if unattributed:
+            longest = max((lock.wait_s or 0 for lock in blocking.locks), default=0)
+            text.append(f"{unattributed} operation(s) waiting for a lock", style="bold")
+            text.append(f" · longest wait {duration(longest)} · the server does not say which operation holds it")
+        elif not blocking.roots and not sessions.available:
             # the waits are read with the sessions: none read is not none waiting
             text.append("Lock waits unknown: the sessions could not be read.", style="bold")
         elif not blocking.roots and sessions.reason:

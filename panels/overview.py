@@ -96,7 +96,13 @@ class OverviewStrip(Vertical):
             connection_gauge(snapshot.connections_used, snapshot.server.max_connections if snapshot.server else None,
                              estimated=bool(snapshot.connections_hidden)))
         tps = activity.transactions_per_s if activity else None
-        self.query_one("#overview-tps", Static).update(f"tps {number(tps, 1) if tps is not None else '-'}")
+        label = "tps"
+        counters = snapshot.mongo.opcounters if snapshot.mongo else None
+        if counters is not None:  # MongoDB counts operations, not transactions
+            label, tps = "ops", counters.total_per_s
+            if tps is not None:
+                self.tps_history.append(tps)
+        self.query_one("#overview-tps", Static).update(f"{label} {number(tps, 1) if tps is not None else '-'}")
         hit = activity.cache_hit_ratio if activity else None
         self.query_one("#overview-hit", Static).update(f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
         self.query_one("#overview-tps-spark", Sparkline).data = spark_data(self.tps_history)
@@ -133,7 +139,10 @@ class OverviewStrip(Vertical):
         if snapshot and snapshot.server:
             server = snapshot.server
             line.append(" standby" if server.is_standby else " primary", style="bold")
-            line.append(f" {ENGINE_SHORT.get(server.engine, server.engine)} {clean(server.version.split(' ')[0], 20)} up {duration(server.uptime_s)} ")
+            line.append(f" {ENGINE_SHORT.get(server.engine, server.engine)} {clean(server.version.split(' ')[0], 20)}")
+            if server.replica_set:
+                line.append(f" set {clean(server.replica_set, 20)}")
+            line.append(f" up {duration(server.uptime_s)} ")
         if self.profile:
             line.append(f" [{clean(self.profile, 30)}]", style="bold")
         line.append(" " + clean(snapshot.target if snapshot else "", 80), style="bold")

@@ -7,27 +7,39 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
+from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
     ("application", "standby", 16), ("client", "client", 21), ("state", "state", 10), ("sync", "sync", 6),
     ("write", "write lag", 9), ("flush", "flush lag", 9), ("replay", "replay lag", 10),
-    ("bytes", "replay behind", 13), ("replay_lsn", "replay lsn", 14),
+    ("bytes", "replay behind", 13), ("replay_lsn", "replay lsn", 14), ("source", "sync source", 21),
 ]
+# The columns an engine has no figure for, hidden rather than shown empty.
+STANDBY_COLUMNS_LACKING = {
+    "postgres": {"source"},
+    "mongo": {"sync", "write", "flush", "bytes", "replay_lsn"},
+}
 SLOT_COLUMNS = [
     ("name", "slot", 20), ("type", "type", 9), ("active", "active", 7), ("retained", "retained WAL", 12),
     ("wal_status", "wal status", 11), ("database", "database", 12),
 ]
 
 
+def standby_columns(engine: str) -> list[tuple[str, str, int]]:
+    lacking = STANDBY_COLUMNS_LACKING.get(engine, set())
+    return [column for column in STANDBY_COLUMNS if column[0] not in lacking]
+
+
 class ReplicationPanel(Panel):
+    ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Replication"
 
     def compose(self) -> ComposeResult:
         yield Static(id="replication-summary", classes="panel-summary")
         standbys = SnapshotTable(id="replication-standbys", cursor_type="row")
-        add_columns(standbys, STANDBY_COLUMNS)
+        self.standby_columns = standby_columns("postgres")
+        add_columns(standbys, self.standby_columns)
         yield standbys
         slots = SnapshotTable(id="replication-slots", cursor_type="row")
         add_columns(slots, SLOT_COLUMNS)
@@ -35,6 +47,9 @@ class ReplicationPanel(Panel):
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         rep = snapshot.replication
+        wanted = standby_columns(snapshot.engine)
+        if refit_columns(self.query_one("#replication-standbys", DataTable), self.standby_columns, wanted):
+            self.standby_columns = wanted
         text = Text()
         standby_rows, slot_rows = {}, {}
         if rep is None:
@@ -55,15 +70,20 @@ class ReplicationPanel(Panel):
             text.append(f"primary with {len(rep.standbys)} standby(s)", style="bold")
             if not rep.standbys:
                 text.append(" · no standby is connected: no failover target")
+        oplog = snapshot.mongo.oplog if snapshot.mongo else None
+        if oplog is not None and oplog.window_s is not None:
+            text.append(f" · oplog window {duration(oplog.window_s)}")
         if rep is not None:
             for sb in rep.standbys:
-                standby_rows[str(sb.pid)] = [
+                cells = dict(zip([key for key, _, _ in STANDBY_COLUMNS], [
                     Cell.untrusted(sb.application, 40, len(standby_rows)), Cell.untrusted(sb.client, 40),
                     Cell.untrusted(sb.state, 20), Cell.untrusted(sb.sync_state, 10),
                     Cell(duration(sb.write_lag_s), sb.write_lag_s), Cell(duration(sb.flush_lag_s), sb.flush_lag_s),
                     Cell(duration(sb.replay_lag_s), sb.replay_lag_s),
                     Cell(size(sb.replay_lag_bytes), sb.replay_lag_bytes), Cell(sb.replay_lsn or "-"),
-                ]
+                    Cell.untrusted(sb.sync_source or "-", 60),
+                ]))
+                standby_rows[str(sb.pid)] = [cells[key] for key, _, _ in self.standby_columns]
             slots = snapshot.postgres.slots if snapshot.postgres else []
             for slot in slots:
                 slot_rows[slot.name] = [

@@ -66,6 +66,7 @@ def columns_for(ranking: str) -> list[tuple[str, str, int]]:
 
 class StatementsPanel(Panel):
     """Top statements; `m` switches what they are ranked by."""
+    ENGINES = frozenset({"postgres", "mongo"})
 
     panel_title = "Slow queries"
     BINDINGS = [Binding("m", "next_ranking", "Rank by")]
@@ -101,7 +102,8 @@ class StatementsPanel(Panel):
         top, total = self.ranked(snapshot)
         rows = {}
         for rank, (s, value) in enumerate(top, start=1):
-            blocks = s.shared_blks_hit + s.shared_blks_read
+            # Block counters are None where the engine has none (MongoDB): the hit% cell stays empty.
+            blocks = (s.shared_blks_hit or 0) + (s.shared_blks_read or 0)
             delta = snapshot.statements.delta(s)
             calls_per_s = delta.calls_per_s if delta else (0.0 if snapshot.statements.interval_s else None)
             rows[s.key] = [
@@ -113,7 +115,9 @@ class StatementsPanel(Panel):
                 Cell(number(s.calls), s.calls),
                 Cell(number(s.rows), s.rows),
                 Cell(f"{s.shared_blks_hit / blocks:.0%}" if blocks else "", s.shared_blks_hit / blocks if blocks else None),
-                Cell.untrusted(s.query if s.query is not None else f"(text not available, queryid {s.query_id})", 200),
+                Cell.untrusted(("[COLLSCAN] " if s.collection_scan else "")
+                               + (s.query if s.query is not None else f"(text not available, queryid {s.query_id})"),
+                               200),
                 Cell.untrusted(s.user, 30),
                 Cell.untrusted(s.database, 40),
             ]

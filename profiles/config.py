@@ -14,6 +14,7 @@
     retention = "14d"
     refresh_interval = 2.0
     retention_keep = 3
+    verify_target = "scratch-db"
     freshness = { default = "1h", "analytics.daily_sales" = "26h" }
     data_age_columns = { "analytics.daily_sales" = "day" }
     thresholds = { "connections.high_pct" = 75 }
@@ -136,6 +137,9 @@ class Profile(BaseModel):
     retention: Duration | None = None
     retention_keep: int | None = Field(default=None, ge=1, le=1000,
                                        description="the newest N good backups are kept whatever their age")
+    verify_target: ProfileName | None = Field(default=None,
+                                              description="the profile whose server test-restores backups "
+                                                          "(default: the profile's own server)")
     freshness: dict[str, Duration] = Field(default_factory=dict)
     data_age_columns: dict[str, str] = Field(default_factory=dict,
                                              description="materialized view -> the timestamp column its data age is read from")
@@ -176,6 +180,8 @@ class Profile(BaseModel):
                 raise ValueError("srv applies to MongoDB profiles only")
         if self.name in self.standbys:
             raise ValueError("a profile cannot be its own standby")
+        if self.verify_target == self.name:
+            raise ValueError("verify_target names this profile: leave it out to verify on this server")
         return self
 
     def as_toml(self) -> dict[str, Any]:

@@ -17,6 +17,8 @@ def watch_policy(profile: Profile) -> WatchPolicy:
         values["rpo_s"] = profile.rpo.total_seconds()
     if profile.retention is not None:
         values["retention_s"] = profile.retention.total_seconds()
+    if profile.verify_target:
+        values["verify_target"] = profile.verify_target
     if profile.retention_keep is not None:
         values["retention_keep"] = profile.retention_keep
     return WatchPolicy(**values)

@@ -24,7 +24,7 @@ from pydantic import SecretStr, ValidationError
 from .config import TLS_MODES, Profile, ProfileError, load_config
 from .secret_store import HeadlessKeyringError, SecretStore
 from .target import (DRIVER_OPTIONS, IGNORED_OPTIONS, MONGO_SCHEMES, Target, TargetError, _raw_params,
-                     mask_url, resolve_target)
+                     mask_url, quote_keyword_value, resolve_target)
 
 PasswordSource = Literal["keyring", "given", "service file", "PGPASSWORD", "password file"]
 
@@ -37,12 +37,6 @@ class ResolvedProfile:
     target: Target
     password_source: PasswordSource | None
     keyring_headless: bool = False
-
-
-def _quote_value(value: str) -> str:
-    if value and not any(c.isspace() or c in "'\\" for c in value):
-        return value
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def keyword_string(profile: Profile) -> str:
@@ -62,7 +56,7 @@ def keyword_string(profile: Profile) -> str:
         if value:
             params[key] = value
     params.update(profile.options)
-    return " ".join(f"{k}={_quote_value(v)}" for k, v in params.items())
+    return " ".join(f"{k}={quote_keyword_value(v)}" for k, v in params.items())
 
 
 def mongo_uri(profile: Profile, password: SecretStr | None) -> str:

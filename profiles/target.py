@@ -85,6 +85,13 @@ def mask_url(text: str) -> str:
     return re.sub(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\s]*(@)", r"\1***\2", text)
 
 
+def quote_keyword_value(value: str) -> str:
+    """A value of a libpq keyword string, quoted when it must be (`parse_keyword_string` reads it back)."""
+    if value and not any(c.isspace() or c in "'\\" for c in value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def parse_keyword_string(text: str) -> dict[str, str]:
     """Parse a libpq keyword/value string: `key=value key2='quoted \\' value'`."""
     result: dict[str, str] = {}

@@ -594,6 +594,96 @@ def with_sequence(snap: model.Snapshot, sequence: int) -> model.Snapshot:
     return snap.model_copy(update={"sequence": sequence})
 
 
+# -- MongoDB -------------------------------------------------------------------------------------
+# Built like the MongoCollector builds them from mongod 7.0's replies (tests/mongo_mock.py).
+
+MONGO_TARGET = Target(engine="mongo", mongo_uri="mongodb://db1.example:27017/?replicaSet=rs0")
+
+
+def mongo_server(**overrides) -> model.ServerInfo:
+    return model.ServerInfo(**_with(dict(
+        engine="mongo", version="7.0.12", version_num=70012, uptime_s=30 * DAY, started_at=ago(30 * DAY),
+        is_standby=False, max_connections=800, database="admin", current_user="monitor",
+        monitoring_roles=["clusterMonitor@admin"], replica_set="rs0", facts_read_at=NOW), overrides))
+
+
+def mongo_op(opid: int, for_s: float = 0.05, *, waiting: bool = False, **overrides) -> model.Session:
+    """An operation in flight as currentOp shows it (a client's, active)."""
+    return model.Session(**_with(dict(
+        pid=opid, user="app", database="shop", application="shop-api", client="10.0.0.5:51234",
+        backend_type="client backend", state="active", wait_event_type="Lock" if waiting else None,
+        wait_event="Collection" if waiting else None, query_start=ago(for_s), query_s=for_s, state_s=for_s,
+        query='{"find": "orders", "filter": {"status": "open"}, "$db": "shop"}'), overrides))
+
+
+def mongo_lock_wait(opid: int, wait_s: float = 5.0, **overrides) -> model.Lock:
+    return model.Lock(**_with(dict(pid=opid, locktype="Collection", mode="W", granted=False,
+                                   relation="shop.orders", wait_s=wait_s), overrides))
+
+
+def mongo_member(_id: int, name: str, state: str = "SECONDARY", *, lag_s: float | None = 1.0,
+                 **overrides) -> model.Standby:
+    return model.Standby(**_with(dict(pid=_id, application=name, client=name, state=state, replay_lag_s=lag_s,
+                                      sync_source="db1.example:27017", health=True, last_heartbeat_at=ago(1)),
+                                 overrides))
+
+
+def mongo_statement(key: str = "shop.orders query 5F5A8F3D", *, plan: str = "IXSCAN { status: 1 }",
+                    calls: int = 20, mean_time_ms: float = 150.0, **overrides) -> model.Statement:
+    return model.Statement(**_with(dict(
+        key=key, query_id=0x5F5A8F3D, user_id=0, database_id=0, user="app@shop", database="shop",
+        query='{"find": "orders", "filter": {"status": "open"}, "$db": "shop"}', calls=calls,
+        total_time_ms=calls * mean_time_ms, mean_time_ms=mean_time_ms, rows=calls * 5, plan_summary=plan),
+        overrides))
+
+
+def mongo_section(**overrides) -> model.MongoSection:
+    """A healthy section: auth and TLS on, 3 voting members, 48 h of oplog, 40% disk, 12% memory."""
+    return model.MongoSection(**_with(dict(
+        opcounters=model.OpCounters(insert=100, query=2000, update=300, delete=10, getmore=50, command=5000,
+                                    interval_s=2.0, per_s={"insert": 5.0, "query": 40.0, "update": 3.0,
+                                                           "delete": 0.0, "getmore": 1.0, "command": 60.0}),
+        connections_total_created=1234, network_bytes_in=10_000_000, network_bytes_out=50_000_000,
+        cache=model.WiredTigerCache(bytes_in_cache=3 * 2**30, max_bytes=8 * 2**30, dirty_bytes=20 * MIB),
+        global_lock=model.GlobalLock(queue_total=0, queue_readers=0, queue_writers=0, active_readers=1,
+                                     active_writers=2),
+        resident_mb=2000, host_memory_mb=16000,
+        oplog=model.OplogWindow(first_at=ago(48 * HOUR), last_at=NOW),
+        databases=[model.DatabaseStats(name="shop", collections=4, views=1, objects=10000, data_size=2_000_000,
+                                       index_size=300_000, storage_size=1_000_000, fs_used_size=40 * 2**30,
+                                       fs_total_size=100 * 2**30, profiling_level=1)],
+        cmdline=model.CommandLine(authorization=True, tls_mode="requireTLS", bind_ip=["127.0.0.1", "10.0.0.2"]),
+        users=[model.MongoUser(user="admin", db="admin", roles=["root@admin"]),
+               model.MongoUser(user="monitor", db="admin", roles=["clusterMonitor@admin"]),
+               model.MongoUser(user="app", db="shop", roles=["readWrite@shop"])],
+        members_total=3, voting_members=3), overrides))
+
+
+def mongo_snapshot(*, sessions: Iterable[model.Session] = (), locks: Iterable[model.Lock] = (),
+                   **overrides) -> model.Snapshot:
+    """A reachable MongoDB snapshot with these operations and nothing else read; `locks` are the
+    operations waiting for a lock (MongoDB names no holder: no trees)."""
+    locks = list(locks)
+    sessions = list(sessions)
+    values = _with(dict(
+        sequence=1, taken_at=NOW, target=MONGO_TARGET.label, engine="mongo", reachable=True, interval_s=2.0,
+        server=mongo_server(), connections_used=40, sessions=sessions,
+        blocking=model.Blocking(blocked_count=len(locks), locks=locks)), overrides)
+    return model.Snapshot(**values)
+
+
+def mongo_healthy(**overrides) -> model.Snapshot:
+    """A healthy three-member replica set's primary: no MongoDB rule fires on it."""
+    values = _with(dict(
+        sessions=[mongo_op(301), mongo_op(302, 0.4, application="worker")],
+        statements=model.Statements(extension_version="profiler", entries=[mongo_statement()]),
+        replication=model.Replication(role="primary", standbys=[mongo_member(1, "db2.example:27017"),
+                                                                 mongo_member(2, "db3.example:27017", lag_s=0.5)]),
+        backups=backups(backup("shop-nightly.archive.gz"), backup("shop-previous.archive.gz", age_s=30 * HOUR)),
+        mongo=mongo_section()), overrides)
+    return mongo_snapshot(**values)
+
+
 # -- the collector -------------------------------------------------------------------------------
 
 class FakeCollector:

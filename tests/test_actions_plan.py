@@ -96,7 +96,8 @@ async def test_an_unknown_action_is_refused_in_one_line_before_connecting():
     with pytest.raises(UnknownAction) as refused:
         await collector.plan("terminate", pid=4242)
     assert isinstance(refused.value, ActionRefused)
-    assert str(refused.value) == "dbtop has no action named 'terminate' (actions: none yet)"
+    known = ", ".join(sorted(registry.ACTIONS))
+    assert str(refused.value) == f"dbtop has no action named 'terminate' (actions: {known})"
     with pytest.raises(UnknownAction):
         await collector.run(terminate_plan(target=TARGET.model_copy(update={"label": collector.target.label})))
 

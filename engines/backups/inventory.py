@@ -5,8 +5,9 @@ read is said, in one line.
 
 A dbtop backup `X` (a file, or a directory for pg_dump's directory format) has its metadata in
 `X.dbtop.json` beside it (`BackupMetadata`). While it is being written a backup is named
-`X.partial`; the backup action renames it to `X` once complete, then writes the metadata, and the
-verify action rewrites the metadata with its `verification`.
+`X.partial`; the backup action writes the metadata once the file is complete and checksummed, then
+renames it to `X` (so no moment shows a complete-looking `X` without its checksum), and the verify
+action rewrites the metadata with its `verification`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..policy import WatchPolicy
 from ..snapshot import BackupEntry, Backups, PgBackRestStatus
 
 METADATA_SUFFIX = ".dbtop.json"
-FOREIGN_SUFFIXES = (".dump", ".sql.gz", ".sql", ".tar", ".backup")
+FOREIGN_SUFFIXES = (".dump", ".sql.gz", ".sql", ".tar", ".backup", ".archive", ".archive.gz")  # .archive*: mongodump
 PARTIAL_SUFFIX = ".partial"
 ENTRY_CAP = 2000
 METADATA_MAX_BYTES = 1 << 20
@@ -53,6 +54,17 @@ class Verification(BaseModel):
     result: Literal["passed", "failed"]
     method: str = Field(description="e.g. 'pg_restore --list' or 'restore into scratch database'")
     detail: str | None = None
+
+
+class TableRecord(BaseModel):
+    """A table a backup holds, as recorded when it was taken: `rows` counted in the dump's own
+    snapshot (None for a partitioned table, whose rows are its partitions')."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+
+    schema_name: str = Field(alias="schema")  # `schema` is a BaseModel method's name
+    name: str
+    rows: int | None = Field(default=None, ge=0)
 
 
 class BackupMetadata(BaseModel):
@@ -78,6 +90,9 @@ class BackupMetadata(BaseModel):
     size_bytes: int = Field(ge=0, description="a file's size; a directory's: the sum of its files'")
     sha256: str = Field(description="`backup_checksum` of the backup, 64 hex digits")
     verification: Verification | None = None
+    database_size_bytes: int | None = Field(default=None, ge=0,
+                                            description="pg_database_size() when taken, to judge the size by")
+    tables: list[TableRecord] | None = Field(default=None, description="the tables dumped, with their rows")
 
     @field_validator("file")
     @classmethod

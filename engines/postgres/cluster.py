@@ -10,10 +10,12 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 SERVER_PACKAGE_HINT = (
@@ -30,9 +32,9 @@ class ClusterError(RuntimeError):
     pass
 
 
-def find_bindir() -> Path:
-    """The directory holding initdb, pg_ctl and postgres: `pg_config --bindir`, else the newest
-    /usr/lib/postgresql/*/bin."""
+def bindir_candidates() -> list[Path]:
+    """Where PostgreSQL's programs may be, in order: DBTOP_PG_BINDIR, `pg_config --bindir`, then
+    every /usr/lib/postgresql/*/bin, newest version first."""
     candidates: list[Path] = []
     if os.environ.get("DBTOP_PG_BINDIR"):
         candidates.append(Path(os.environ["DBTOP_PG_BINDIR"]))
@@ -47,10 +49,53 @@ def find_bindir() -> Path:
     versioned = glob.glob("/usr/lib/postgresql/*/bin")
     candidates += [Path(p) for p in sorted(versioned, key=lambda p: int(Path(p).parent.name)
                                            if Path(p).parent.name.isdigit() else 0, reverse=True)]
-    for path in candidates:
+    return candidates
+
+
+def find_bindir() -> Path:
+    """The directory holding initdb, pg_ctl and postgres: `pg_config --bindir`, else the newest
+    /usr/lib/postgresql/*/bin."""
+    for path in bindir_candidates():
         if (path / "initdb").exists() and (path / "pg_ctl").exists() and (path / "postgres").exists():
             return path
     raise ServerBinariesMissing(f"no PostgreSQL server binaries (initdb, pg_ctl) found: {SERVER_PACKAGE_HINT}")
+
+
+@dataclass(frozen=True)
+class ClientTool:
+    """A client program (pg_dump, pg_restore) and the version it reports, e.g. '15.18'."""
+
+    path: Path
+    version: str
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+
+def find_client_tool(name: str) -> ClientTool | None:
+    """The newest `name` (pg_dump, pg_restore) among the places PostgreSQL's programs are looked
+    for (`bindir_candidates`), by the version it reports; DBTOP_PG_BINDIR, when it holds one, is
+    taken as it is (the operator chose it). None when there is none."""
+    found: list[ClientTool] = []
+    chosen = os.environ.get("DBTOP_PG_BINDIR")
+    for directory in bindir_candidates():
+        path = directory / name
+        if not os.access(path, os.X_OK):
+            continue
+        try:
+            out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10,
+                                 stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        version = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)?)", out.stdout)
+        if out.returncode != 0 or version is None:
+            continue
+        tool = ClientTool(path, version.group(1))
+        if chosen and directory == Path(chosen):
+            return tool
+        found.append(tool)
+    return max(found, key=lambda t: tuple(int(n) for n in t.version.split(".")), default=None)
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import asyncpg
@@ -15,7 +15,7 @@ import asyncpg
 from ...actions.plan import Outcome, Plan, PlanTarget, Progress, Scalar, Status
 from ...actions.registry import action_named
 from ...profiles.target import Target
-from ..errors import ActionRefused, ConnectError
+from ..errors import ActionFailed, ActionRefused, ConnectError
 from ..policy import WatchPolicy
 from .connect import close_connection, open_connection
 from .errors import CONNECTION_LOST, explain_error, one_line
@@ -35,12 +35,16 @@ async def open_action_connection(target: Target, *, statement_timeout_ms: int,
 @dataclass(frozen=True)
 class ActionSession:
     """What a PostgreSQL action works with: its own connection, the server's major version, and
-    the identity of the target it is on."""
+    the identity of the target it is on; for actions that run a client program or read the
+    profile's expectations (the backups), how to connect (`connection`, with the password) and the
+    watch policy."""
 
     engine = "postgres"
     conn: asyncpg.Connection
     major: int
     target: PlanTarget
+    connection: Target | None = None
+    policy: WatchPolicy = field(default_factory=WatchPolicy)
 
     def sql(self, name: str) -> str:
         """The text of query `name` (engines/postgres/sql/) for this server's version."""
@@ -73,7 +77,7 @@ class PostgresActionRunner:
             identity = PlanTarget(engine=self.engine, label=target.label, profile=self.policy.profile,
                                   host=",".join(target.hosts) or None, database=row["database"],
                                   system_identifier=row["system_identifier"])
-            yield ActionSession(conn, major, identity)
+            yield ActionSession(conn, major, identity, target, self.policy)
         finally:
             await close_connection(conn)
 
@@ -102,7 +106,10 @@ class PostgresActionRunner:
                     reasons = changes or [f"{p.description}: {p.detail or 'failed'}" for p in fresh.failed]
                     return outcome("refused", "nothing ran: " + "; ".join(reasons),
                                    preconditions=fresh.preconditions)
-                detail = await found.run(session, plan, progress)
+                try:
+                    detail = await found.run(session, plan, progress)
+                except ActionFailed as exc:
+                    return outcome("failed", str(exc), exc.error, preconditions=fresh.preconditions)
                 return outcome("done", detail, preconditions=fresh.preconditions)
         except ConnectError as exc:
             return outcome("failed", "nothing ran: the action's connection could not be opened", str(exc))

@@ -95,7 +95,8 @@ class StatementsReader:
                 "database": names.get(("database", database_id)), "toplevel": toplevel,
                 "from_dbtop": text is not None and text.startswith(MARKER), "query": text,
                 "calls": calls, "total_time_ms": total, "mean_time_ms": total / calls if calls else 0.0,
-                "rows": n_rows, "shared_blks_hit": hit, "shared_blks_read": read})
+                "rows": n_rows, "shared_blks_hit": hit, "shared_blks_read": read,
+                "plan_summary": None})
             current[key] = (raw, statement)
             entries.append(statement)
             if interval is not None:
