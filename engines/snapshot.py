@@ -434,6 +434,18 @@ class TableFacts(Frozen):
     unlogged: bool = False
     has_primary_key: bool
     index_count: int
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    rows_hot_updated: int | None = None
+    modified_since_analyze: int | None = None
+    inserted_since_vacuum: int | None = Field(default=None, description="PostgreSQL 13 and later")
+    fillfactor: int = 100
+    partitioned: bool = False
+    xid_age: int | None = Field(default=None, description="age(relfrozenxid); None for a partitioned parent")
+    mxid_age: int | None = None
+    toast_xid_age: int | None = Field(default=None, description="of its TOAST table, if it has one")
+    toast_mxid_age: int | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -509,10 +521,29 @@ class SequenceFacts(Frozen):
     last_value: int | None = None
     max_value: int
     increment: int = 1
+    column_schema: str | None = Field(default=None, description="the table of the column it feeds (owned by, or "
+                                                                "an identity column)")
+    column_table: str | None = None
+    column_name: str | None = None
+    column_type: str | None = None
 
     @property
     def used_fraction(self) -> float | None:
         return None if self.last_value is None or self.max_value <= 0 else max(0, self.last_value) / self.max_value
+
+    @property
+    def column_max(self) -> int | None:
+        """The largest value the column it feeds can hold, when that is below the sequence's own maximum."""
+        limit = COLUMN_MAX.get(self.column_type or "")
+        return limit if limit is not None and limit < self.max_value else None
+
+    @property
+    def limit(self) -> int:
+        """Where it runs out: its maximum, or the column's if that is lower."""
+        return self.column_max or self.max_value
+
+
+COLUMN_MAX = {"smallint": 32767, "integer": 2147483647}
 
 
 class DatabaseAge(Frozen):
@@ -542,6 +573,131 @@ class HbaRule(Frozen):
     netmask: str | None = None
     auth_method: str | None = None
     error: str | None = None
+
+
+class IndexBloat(Frozen):
+    """A btree index's pages against what its entries would fill: an estimate from the planner's statistics."""
+
+    schema_name: str
+    table: str
+    name: str
+    size_bytes: int
+    estimated_rows: int
+    fillfactor: int = 90
+    expected_bytes: int | None = None
+
+    @property
+    def wasted_bytes(self) -> int | None:
+        return None if self.expected_bytes is None else max(0, self.size_bytes - self.expected_bytes)
+
+
+class DefinerFunction(Frozen):
+    schema_name: str
+    name: str
+    arguments: str = ""
+    owner: str | None = None
+
+
+class UnenforcedPolicies(Frozen):
+    schema_name: str
+    table: str
+    policies: int
+
+
+class PartitionedTable(Frozen):
+    schema_name: str
+    name: str
+    strategy: str = Field(description="r (range), l (list) or h (hash)")
+    partition_count: int
+    default_partition: str | None = None
+    default_rows: int | None = None
+    upper_bounds: list[str] | None = Field(default=None, description="range partitions' TO (…) bounds as written")
+
+
+class AvoidedTypes(Frozen):
+    schema_name: str
+    table: str
+    columns: list[str] = Field(description="'name type' of each column of a type to avoid")
+
+
+class ForeignKeyTypeMismatch(Frozen):
+    schema_name: str
+    table: str
+    name: str
+    column: str
+    column_type: str
+    referenced_schema: str
+    referenced_table: str
+    referenced_column: str
+    referenced_type: str
+
+
+class ColumnRef(Frozen):
+    schema_name: str
+    table: str
+    column: str
+
+
+class MostlyNullIndex(Frozen):
+    schema_name: str
+    table: str
+    name: str
+    column: str
+    null_frac: float
+    size_bytes: int
+
+
+class PreparedXact(Frozen):
+    gid: str
+    prepared: datetime
+    owner: str | None = None
+    database: str | None = None
+    xid_age: int | None = None
+
+
+class Checkpoints(Frozen):
+    """Checkpoints since the counters' reset, and this database's block reads with their time."""
+
+    timed: int
+    requested: int
+    stats_reset: datetime | None = None
+    blocks_read: int | None = None
+    block_read_time_ms: float | None = Field(default=None, description="0 unless track_io_timing is on")
+
+
+class ArchiveBacklog(Frozen):
+    ready: int
+    oldest_ready_at: datetime | None = None
+
+
+UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1 << 20, "16MB": 16 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+class CatalogSetting(Frozen):
+    """A setting as pg_settings gives it: the raw value in its unit, and where it was set."""
+
+    setting: str
+    unit: str = ""
+    source: str = "default"
+
+    @property
+    def number(self) -> float | None:
+        try:
+            return float(self.setting)
+        except ValueError:
+            return None
+
+    @property
+    def bytes(self) -> int | None:
+        """A memory or size setting in bytes (None for another unit, or -1: unlimited)."""
+        number, scale = self.number, UNIT_BYTES.get(self.unit)
+        return None if number is None or scale is None or number < 0 else int(number * scale)
+
+
+class StatementSpill(Frozen):
+    query_id: int
+    calls: int
+    temp_blks_written: int
 
 
 class InsecureConnection(Frozen):
@@ -582,6 +738,22 @@ class Catalog(Frozen):
     md5_password_roles: list[str] | None = Field(
         default=None, description="roles whose stored password is an MD5 hash (pg_authid: superusers only); "
                                   "None when not read")
+    index_bloat: list[IndexBloat] = Field(default_factory=list)
+    definer_functions: list[DefinerFunction] = Field(default_factory=list)
+    untrusted_languages: list[str] = Field(default_factory=list)
+    public_create_schemas: list[str] = Field(default_factory=list)
+    unenforced_policies: list[UnenforcedPolicies] = Field(default_factory=list)
+    partitioned_tables: list[PartitionedTable] = Field(default_factory=list)
+    avoided_types: list[AvoidedTypes] = Field(default_factory=list)
+    foreign_key_type_mismatches: list[ForeignKeyTypeMismatch] = Field(default_factory=list)
+    unreferenced_id_columns: list[ColumnRef] = Field(default_factory=list)
+    mostly_null_indexes: list[MostlyNullIndex] = Field(default_factory=list)
+    prepared_xacts: list[PreparedXact] = Field(default_factory=list)
+    checkpoints: Checkpoints | None = None
+    archive_backlog: ArchiveBacklog | None = Field(default=None, description="None when not read")
+    settings: dict[str, CatalogSetting] = Field(default_factory=dict)
+    statement_spills: list[StatementSpill] | None = Field(
+        default=None, description="None when not read: pg_stat_statements is not installed in this database")
 
 
 class CollectorCost(Frozen):

@@ -319,7 +319,9 @@ def table(name: str = "orders", schema: str = "public", **overrides) -> model.Ta
         schema_name=schema, name=name, size_bytes=64 * MIB, live_rows=250_000, dead_rows=1_000,
         seq_scan=10, seq_tup_read=2_500_000, idx_scan=900_000, last_vacuum=None, last_autovacuum=ago(2 * HOUR),
         last_analyze=None, last_autoanalyze=ago(2 * HOUR), autovacuum_enabled=True, unlogged=False,
-        has_primary_key=True, index_count=2,
+        has_primary_key=True, index_count=2, rows_inserted=250_000, rows_updated=20_000, rows_deleted=1_000,
+        rows_hot_updated=18_000, modified_since_analyze=500, inserted_since_vacuum=100, fillfactor=100,
+        xid_age=50_000_000, mxid_age=1_000, toast_xid_age=None, toast_mxid_age=None,
     ), overrides))
 
 
@@ -397,6 +399,106 @@ def insecure_connection(pid: int, client: str = "10.0.3.7", **overrides) -> mode
     return model.InsecureConnection(**_with(dict(pid=pid, user="app", client=client, application="api"), overrides))
 
 
+def index_bloat(name: str = "orders_pkey", table_name: str = "orders", *, size_bytes: int = 16 * MIB,
+                expected_bytes: int | None = 12 * MIB, schema: str = "public", **overrides) -> model.IndexBloat:
+    return model.IndexBloat(**_with(dict(
+        schema_name=schema, table=table_name, name=name, size_bytes=size_bytes, estimated_rows=250_000,
+        fillfactor=90, expected_bytes=expected_bytes,
+    ), overrides))
+
+
+def definer_function(name: str = "grant_credit", schema: str = "public", **overrides) -> model.DefinerFunction:
+    return model.DefinerFunction(**_with(dict(schema_name=schema, name=name, arguments="integer", owner="postgres"),
+                                         overrides))
+
+
+def unenforced_policies(table_name: str = "accounts", policies: int = 1, schema: str = "public") -> model.UnenforcedPolicies:
+    return model.UnenforcedPolicies(schema_name=schema, table=table_name, policies=policies)
+
+
+def partitioned_table(name: str = "events", *, strategy: str = "r", upper_bounds: Iterable[str] | None = None,
+                      default_partition: str | None = None, default_rows: int | None = None, schema: str = "public",
+                      **overrides) -> model.PartitionedTable:
+    """A range-partitioned table with monthly partitions up to 90 days from NOW unless told."""
+    if upper_bounds is None and strategy == "r":
+        upper_bounds = [f"'{(NOW + timedelta(days=d)).date()}'" for d in (30, 60, 90)]
+    bounds = list(upper_bounds) if upper_bounds is not None else None
+    return model.PartitionedTable(**_with(dict(
+        schema_name=schema, name=name, strategy=strategy, partition_count=len(bounds or []) + bool(default_partition),
+        default_partition=default_partition, default_rows=default_rows, upper_bounds=bounds,
+    ), overrides))
+
+
+def avoided_types(table_name: str = "invoices", *columns: str, schema: str = "public") -> model.AvoidedTypes:
+    return model.AvoidedTypes(schema_name=schema, table=table_name,
+                              columns=list(columns) or ["issued timestamp without time zone"])
+
+
+def foreign_key_type_mismatch(name: str = "invoices_customer_id_fkey", table_name: str = "invoices", *,
+                              column: str = "customer_id", column_type: str = "integer",
+                              referenced_table: str = "customers", referenced_type: str = "bigint",
+                              schema: str = "public") -> model.ForeignKeyTypeMismatch:
+    return model.ForeignKeyTypeMismatch(
+        schema_name=schema, table=table_name, name=name, column=column, column_type=column_type,
+        referenced_schema=schema, referenced_table=referenced_table, referenced_column="id",
+        referenced_type=referenced_type)
+
+
+def column_ref(table_name: str, column: str, schema: str = "public") -> model.ColumnRef:
+    return model.ColumnRef(schema_name=schema, table=table_name, column=column)
+
+
+def mostly_null_index(name: str = "orders_cancelled_at_idx", table_name: str = "orders", *, column: str = "cancelled_at",
+                      null_frac: float = 0.97, size_bytes: int = 40 * MIB, schema: str = "public") -> model.MostlyNullIndex:
+    return model.MostlyNullIndex(schema_name=schema, table=table_name, name=name, column=column, null_frac=null_frac,
+                                 size_bytes=size_bytes)
+
+
+def prepared_xact(gid: str = "txn-42", age_s: float = 2 * HOUR, **overrides) -> model.PreparedXact:
+    return model.PreparedXact(**_with(dict(gid=gid, prepared=ago(age_s), owner="app", database="app",
+                                           xid_age=5_000_000), overrides))
+
+
+def checkpoints(timed: int = 900, requested: int = 20, **overrides) -> model.Checkpoints:
+    """Checkpoint counters since a reset 30 days ago, and reads averaging 0.2 ms (track_io_timing on)."""
+    return model.Checkpoints(**_with(dict(timed=timed, requested=requested, stats_reset=ago(30 * DAY),
+                                          blocks_read=1_000_000, block_read_time_ms=200_000.0), overrides))
+
+
+def archive_backlog(ready: int = 0, oldest_s: float | None = None) -> model.ArchiveBacklog:
+    return model.ArchiveBacklog(ready=ready, oldest_ready_at=ago(oldest_s))
+
+
+# pg_settings' raw values and units, as catalog_settings reads them, on a tuned production server.
+HEALTHY_CATALOG_SETTINGS = {
+    "fsync": ("on", ""), "full_page_writes": ("on", ""), "synchronous_commit": ("on", ""),
+    "data_checksums": ("on", ""), "random_page_cost": ("1.1", ""), "work_mem": ("16384", "kB"),
+    "shared_buffers": ("524288", "8kB"), "max_slot_wal_keep_size": ("10240", "MB"),
+    "autovacuum_freeze_max_age": ("200000000", ""), "autovacuum_multixact_freeze_max_age": ("400000000", ""),
+    "max_wal_size": ("4096", "MB"), "checkpoint_timeout": ("300", "s"), "wal_level": ("replica", ""),
+}
+
+
+def catalog_settings(**changed: str | tuple[str, str]) -> dict[str, model.CatalogSetting]:
+    """HEALTHY_CATALOG_SETTINGS with `changed` (a value, or (value, unit)); a changed one left at its
+    default reads source 'default' when given as ("4", "", "default")."""
+    values: dict[str, model.CatalogSetting] = {}
+    for name, (setting, unit) in HEALTHY_CATALOG_SETTINGS.items():
+        given = changed.get(name)
+        source = "configuration file"
+        if isinstance(given, tuple):
+            setting, unit, *rest = given
+            source = rest[0] if rest else source
+        elif given is not None:
+            setting = given
+        values[name] = model.CatalogSetting(setting=setting, unit=unit, source=source)
+    return values
+
+
+def statement_spill(query_id: int, temp_blks_written: int, calls: int = 100) -> model.StatementSpill:
+    return model.StatementSpill(query_id=query_id, calls=calls, temp_blks_written=temp_blks_written)
+
+
 def catalog(**overrides) -> model.Catalog:
     """Catalog facts: every section read and empty unless given (`tables=[table(…)]`, `gaps={…}`)."""
     return model.Catalog(**_with(dict(read_at=NOW, objects_cap=2000, stats_reset=ago(30 * DAY),
@@ -462,6 +564,10 @@ def healthy_catalog() -> model.Catalog:
         hba_rules=[hba_rule(90, "peer", type="local"), hba_rule(95, "trust", address="127.0.0.1",
                                                                 netmask="255.255.255.255"),
                    hba_rule(100, "scram-sha-256")],
+        index_bloat=[index_bloat("orders_pkey"), index_bloat("order_lines_pkey", "order_lines")],
+        partitioned_tables=[partitioned_table("events", default_partition="events_default", default_rows=0)],
+        checkpoints=checkpoints(), archive_backlog=archive_backlog(), settings=catalog_settings(),
+        statement_spills=[],
     )
 
 

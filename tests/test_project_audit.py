@@ -17,7 +17,7 @@ from .conftest import dbtop_command
 FIXTURES = Path(__file__).parent / "fixtures" / "projects"
 # Every literal secret planted in the fixtures (values too common to grep for, like "postgres", are left out).
 PLANTED_SECRETS = ("change_me", "3f9c1e7a55d24b0c9a8e7f6d5c4b3a21", "Passw0rd!", "hunter2",
-                   "django-insecure-7qw1x9zv4kpl2m8n5b3c6v0x", "Sup3r-Long-Passphrase-2024")
+                   "django-insecure-7qw1x9zv4kpl2m8n5b3c6v0x", "Sup3r-Long-Passphrase-2024", "Zq8v!m2Lr#t9Wd4Kx")
 
 
 @pytest.fixture

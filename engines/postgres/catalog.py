@@ -15,7 +15,20 @@ from typing import Any
 import asyncpg
 
 from ..snapshot import (
+    ArchiveBacklog,
+    AvoidedTypes,
     Catalog,
+    CatalogSetting,
+    Checkpoints,
+    ColumnRef,
+    DefinerFunction,
+    ForeignKeyTypeMismatch,
+    IndexBloat,
+    MostlyNullIndex,
+    PartitionedTable,
+    PreparedXact,
+    StatementSpill,
+    UnenforcedPolicies,
     ConstraintFacts,
     DatabaseAge,
     ForeignKeyFacts,
@@ -39,6 +52,21 @@ SECTION_PRIVILEGE = {
                  "TO this role)",
     "insecure_connections": "other roles' client addresses need pg_read_all_stats: GRANT pg_monitor TO this role",
     "md5_password_roles": "reading stored password hashes (pg_authid) needs a superuser",
+    "archive_backlog": "pg_ls_archive_statusdir() needs a superuser or pg_monitor: GRANT pg_monitor TO this role",
+    "statement_spills": "other roles' statements need pg_read_all_stats: GRANT pg_monitor TO this role",
+}
+
+# The settings the catalog's rules judge (besides those the collector reads for the panels).
+CATALOG_SETTINGS = ["fsync", "full_page_writes", "synchronous_commit", "data_checksums", "random_page_cost",
+                    "work_mem", "shared_buffers", "max_slot_wal_keep_size", "autovacuum_freeze_max_age",
+                    "autovacuum_multixact_freeze_max_age", "max_wal_size", "checkpoint_timeout", "wal_level"]
+
+# The JSON arrays of catalog_design and the model of their items (None: a list of names).
+DESIGN_SECTIONS: dict[str, type | None] = {
+    "definer_functions": DefinerFunction, "untrusted_languages": None, "public_create_schemas": None,
+    "unenforced_policies": UnenforcedPolicies, "partitioned_tables": PartitionedTable,
+    "avoided_types": AvoidedTypes, "foreign_key_type_mismatches": ForeignKeyTypeMismatch,
+    "unreferenced_id_columns": ColumnRef, "mostly_null_indexes": MostlyNullIndex,
 }
 
 
@@ -78,8 +106,21 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
         bloat = await section("table_bloat", "catalog_table_bloat", [r["oid"] for r in tables])
         if bloat is not None:
             values["table_bloat"] = [TableBloat(**dict(r)) for r in bloat]
+        index_bloat = await section("index_bloat", "catalog_index_bloat", [r["oid"] for r in tables])
+        if index_bloat is not None:
+            values["index_bloat"] = [IndexBloat(**dict(r)) for r in index_bloat]
+        design = await section("design", "catalog_design", [r["oid"] for r in tables])
+        if design is not None:
+            row = design[0]
+            for name, item in DESIGN_SECTIONS.items():
+                items = json.loads(row[name])
+                values[name] = items if item is None else [item(**i) for i in items]
+        else:
+            gaps.update({name: gaps["design"] for name in DESIGN_SECTIONS})
+            del gaps["design"]
     else:
-        gaps["indexes"] = gaps["table_bloat"] = "needs the tables, which could not be read"
+        for name in ("indexes", "table_bloat", "index_bloat", *DESIGN_SECTIONS):
+            gaps[name] = "needs the tables, which could not be read"
     keys = await section("foreign_keys", "catalog_foreign_keys", objects_cap * 4)
     if keys is not None:
         values["foreign_keys"] = [ForeignKeyFacts(**dict(r)) for r in keys]
@@ -116,4 +157,21 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
     insecure = await section("insecure_connections", "catalog_insecure_connections")
     if insecure is not None:
         values["insecure_connections"] = [InsecureConnection(**dict(r)) for r in insecure]
+    prepared = await section("prepared_xacts", "catalog_prepared_xacts")
+    if prepared is not None:
+        values["prepared_xacts"] = [PreparedXact(**dict(r)) for r in prepared]
+    checkpoints = await section("checkpoints", "catalog_checkpoints")
+    if checkpoints:
+        values["checkpoints"] = Checkpoints(**dict(checkpoints[0]))
+    has_statements = bool(checkpoints) and checkpoints[0]["has_statements"]
+    backlog = await section("archive_backlog", "catalog_archive_status")
+    if backlog:
+        values["archive_backlog"] = ArchiveBacklog(**dict(backlog[0]))
+    settings = await section("settings", "catalog_settings", CATALOG_SETTINGS)
+    if settings is not None:
+        values["settings"] = {r["name"]: CatalogSetting(**{k: v for k, v in dict(r).items() if k != "name"})
+                              for r in settings}
+    spills = await section("statement_spills", "catalog_statement_spills") if has_statements else None
+    if spills is not None:
+        values["statement_spills"] = [StatementSpill(**dict(r)) for r in spills]
     return Catalog(**values, gaps=gaps, truncated=truncated, locked_tables=sorted(locked))

@@ -14,6 +14,7 @@ from .alembic import AlembicChain, is_versions_directory, read_alembic_history
 from .config_files import config_kind, driver_findings, read_config_file, tls_findings
 from .django import django_findings, is_django_migration
 from .mongo_uris import mongo_findings
+from .orm_configs import is_js_source, is_orm_file, orm_findings
 from .pools import PoolSetting, pool_findings, pools_in_code, pools_in_config, with_replicas
 from .secrets import committed_secret_findings, weak_password_findings
 
@@ -49,7 +50,8 @@ class ProjectAudit(BaseModel):
 
 def _wanted(rel: str) -> bool:
     name = PurePosixPath(rel).name
-    return name.endswith(".py") or config_kind(rel) is not None or DEPENDENCY_FILE.fullmatch(name) is not None
+    return name.endswith(".py") or config_kind(rel) is not None or DEPENDENCY_FILE.fullmatch(name) is not None \
+        or is_orm_file(rel)
 
 
 def _walk(root: Path) -> tuple[list[str], dict[str, set[str]]]:
@@ -63,8 +65,9 @@ def _walk(root: Path) -> tuple[list[str], dict[str, set[str]]]:
         rel_dir = Path(directory).relative_to(root).as_posix()
         listing[rel_dir] = set(names)
         wanted += [rel for name in names if _wanted(rel := str(PurePosixPath(rel_dir) / name))]
-    # Configuration and dependency files first, so that a cap falls on Python files.
-    return sorted(wanted, key=lambda rel: (rel.endswith(".py") and config_kind(rel) is None, rel)), listing
+    # Configuration and dependency files first, so that a cap falls on Python files, then on JS/TS sources.
+    return sorted(wanted, key=lambda rel: (is_js_source(rel) and config_kind(rel) is None,
+                                           rel.endswith(".py") and config_kind(rel) is None, rel)), listing
 
 
 def _tracked(root: Path) -> set[str] | None:
@@ -178,6 +181,8 @@ def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectA
         if config_kind(rel) is None and not _is_test(rel) and rel not in in_versions:
             pools += pools_in_code(rel, text, service_for(rel))
     pools = with_replicas(pools, replicas)
+    findings += orm_findings({rel: text for rel, text in texts.items() if rel.endswith(".py") or is_orm_file(rel)},
+                             private_names)
     findings += pool_findings(pools, max_connections)
 
     chain = max(chains, key=lambda c: len(c.revisions)) if chains else None

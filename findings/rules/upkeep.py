@@ -11,7 +11,7 @@ from ...engines.snapshot import Snapshot
 from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import duration, size
-from ...engines.quoting import qualified
+from ...engines.quoting import qualified, quote_ident
 
 WRAPAROUND_LIMIT = 2_147_483_648
 
@@ -152,20 +152,34 @@ def xid_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 
 @rule(reads=CATALOG_ONLY)
 def sequence_exhaustion(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    """A sequence runs out at its own maximum or at its column's, whichever is lower: a bigint
+    sequence feeding an integer column fails at 2^31."""
     catalog = catalog_sections(snapshot, "sequences")
     for sequence in catalog.sequences if catalog else []:
-        used = sequence.used_fraction
-        if used is None or used < t.get("maintenance.sequence_used", 0.9):
+        if sequence.last_value is None or sequence.limit <= 0:
+            continue
+        used = max(0, sequence.last_value) / sequence.limit
+        if used < t.get("maintenance.sequence_used", 0.9):
             continue
         name = f"{sequence.schema_name}.{sequence.name}"
+        column = sequence.column_max is not None
+        where = (f"column {sequence.column_table}.{sequence.column_name} ({sequence.column_type})" if column
+                 else f"range ({sequence.data_type})")
+        widen = (f"ALTER TABLE {qualified(sequence.column_schema, sequence.column_table)} ALTER COLUMN "
+                 f"{quote_ident(sequence.column_name)} TYPE bigint;  -- rewrites the table: plan it\n"
+                 if column and sequence.column_name else "-- and ALTER TABLE … ALTER COLUMN … TYPE bigint\n")
         yield Finding(
             id=f"maintenance.sequence_exhaustion:{name}", rule="maintenance.sequence_exhaustion", area="capacity",
             severity=Severity.CRITICAL if used >= 0.98 else Severity.HIGH,
-            title=f"Sequence {name} ({sequence.data_type}) has used {100 * used:.1f}% of its range",
-            evidence=[Evidence(subject=name, detail=f"last_value {sequence.last_value:,} of max {sequence.max_value:,}")],
-            impact="When it reaches the maximum every insert that needs a new value fails.",
+            title=f"Sequence {name} has used {100 * used:.1f}% of its {where}",
+            evidence=[Evidence(subject=name, detail=f"last_value {sequence.last_value:,} of max {sequence.limit:,}"
+                                                    + (f" (the {sequence.column_type} column's; the sequence's "
+                                                       f"own max is {sequence.max_value:,})" if column else ""))],
+            impact="When it reaches the maximum every insert that needs a new value fails"
+                   + (": the column overflows before the sequence does." if column else "."),
             fix="Change the column and the sequence to bigint (a table rewrite: plan it), or reset the sequence if "
                 "old values are free.",
-            statement=f"ALTER SEQUENCE {qualified(sequence.schema_name, sequence.name)} AS bigint "
-                      "MAXVALUE 9223372036854775807;  -- and ALTER TABLE … ALTER COLUMN … TYPE bigint",
+            statement=widen + f"ALTER SEQUENCE {qualified(sequence.schema_name, sequence.name)} AS bigint "
+                              "MAXVALUE 9223372036854775807;",
             addressed_by="runbook:sequence-exhaustion")
+

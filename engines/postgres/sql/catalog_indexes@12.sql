@@ -18,7 +18,8 @@ SELECT n.nspname AS schema_name, t.relname AS "table", c.relname AS name,
        CASE WHEN NOT x.locked THEN pg_get_expr(i.indpred, i.indrelid) END AS predicate,
        i.indexprs IS NOT NULL AS has_expressions,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
-       k.conname AS "constraint", s.idx_scan AS scans,
+       -- pg_stat_user_indexes.idx_scan, called for these indexes only (joined, the view computes every index's)
+       k.conname AS "constraint", pg_stat_get_numscans(i.indexrelid) AS scans,
        c.relpages::bigint * current_setting('block_size')::bigint AS size_bytes
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
@@ -27,6 +28,5 @@ JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am am ON am.oid = c.relam
 CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM locked WHERE relation IN (i.indrelid, i.indexrelid)) AS locked) x
 LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
-LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
 WHERE i.indrelid = ANY ($1::oid[])
 ORDER BY n.nspname, t.relname, c.relname
