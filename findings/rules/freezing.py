@@ -140,7 +140,7 @@ def stale_statistics(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             "(or analyze after the load job).",
         statement="\n".join(f"ANALYZE {qualified(table.schema_name, table.name)};"
                             for table, _, _ in stale[:EVIDENCE_LIMIT]),
-        addressed_by="action:analyze")
+        addressed_by="action:analyze", action_params={"table": stale[0][0].qualified_name})
 
 
 @rule
@@ -169,7 +169,7 @@ def vacuum_behind_inserts(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
         fix="Vacuum them; on PostgreSQL 13+ lower autovacuum_vacuum_insert_scale_factor for insert-only tables "
             "(before 13, schedule a vacuum after bulk loads).",
         statement="\n".join(f"VACUUM (ANALYZE) {qualified(tb.schema_name, tb.name)};" for tb, _ in behind[:EVIDENCE_LIMIT]),
-        addressed_by="action:vacuum")
+        addressed_by="action:vacuum", action_params={"table": behind[0][0].qualified_name})
 
 
 @rule

@@ -44,7 +44,7 @@ def index_bloat(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                 "swapped; needs free disk for the copy). If it bloats again soon, find the cause: long transactions "
                 "holding back vacuum, or mass deletes.",
             statement=f"REINDEX INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};",
-            addressed_by="action:reindex")
+            addressed_by="action:reindex", action_params={"index": name})
 
 
 @rule
@@ -77,7 +77,7 @@ def write_heavy_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             fix="Find the queries that use it (pg_stat_statements, the application's code); if a rare job, let it "
                 "use another index or scan; then drop it.",
             statement=f"DROP INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};",
-            addressed_by="action:drop-index")
+            addressed_by="action:drop-index", action_params={"index": name})
 
 
 @rule
@@ -104,8 +104,7 @@ def mostly_null_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                 "lookups the same; keep the full one if some query asks for IS NULL).",
             statement=f"CREATE INDEX CONCURRENTLY {quote_ident(index.name + '_notnull')} ON {table} ({column}) "
                       f"WHERE {column} IS NOT NULL;\n"
-                      f"DROP INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};",
-            addressed_by="action:create-index")
+                      f"DROP INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};")
 
 
 @rule

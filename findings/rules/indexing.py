@@ -197,5 +197,4 @@ def sequential_scan_heavy_tables(snapshot: Snapshot, t: Thresholds) -> Iterator[
             impact="Each sequential scan reads the whole table: IO and CPU grow with the table, and the cache is "
                    "flushed by it.",
             fix="Find the statements that scan it (Slow queries panel, EXPLAIN) and add the index their WHERE "
-                "clauses need.",
-            addressed_by="action:create-index", action_params={"table": table.qualified_name})
+                "clauses need.")
