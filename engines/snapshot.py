@@ -110,12 +110,18 @@ class Session(Frozen):
 
     @property
     def counts_as_client(self) -> bool:
-        """A client backend (what max_connections limits). A hidden session counts when it has a
-        user and a database, as every client backend has: background processes lack one or both,
-        though autovacuum and parallel workers do not and are counted too."""
-        if self.backend_type is not None:
-            return self.backend_type == "client backend"
-        return self.user is not None and self.database is not None
+        """A client backend (what max_connections limits); see `counts_as_client`."""
+        return counts_as_client(self.backend_type, self.user, self.database)
+
+
+def counts_as_client(backend_type: str | None, user: str | None, database: str | None) -> bool:
+    """A client backend (what max_connections limits). A hidden session (no backend type) counts
+    when it has a user and a database, as every client backend has: background processes lack one or
+    both, though autovacuum and parallel workers do not and are counted too. A function of the row's
+    values, so the collector decides it before building a Session."""
+    if backend_type is not None:
+        return backend_type == "client backend"
+    return user is not None and database is not None
 
 
 class Lock(Frozen):

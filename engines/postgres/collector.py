@@ -28,6 +28,7 @@ from ..snapshot import (
     Activity,
     Backups,
     Blocking,
+    counts_as_client,
     Lock,
     PartStatus,
     PgBackRestStatus,
@@ -380,21 +381,18 @@ class PostgresCollector:
         own = self._own_pids
         sessions = []
         used = hidden = 0
-        # The hot loop of a poll (a thousand rows): Session.counts_as_client and .hidden, spelled out on
-        # the row, so that dbtop's own session is skipped before a model is built for it.
+        # Decided on the row, so that dbtop's own session is skipped before a model is built for it.
         for r in rows:
             row = dict(zip(columns, r))
             query = row["query"]
             if query:
                 row["query"] = redact(query)
-            backend_type = row["backend_type"]
-            if backend_type == "client backend":
+            if counts_as_client(row["backend_type"], row["user"], row["database"]):
                 used += 1
-                if row["pid"] in own and row["application"] == APPLICATION_NAME:
+                if row["backend_type"] is None:  # hidden from this role (Session.hidden)
+                    hidden += 1
+                elif row["pid"] in own and row["application"] == APPLICATION_NAME:
                     continue
-            elif backend_type is None and row["user"] is not None and row["database"] is not None:
-                used += 1
-                hidden += 1
             sessions.append(build(row))
         return sessions, used, hidden
 
