@@ -24,6 +24,10 @@ class WatchPolicy(BaseModel):
     retention_keep: int = 3
     verify_target: str | None = Field(default=None, description="the profile whose server test-restores backups")
     pgbackrest_timeout_s: float = 10.0
+    pgbackrest_stanza: str | None = Field(default=None, description="the profile's stanza: read, backed up and "
+                                                                    "verified by name")
+    pgbackrest_config: str | None = None
+    pgbackrest_user: str | None = Field(default=None, description="the OS user pgBackRest runs as")
     thresholds: dict[str, float] = Field(default_factory=dict)
 
     def freshness_for(self, schema: str, name: str) -> float:

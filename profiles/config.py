@@ -15,6 +15,9 @@
     refresh_interval = 2.0
     retention_keep = 3
     verify_target = "scratch-db"
+    pgbackrest_stanza = "main"
+    pgbackrest_config = "/etc/pgbackrest/pgbackrest.conf"
+    pgbackrest_user = "postgres"
     freshness = { default = "1h", "analytics.daily_sales" = "26h" }
     data_age_columns = { "analytics.daily_sales" = "day" }
     thresholds = { "connections.high_pct" = 75 }
@@ -50,6 +53,9 @@ SECRET_KEY = re.compile(r"(^|_)(password|passwd|pgpassword|secret)$", re.IGNOREC
 SECRET_IN_VALUE = re.compile(r"://[^/@:\s]*:[^@/\s]+@|\bpassword\s*=", re.IGNORECASE)
 # Options with a field of their own, or secrets, are not accepted in `options`.
 OPTIONS_WITH_FIELDS = {"sslmode": "tls_mode", "sslrootcert": "ca_file", "connect_timeout": "connect_timeout"}
+# What pgBackRest accepts as a stanza name in practice (it becomes a directory and a config section).
+STANZA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+OS_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 class ProfileError(TargetError):
@@ -140,6 +146,11 @@ class Profile(BaseModel):
     verify_target: ProfileName | None = Field(default=None,
                                               description="the profile whose server test-restores backups "
                                                           "(default: the profile's own server)")
+    pgbackrest_stanza: str | None = Field(default=None, description="the pgBackRest stanza backing up this server")
+    pgbackrest_config: str | None = Field(default=None, description="pgBackRest's configuration file, an absolute path "
+                                                                    "(default: pgBackRest's own)")
+    pgbackrest_user: str | None = Field(default=None, description="the OS user pgBackRest runs as: the one that owns "
+                                                                  "the repository (default: dbtop's own user)")
     freshness: dict[str, Duration] = Field(default_factory=dict)
     data_age_columns: dict[str, str] = Field(default_factory=dict,
                                              description="materialized view -> the timestamp column its data age is read from")
@@ -167,8 +178,37 @@ class Profile(BaseModel):
                 raise ValueError(f"{host!r} is not a host: give a host name, an IP address or a socket directory")
         return hosts
 
+    @field_validator("pgbackrest_stanza")
+    @classmethod
+    def _stanza_name(cls, value: str | None) -> str | None:
+        if value is not None and not STANZA_NAME.match(value):
+            raise ValueError(f"{value!r} is not a pgBackRest stanza name: use letters, digits, '-', '_' and '.', "
+                             "as in the [STANZA] section of pgbackrest.conf")
+        return value
+
+    @field_validator("pgbackrest_config")
+    @classmethod
+    def _absolute_config(cls, value: str | None) -> str | None:
+        if value is not None and not os.path.isabs(os.path.expanduser(value)):
+            raise ValueError(f"{value!r} is not an absolute path: pgBackRest cannot open a relative --config; "
+                             "give the file's full path")
+        return value
+
+    @field_validator("pgbackrest_user")
+    @classmethod
+    def _os_user(cls, value: str | None) -> str | None:
+        if value is not None and not OS_USER_NAME.match(value):
+            raise ValueError(f"{value!r} is not an OS user name: give the user that owns the pgBackRest "
+                             "repository (usually postgres)")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
+        if (self.pgbackrest_config or self.pgbackrest_user) and not self.pgbackrest_stanza:
+            raise ValueError("pgbackrest_config and pgbackrest_user apply to a pgBackRest stanza: "
+                             "set pgbackrest_stanza too")
+        if self.pgbackrest_stanza and self.engine != "postgres":
+            raise ValueError("pgbackrest_stanza applies to PostgreSQL profiles only")
         if self.engine == "postgres":
             for key in self.options:
                 if key in OPTIONS_WITH_FIELDS:

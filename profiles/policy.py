@@ -19,6 +19,9 @@ def watch_policy(profile: Profile) -> WatchPolicy:
         values["retention_s"] = profile.retention.total_seconds()
     if profile.verify_target:
         values["verify_target"] = profile.verify_target
+    for key in ("pgbackrest_stanza", "pgbackrest_config", "pgbackrest_user"):
+        if getattr(profile, key):
+            values[key] = getattr(profile, key)
     if profile.retention_keep is not None:
         values["retention_keep"] = profile.retention_keep
     return WatchPolicy(**values)

@@ -529,3 +529,33 @@ thresholds = { "connections.high_pct" = 70 }
     defaults = watch_policy(Profile(name="plain"))
     assert defaults.rpo_s == 86400 and defaults.retention_s == 7 * 86400 and defaults.retention_keep == 3
     assert defaults.freshness_for("public", "v") == 4 * 3600 and defaults.backup_dir is None
+
+
+def test_a_profile_names_its_pgbackrest_stanza_config_and_user(tmp_path):
+    from dbtop.profiles.policy import watch_policy
+
+    path = tmp_path / "config.toml"
+    path.write_text("""
+[profiles.prod]
+host = "db1"
+pgbackrest_stanza = "main"
+pgbackrest_config = "/etc/pgbackrest/pgbackrest.conf"
+pgbackrest_user = "postgres"
+""")
+    policy = watch_policy(load_config(path).get("prod"))
+    assert (policy.pgbackrest_stanza, policy.pgbackrest_config, policy.pgbackrest_user) == (
+        "main", "/etc/pgbackrest/pgbackrest.conf", "postgres")
+    assert watch_policy(Profile(name="plain")).pgbackrest_stanza is None
+    wrong = {
+        'pgbackrest_stanza = "main prod"': "key 'pgbackrest_stanza': 'main prod' is not a pgBackRest stanza name",
+        'pgbackrest_stanza = "main"\npgbackrest_config = "pgbackrest.conf"':
+            "key 'pgbackrest_config': 'pgbackrest.conf' is not an absolute path: pgBackRest cannot open a relative",
+        'pgbackrest_config = "/etc/pgbackrest.conf"': "pgbackrest_config and pgbackrest_user apply to a pgBackRest "
+                                                      "stanza: set pgbackrest_stanza too",
+        'pgbackrest_stanza = "main"\npgbackrest_user = "Post Gres"': "'Post Gres' is not an OS user name",
+    }
+    for lines, message in wrong.items():
+        path.write_text(f'[profiles.prod]\nhost = "db1"\n{lines}\n')
+        with pytest.raises(ProfileError) as raised:
+            load_config(path)
+        assert message in str(raised.value) and "\n" not in str(raised.value)
