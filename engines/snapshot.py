@@ -405,10 +405,26 @@ class WalArchiving(Frozen):
         return self.last_archived_at is None or self.last_failed_at > self.last_archived_at
 
 
+class PgBackRestArchive(Frozen):
+    """A stanza's WAL archive as `pgbackrest info` reports it: the oldest and newest segment kept,
+    the window a point-in-time restore can reach (from the oldest backup's start onwards)."""
+
+    stanza: str
+    id: str = Field(description="e.g. 15-1: the PostgreSQL version and the stanza's database id")
+    min: str | None = None
+    max: str | None = None
+
+
 class PgBackRestStatus(Frozen):
     available: bool = Field(description="the pgbackrest command exists here")
+    profile_stanza: str | None = Field(default=None, description="the stanza the profile names; None: every "
+                                                                 "stanza pgBackRest's configuration lists")
     stanzas: list[str] = Field(default_factory=list)
     error: str | None = None
+    archives: list[PgBackRestArchive] = Field(default_factory=list)
+    backup_running: list[str] = Field(default_factory=list, description="stanzas whose backup lock is held")
+    system_ids: dict[str, str] = Field(default_factory=dict, description="stanza -> the system identifier of "
+                                                                         "the cluster it backs up now")
 
 
 class Backups(Frozen):

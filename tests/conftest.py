@@ -22,7 +22,7 @@ from dbtop.profiles.target import Target, resolve_target
 # A test is `server` when it uses a fixture that starts PostgreSQL, or it or one of its fixtures calls
 # a helper that does; `tmux` when it drives dbtop in a tmux terminal; `slow` when it took over five
 # seconds (`pytest --durations=25`). Markers are registered in pyproject.toml and checked strictly.
-SERVER_FIXTURES = {"pg", "standby", "start_cluster", "demo"}
+SERVER_FIXTURES = {"pg", "standby", "start_cluster", "demo", "pgbackrest_repo"}
 SERVER_HELPERS = {"LocalCluster", "_start_cluster", "start_demo"}
 SERVER_MODULES = {"test_bench_app"}  # bench/app.py starts its own cluster
 TMUX_FIXTURES = {"terminal"}
@@ -113,6 +113,27 @@ def standby(pg: LocalCluster) -> LocalCluster:
     replica = pg.create_standby()
     yield replica
     replica.destroy()
+
+
+@pytest.fixture(scope="session")
+def pgbackrest_repo():
+    """A real pgBackRest repository (tests/pgbackrest_repo.py): a cluster of its own archiving into a
+    stanza, with a full and an incr backup. Tests may add backups; none may break the stanza."""
+    from .pgbackrest_repo import make_repo, pgbackrest_executable, pgbackrest_settings
+
+    pgbackrest_executable()  # fails, naming the package, when pgBackRest is missing
+    try:
+        find_bindir()
+    except ServerBinariesMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cluster = LocalCluster()
+    base = cluster.base_dir / "pgbr"
+    try:
+        cluster.initdb(settings=pgbackrest_settings(base), preload_statements=False)
+        cluster.start()
+        yield make_repo(cluster, base)
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The backup inventory as an operator reads it: real files in dbtop's metadata format (written by
 write_metadata, the format under test), foreign and broken files, retention marks, the recovery
-point, and pgBackRest through a stand-in executable printing its documented JSON."""
+point, and pgBackRest: its JSON as recorded (the parser), and a real pgBackRest (the session's
+repository, a configuration of its own, one that hangs)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import os
 import select
 import shutil
 import signal
-import stat
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -37,6 +37,7 @@ from dbtop.engines.backups.inventory import (
     scan_backup_directory,
     write_metadata,
 )
+from dbtop.engines.backups.pgbackrest import PgBackRestCommand
 from dbtop.engines.snapshot import BackupEntry, PgBackRestStatus
 
 DAY = 86400.0
@@ -364,21 +365,25 @@ def test_recovery_point_is_the_newest_verified_backup(tmp_path):
     assert recovery_point([e for e in entries if e.status != "verified"], now) == (None, None)
 
 
-async def test_the_whole_inventory_joins_directory_and_pgbackrest_and_never_raises(tmp_path, monkeypatch):
+async def test_the_whole_inventory_joins_directory_and_pgbackrest_and_never_raises(tmp_path, monkeypatch,
+                                                                                   pgbackrest_repo):
     now = datetime.now(timezone.utc)
     backups_dir = tmp_path / "backups"
     backups_dir.mkdir()
     dbtop_backup(backups_dir, "app.dump", now - timedelta(days=9), "passed")
     dbtop_backup(backups_dir, "app-new.dump", now - timedelta(days=1))
-    fake_pgbackrest(tmp_path, monkeypatch, f"cat {info_file(tmp_path)}\n")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # no journaled verification
 
     backups, pgbackrest = await collect_backup_inventory(backups_dir, rpo_s=DAY, retention_s=7 * DAY, keep=1,
-                                                         now=now)
+                                                         pgbackrest=pgbackrest_repo.command, now=now)
 
     assert backups.directory == str(backups_dir) and backups.directory_error is None
-    assert pgbackrest.stanzas == ["main", "reports"]
-    names = [e.name for e in backups.entries]
-    assert names[:2] == ["app-new.dump", "app.dump"] and len(names) == 5  # newest first, pgBackRest's older
+    assert pgbackrest.stanzas == [pgbackrest_repo.stanza] and pgbackrest.error is None
+    labels = {f"{pgbackrest_repo.stanza}/{label}" for label in pgbackrest_repo.labels}
+    rest = {e.name: e for e in backups.entries if e.origin == "pgbackrest"}
+    assert labels <= set(rest) and all(e.status == "unverified" for e in rest.values())
+    dumps = [e.name for e in backups.entries if e.origin == "dbtop"]
+    assert dumps == ["app-new.dump", "app.dump"]  # newest first
     # keep=1 would prune app.dump, but it is the only verified backup: the recovery point stays
     assert not any(e.prune for e in backups.entries)
     assert backups.newest_verified_at == now - timedelta(days=9) and backups.recovery_point_age_s == 9 * DAY
@@ -455,28 +460,20 @@ PGBACKREST_INFO = [
 ]
 
 
-def info_file(tmp_path: Path) -> Path:
-    path = tmp_path / "info.json"
-    path.write_text(json.dumps(PGBACKREST_INFO))
-    return path
+def pgbackrest_config(tmp_path: Path, global_lines: str) -> PgBackRestCommand:
+    """A configuration of pgBackRest's own for one test, its log and lock paths under `tmp_path`."""
+    config = tmp_path / "pgbackrest.conf"
+    config.write_text(f"[global]\nlog-path={tmp_path}\nlock-path={tmp_path}\nlog-level-file=off\n{global_lines}")
+    return PgBackRestCommand(config=str(config))
 
 
-def fake_pgbackrest(tmp_path: Path, monkeypatch, script: str) -> None:
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    exe = bindir / "pgbackrest"
-    # answers only the exact invocation dbtop must make
-    exe.write_text('#!/bin/sh\n[ "$*" = "--output=json info" ] || { echo "ERROR: unexpected: $*" >&2; exit 31; }\n'
-                   + script)
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-
-
-async def test_pgbackrest_backups_are_listed_with_their_stanza_problems(tmp_path, monkeypatch):
-    fake_pgbackrest(tmp_path, monkeypatch, f"cat {info_file(tmp_path)}\n")
-    status, entries = await read_pgbackrest()
+def test_pgbackrest_backups_are_listed_with_their_stanza_problems():
+    status, entries = parse_pgbackrest_info(json.dumps(PGBACKREST_INFO))
     assert status.available and status.stanzas == ["main", "reports"]
     assert status.error == "stanza reports: missing stanza path (repo1: missing stanza path)"
+    assert status.system_ids == {"main": "7147741414128675215"} and status.backup_running == []
+    assert [(a.stanza, a.id, a.min, a.max) for a in status.archives] == [
+        ("main", "15-1", "000000010000000000000001", "000000010000000000000009")]
     found = by_name(entries)
     full, diff, incr = (found[f"main/{FULL}"], found[f"main/{FULL}_20261102-010000D"],
                         found[f"main/{FULL}_20261103-010000I"])
@@ -494,44 +491,74 @@ async def test_pgbackrest_backups_are_listed_with_their_stanza_problems(tmp_path
     assert pruned(marked) == [] and recovery_point(entries, datetime.now(timezone.utc)) == (None, None)
 
 
+def test_a_running_backup_and_the_recorded_2_45_output_are_read():
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "pgbackrest-info-2.45.json").read_text())
+    recorded[0]["status"]["lock"]["backup"]["held"] = True
+    status, entries = parse_pgbackrest_info(json.dumps(recorded))
+    assert status.backup_running == ["demo"] and status.system_ids == {"demo": "7713114681688185047"}
+    assert [a.max for a in status.archives] == ["000000010000000000000007"]
+    assert [(e.name, e.backup_type, e.size_bytes) for e in entries] == [
+        ("demo/20261128-070419F", "full", 4611016), ("demo/20261128-070419F_20261128-070421I", "incr", 255328)]
+
+
 def test_odd_pgbackrest_output_is_an_error_line_not_a_crash():
-    assert parse_pgbackrest_info("[]") == ([], [], None)
-    assert "not JSON" in parse_pgbackrest_info("WARN: something\n")[2]
-    assert "not a list of stanzas" in parse_pgbackrest_info('{"name": "main"}')[2]
-    odd = [{"name": "main", "status": {"code": 0, "message": "ok"},
+    status, entries = parse_pgbackrest_info("[]")
+    assert (status.stanzas, entries, status.error) == ([], [], None)
+    assert "not JSON" in parse_pgbackrest_info("WARN: something\n")[0].error
+    assert "not a list of stanzas" in parse_pgbackrest_info('{"name": "main"}')[0].error
+    odd = [{"name": "main", "status": {"code": 0, "message": "ok"}, "archive": ["x", {"min": "1"}],
+            "db": [{"system-id": "not a number"}],
             "backup": [{"label": "L1", "type": "full", "timestamp": {"start": "yesterday"}, "info": "big"},
                        "not a backup"]}]
-    names, entries, error = parse_pgbackrest_info(json.dumps(odd))
-    assert names == ["main"] and error is None
+    status, entries = parse_pgbackrest_info(json.dumps(odd))
+    assert status.stanzas == ["main"] and status.error is None and status.archives == [] and status.system_ids == {}
     assert [(e.name, e.started_at, e.size_bytes) for e in entries] == [("main/L1", None, None)]
 
 
-async def test_pgbackrest_with_no_stanza_is_available_and_empty(tmp_path, monkeypatch):
-    fake_pgbackrest(tmp_path, monkeypatch, "echo '[]'\n")
-    status, entries = await read_pgbackrest()
+async def test_pgbackrest_with_no_stanza_is_available_and_empty(tmp_path):
+    (tmp_path / "repo").mkdir()
+    status, entries = await read_pgbackrest(pgbackrest_config(tmp_path, f"repo1-path={tmp_path / 'repo'}\n"))
     assert status == PgBackRestStatus(available=True, stanzas=[], error=None) and entries == []
 
 
-async def test_pgbackrest_that_hangs_is_killed_and_said(tmp_path, monkeypatch):
-    child_pid = tmp_path / "child.pid"
-    fake_pgbackrest(tmp_path, monkeypatch, f"sleep 60 & echo $! > {child_pid}\nwait\n")
-    started = time.monotonic()
-    status, entries = await read_pgbackrest(timeout_s=1)
-    assert time.monotonic() - started < 3
+def pgbackrest_processes(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+async def test_pgbackrest_that_hangs_is_killed_and_said(tmp_path):
+    """A real pgBackRest whose S3 repository accepts the connection and never answers."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        command = pgbackrest_config(tmp_path, (
+            "repo1-type=s3\nrepo1-path=/repo\nrepo1-s3-bucket=dbtop-test\nrepo1-s3-endpoint=127.0.0.1\n"
+            f"repo1-storage-port={silent.getsockname()[1]}\nrepo1-s3-region=us-east-1\nrepo1-s3-key=test\n"
+            "repo1-s3-key-secret=not-a-secret\nrepo1-storage-verify-tls=n\n"))
+        started = time.monotonic()
+        status, entries = await read_pgbackrest(command, timeout_s=1)
+        assert time.monotonic() - started < 3
     assert status.available and status.error == "pgbackrest info did not answer within 1 s" and entries == []
-    stat_file = Path(f"/proc/{child_pid.read_text().strip()}/stat")
     deadline = time.monotonic() + 2
-    while stat_file.exists() and stat_file.read_text().split(") ")[-1][0] != "Z" and time.monotonic() < deadline:
+    while pgbackrest_processes(command.config) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not stat_file.exists() or stat_file.read_text().split(") ")[-1][0] == "Z"  # the child was killed too
+    assert pgbackrest_processes(command.config) == []  # killed, with anything it started
 
 
-async def test_pgbackrest_that_fails_shows_its_last_error_line(tmp_path, monkeypatch):
-    fake_pgbackrest(tmp_path, monkeypatch,
-                    "echo 'P00   INFO: info command begin' >&2\n"
-                    "echo 'ERROR: [055]: unable to load info file' >&2\nexit 1\n")
-    status, entries = await read_pgbackrest()
-    assert status.error == "pgbackrest info failed: ERROR: [055]: unable to load info file" and entries == []
+async def test_pgbackrest_that_fails_shows_its_last_error_line(tmp_path):
+    missing = tmp_path / "nowhere.conf"
+    status, entries = await read_pgbackrest(PgBackRestCommand(config=str(missing)))
+    assert status.error == f"pgbackrest info failed: ERROR: [055]: unable to open missing file '{missing}' for read"
+    assert entries == []
 
 
 async def test_without_pgbackrest_it_is_simply_not_available(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """The backup inventory: files written in dbtop's metadata format, foreign and broken files, retention,
-the recovery point, pgBackRest (a stand-in executable printing its documented JSON), and WAL archiving
+the recovery point, pgBackRest (a real repository, the profile's stanza), and WAL archiving
 on a real server whose archive_command fails."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import json
 import os
-import stat
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ from dbtop.engines.backups.inventory import (
     scan_backup_directory,
     write_metadata,
 )
+from dbtop.engines.backups.pgbackrest import PgBackRestCommand
 from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.findings.engine import evaluate
@@ -157,67 +157,31 @@ def test_default_directory_is_per_profile_under_the_xdg_data_dir(tmp_path, monke
     assert adhoc.parent == tmp_path / "dbtop" / "backups" and "/" not in adhoc.name and "db1" in adhoc.name
 
 
-PGBACKREST_INFO = [
-    {"name": "main", "status": {"code": 0, "message": "ok"},
-     "db": [{"id": 1, "system-id": 7000000000000000001, "version": "15"}],
-     "archive": [{"database": {"id": 1, "repo-key": 1}, "id": "15-1", "min": "000000010000000000000001",
-                  "max": "000000010000000000000009"}],
-     "backup": [
-         {"label": "20261120-010000F", "type": "full", "error": False, "prior": None,
-          "timestamp": {"start": 1795136400, "stop": 1795137000},
-          "info": {"size": 2_000_000_000, "delta": 2_000_000_000, "repository": {"size": 400_000_000,
-                                                                                 "delta": 400_000_000}},
-          "database": {"id": 1, "repo-key": 1}, "backrest": {"format": 5, "version": "2.54.0"},
-          "archive": {"start": "000000010000000000000002", "stop": "000000010000000000000002"}},
-         {"label": "20261120-010000F_20261121-010000D", "type": "diff", "error": False,
-          "timestamp": {"start": 1795222800, "stop": 1795223000},
-          "info": {"size": 2_000_000_000, "delta": 90_000_000, "repository": {"size": 20_000_000, "delta": 20_000_000}},
-          "database": {"id": 1, "repo-key": 1}, "backrest": {"format": 5, "version": "2.54.0"}},
-         {"label": "20261120-010000F_20261122-010000I", "type": "incr", "error": True,
-          "timestamp": {"start": 1795309200, "stop": 1795309300},
-          "info": {"size": 2_000_000_000, "delta": 10_000_000, "repository": {"size": 3_000_000, "delta": 3_000_000}},
-          "database": {"id": 1, "repo-key": 1}, "backrest": {"format": 5, "version": "2.54.0"}},
-     ]},
-    {"name": "reports", "status": {"code": 1, "message": "missing stanza path"}, "db": [], "backup": []},
-]
+async def test_pgbackrest_backups_join_the_inventory(pgbackrest_repo, tmp_path, monkeypatch):
+    """The profile's stanza, read from a real repository into the collector's snapshot."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    repo = pgbackrest_repo
+    collector = PostgresCollector(resolve_target(repo.cluster.dsn()), policy=repo.policy(tmp_path))
+    try:
+        snap = await collector.snapshot()
+    finally:
+        await collector.close()
+    rest = snap.postgres.pgbackrest
+    assert rest.available and rest.profile_stanza == repo.stanza and rest.stanzas == [repo.stanza]
+    assert snap.postgres.archiving.enabled and not snap.postgres.archiving.failing
+    found = by_name(snap.backups.entries)
+    full, incr = (found[f"{repo.stanza}/{label}"] for label in repo.labels[:2])
+    assert (full.backup_type, incr.backup_type) == ("full", "incr")
+    assert full.status == incr.status == "unverified" and 0 < incr.size_bytes < full.size_bytes
+    assert snap.backups.newest_verified_at is None  # info proves no restore; nothing was verified here
 
 
-def fake_pgbackrest(tmp_path: Path, monkeypatch, script: str) -> None:
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    exe = bindir / "pgbackrest"
-    exe.write_text("#!/bin/sh\n" + script)
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
-
-
-async def test_pgbackrest_backups_join_the_inventory(tmp_path, monkeypatch):
-    (tmp_path / "info.json").write_text(json.dumps(PGBACKREST_INFO))
-    fake_pgbackrest(tmp_path, monkeypatch, f'[ "$1 $2" = "--output=json info" ] || exit 9\ncat {tmp_path}/info.json\n')
-    status, entries = await read_pgbackrest()
-    assert status.available and status.stanzas == ["main", "reports"]
-    assert "missing stanza path" in status.error
-    found = by_name(entries)
-    full = found["main/20261120-010000F"]
-    assert full.backup_type == "full" and full.size_bytes == 400_000_000 and full.status == "unverified"
-    assert full.finished_at == datetime.fromtimestamp(1795137000, timezone.utc)
-    assert found["main/20261120-010000F_20261121-010000D"].backup_type == "diff"
-    incr = found["main/20261120-010000F_20261122-010000I"]
-    assert incr.status == "verification_failed" and "checksum" in incr.problem
-
-
-async def test_pgbackrest_that_hangs_or_fails_is_reported_not_waited_for(tmp_path, monkeypatch):
-    fake_pgbackrest(tmp_path, monkeypatch, "sleep 30\n")
-    started = time.monotonic()
-    status, entries = await read_pgbackrest(timeout_s=1)
-    assert time.monotonic() - started < 3
-    assert "did not answer within 1 s" in status.error and entries == []
-
-    failing = tmp_path / "failing"
-    failing.mkdir()
-    fake_pgbackrest(failing, monkeypatch, "echo 'ERROR: [055]: unable to load info file' >&2\nexit 55\n")
-    status, _ = await read_pgbackrest()
-    assert status.error == "pgbackrest info failed: ERROR: [055]: unable to load info file"
+async def test_a_stanza_the_repository_lacks_is_said(pgbackrest_repo, tmp_path):
+    missing = PgBackRestCommand(stanza="no_such_stanza", config=str(pgbackrest_repo.config),
+                                user=pgbackrest_repo.os_user)
+    status, entries = await read_pgbackrest(missing)
+    assert status.stanzas == ["no_such_stanza"] and entries == []
+    assert status.error.startswith("stanza no_such_stanza: missing stanza path")
 
 
 async def test_without_pgbackrest_it_is_simply_not_available(monkeypatch, tmp_path):

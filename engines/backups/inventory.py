@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import tempfile
 from datetime import datetime, timezone
@@ -30,7 +29,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ..parts import PartFailed
 from ..policy import WatchPolicy
-from ..snapshot import BackupEntry, Backups, PgBackRestStatus
+from ..snapshot import BackupEntry, Backups, PgBackRestArchive, PgBackRestStatus
+from .pgbackrest import JournalVerifications, PgBackRestCommand, mark_verified
 
 METADATA_SUFFIX = ".dbtop.json"
 FOREIGN_SUFFIXES = (".dump", ".sql.gz", ".sql", ".tar", ".backup", ".archive", ".archive.gz")  # .archive*: mongodump
@@ -467,8 +467,9 @@ def _pgbackrest_entry(stanza: str, backup: dict[str, Any], versions: dict[tuple,
         size_bytes=_count(repository.get("delta", repository.get("size"))))
 
 
-def parse_pgbackrest_info(text: str) -> tuple[list[str], list[BackupEntry], str | None]:
-    """Stanzas, backups and a one-line error from `pgbackrest --output=json info`; never raises.
+def parse_pgbackrest_info(text: str) -> tuple[PgBackRestStatus, list[BackupEntry]]:
+    """What `pgbackrest --output=json info` says (the status, with `available` set) and its backups;
+    never raises.
 
     A backup is named `<stanza>/<label>` (labels are timestamps: two stanzas can share one). Its
     `size_bytes` is `info.repository.delta`: what this backup itself occupies in the repository,
@@ -476,31 +477,50 @@ def parse_pgbackrest_info(text: str) -> tuple[list[str], list[BackupEntry], str 
     it excludes the prior backups it needs; `info.size` is the database's size, not the backup's).
     Every backup is `unverified` (pgbackrest info proves no restore), or `verification_failed` when
     pgBackRest flags page checksum errors (`error: true`). A stanza whose status code is not 0 is
-    named in the error with pgBackRest's message."""
+    named in the error with pgBackRest's message (code 2, "no valid backups", is said too). The
+    status also carries each stanza's WAL archive range (`archive[].min/max`), whether a backup is
+    running (its lock held), and the system identifier of the cluster it backs up now (the last
+    `db` entry: a stanza upgraded by stanza-upgrade lists the older ones first)."""
+    status = PgBackRestStatus(available=True)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        return [], [], f"pgbackrest info printed something that is not JSON ({exc.msg} at line {exc.lineno})"
+        return status.model_copy(update={"error": f"pgbackrest info printed something that is not JSON "
+                                                  f"({exc.msg} at line {exc.lineno})"}), []
     if not isinstance(document, list):
-        return [], [], "pgbackrest info printed an unexpected document (not a list of stanzas)"
+        return status.model_copy(update={"error": "pgbackrest info printed an unexpected document "
+                                                  "(not a list of stanzas)"}), []
     names: list[str] = []
     entries: list[BackupEntry] = []
     errors: list[str] = []
+    archives: list[PgBackRestArchive] = []
+    running: list[str] = []
+    system_ids: dict[str, str] = {}
     for stanza in document:
         if not isinstance(stanza, dict):
             errors.append("pgbackrest info listed something that is not a stanza")
             continue
         name = str(stanza.get("name", "?"))
         names.append(name)
-        status = _dict(stanza.get("status"))
-        if status.get("code", 0) != 0:
-            message = str(status.get("message") or f"status code {status.get('code')}")
+        state = _dict(stanza.get("status"))
+        if state.get("code", 0) != 0:
+            message = str(state.get("message") or f"status code {state.get('code')}")
             repos = [f"repo{r.get('key', '?')}: {_dict(r.get('status')).get('message', '?')}"
                      for r in _list(stanza.get("repo"))
                      if isinstance(r, dict) and _dict(r.get("status")).get("code", 0) != 0]
             errors.append(f"stanza {name}: {message}" + (f" ({', '.join(repos)})" if repos else ""))
-        versions = {(db.get("id"), db.get("repo-key")): str(db.get("version"))
-                    for db in _list(stanza.get("db")) if isinstance(db, dict)}
+        if _dict(_dict(state.get("lock")).get("backup")).get("held") is True:
+            running.append(name)
+        databases = [db for db in _list(stanza.get("db")) if isinstance(db, dict)]
+        versions = {(db.get("id"), db.get("repo-key")): str(db.get("version")) for db in databases}
+        if databases and _count(databases[-1].get("system-id")) is not None:
+            system_ids[name] = str(databases[-1]["system-id"])
+        for archive in _list(stanza.get("archive")):
+            if isinstance(archive, dict) and archive.get("id"):
+                archives.append(PgBackRestArchive(
+                    stanza=name, id=str(archive["id"]),
+                    min=str(archive["min"]) if archive.get("min") else None,
+                    max=str(archive["max"]) if archive.get("max") else None))
         for backup in _list(stanza.get("backup")):
             if not isinstance(backup, dict):
                 continue
@@ -510,23 +530,29 @@ def parse_pgbackrest_info(text: str) -> tuple[list[str], list[BackupEntry], str 
                 errors.append(f"stanza {name}: backup {backup.get('label', '?')} not understood: "
                               f"{str(exc).splitlines()[0]}")
     error = "; ".join(errors)
-    return names, entries, (error[:500] if error else None)
+    return status.model_copy(update={"stanzas": names, "error": error[:500] if error else None,
+                                     "archives": archives, "backup_running": running,
+                                     "system_ids": system_ids}), entries
 
 
-async def read_pgbackrest(*, timeout_s: float = 10.0,
-                          command: str = "pgbackrest") -> tuple[PgBackRestStatus, list[BackupEntry]]:
-    """pgBackRest's backups, when `command` is on PATH (otherwise `available=False`). Runs
-    `pgbackrest --output=json info` and never waits longer than `timeout_s`: past it the command
-    and anything it started are killed. Never raises (but is cancellable, and then kills it too)."""
-    executable = shutil.which(command)
+async def read_pgbackrest(command: PgBackRestCommand | None = None, *,
+                          timeout_s: float = 10.0) -> tuple[PgBackRestStatus, list[BackupEntry]]:
+    """pgBackRest's backups, when it is installed (otherwise `available=False`). Runs
+    `pgbackrest [--config=…] [--stanza=…] --output=json info` as `command` says (the profile's stanza,
+    configuration and OS user; by default every stanza of the default configuration) and never waits
+    longer than `timeout_s`: past it the command and anything it started are killed. Never raises
+    (but is cancellable, and then kills it too)."""
+    command = command or PgBackRestCommand()
+    named = PgBackRestStatus(available=True, profile_stanza=command.stanza)
+    executable = command.found()
     if executable is None:
-        return PgBackRestStatus(available=False), []
+        return PgBackRestStatus(available=False, profile_stanza=command.stanza), []
     try:
         process = await asyncio.create_subprocess_exec(
-            executable, "--output=json", "info", stdin=asyncio.subprocess.DEVNULL,
+            *command.argv("--output=json", "info", executable=executable), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
     except OSError as exc:
-        return PgBackRestStatus(available=True, error=f"pgbackrest could not be started: {exc.strerror or exc}"), []
+        return named.model_copy(update={"error": f"pgbackrest could not be started: {exc.strerror or exc}"}), []
 
     def kill() -> None:
         # The whole session: a child left holding the output pipe would keep communicate() waiting.
@@ -538,16 +564,16 @@ async def read_pgbackrest(*, timeout_s: float = 10.0,
     except asyncio.TimeoutError:
         kill()
         await process.wait()
-        return PgBackRestStatus(available=True, error=f"pgbackrest info did not answer within {timeout_s:g} s"), []
+        return named.model_copy(update={"error": f"pgbackrest info did not answer within {timeout_s:g} s"}), []
     except BaseException:
         kill()
         raise
     if process.returncode != 0:
         lines = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
         last = lines[-1][:300] if lines else f"exit status {process.returncode}"
-        return PgBackRestStatus(available=True, error=f"pgbackrest info failed: {last}"), []
-    stanzas, entries, error = parse_pgbackrest_info(out.decode(errors="replace"))
-    return PgBackRestStatus(available=True, stanzas=stanzas, error=error), entries
+        return named.model_copy(update={"error": f"pgbackrest info failed: {last}"}), []
+    status, entries = parse_pgbackrest_info(out.decode(errors="replace"))
+    return status.model_copy(update={"profile_stanza": command.stanza}), entries
 
 
 # -- the whole inventory --------------------------------------------------------------------------
@@ -563,11 +589,14 @@ def build_backups(*, directory: Path | None, directory_error: str | None, entrie
 
 
 async def collect_backup_inventory(directory: Path, *, rpo_s: float, retention_s: float, keep: int,
-                                   pgbackrest_timeout_s: float = 10.0,
+                                   pgbackrest_timeout_s: float = 10.0, pgbackrest: PgBackRestCommand | None = None,
+                                   verifications: JournalVerifications | None = None,
                                    now: datetime | None = None) -> tuple[Backups, PgBackRestStatus]:
     """The whole inventory, and what pgBackRest said: the directory scanned on a thread (a slow disk
-    never stalls the event loop) while pgBackRest is asked. Never raises: a failure is said in
-    `directory_error` or the status's `error`."""
+    never stalls the event loop) while pgBackRest is asked (as `pgbackrest` says: the profile's
+    stanza, configuration and OS user). pgBackRest's backups that a journaled `pgbackrest verify`
+    found valid are `verified` (`verifications`: dbtop's journal by default). Never raises: a
+    failure is said in `directory_error` or the status's `error`."""
     now = now or datetime.now(timezone.utc)
 
     async def scan() -> tuple[list[BackupEntry], str | None]:
@@ -576,13 +605,17 @@ async def collect_backup_inventory(directory: Path, *, rpo_s: float, retention_s
         except Exception as exc:  # noqa: BLE001 - a bug or an odd file system must not cost the snapshot
             return [], f"scanning {directory} failed: {type(exc).__name__}: {exc}"
 
-    async def pgbackrest() -> tuple[PgBackRestStatus, list[BackupEntry]]:
+    async def read_rest() -> tuple[PgBackRestStatus, list[BackupEntry]]:
         try:
-            return await read_pgbackrest(timeout_s=pgbackrest_timeout_s)
+            status, found = await read_pgbackrest(pgbackrest, timeout_s=pgbackrest_timeout_s)
+            if found:
+                found = mark_verified(found, await asyncio.to_thread((verifications or JournalVerifications()).read),
+                                      status.system_ids)
+            return status, found
         except Exception as exc:  # noqa: BLE001
             return PgBackRestStatus(available=True, error=f"reading pgbackrest info failed: {exc}"), []
 
-    (entries, error), (rest, rest_entries) = await asyncio.gather(scan(), pgbackrest())
+    (entries, error), (rest, rest_entries) = await asyncio.gather(scan(), read_rest())
     backups = build_backups(directory=directory, directory_error=error, entries=entries + rest_entries,
                             rpo_s=rpo_s, retention_s=retention_s, keep=keep, now=now)
     return backups, rest
@@ -595,8 +628,11 @@ class BackupInventory:
     The whole reading is bounded in time, so a hung mount costs a part, not the snapshot."""
 
     def __init__(self, directory: Path, *, rpo_s: float, retention_s: float, keep: int,
-                 pgbackrest_timeout_s: float = 10.0, scan_timeout_s: float = SCAN_TIMEOUT_S):
+                 pgbackrest_timeout_s: float = 10.0, scan_timeout_s: float = SCAN_TIMEOUT_S,
+                 pgbackrest: PgBackRestCommand | None = None, verifications: JournalVerifications | None = None):
         self.directory = directory
+        self.pgbackrest = pgbackrest or PgBackRestCommand()
+        self.verifications = verifications or JournalVerifications()
         self.rpo_s = rpo_s
         self.retention_s = retention_s
         self.keep = keep
@@ -609,7 +645,7 @@ class BackupInventory:
         directory = Path(policy.backup_dir).expanduser() if policy.backup_dir else default_backup_dir(
             policy.profile, target_label)
         return cls(directory, rpo_s=policy.rpo_s, retention_s=policy.retention_s, keep=policy.retention_keep,
-                   pgbackrest_timeout_s=policy.pgbackrest_timeout_s)
+                   pgbackrest_timeout_s=policy.pgbackrest_timeout_s, pgbackrest=PgBackRestCommand.from_policy(policy))
 
     async def read(self) -> tuple[Backups, PgBackRestStatus]:
         """The inventory now, and what pgBackRest said; raises PartFailed when the file system does not
@@ -617,7 +653,8 @@ class BackupInventory:
         try:
             return await asyncio.wait_for(
                 collect_backup_inventory(self.directory, rpo_s=self.rpo_s, retention_s=self.retention_s,
-                                         keep=self.keep, pgbackrest_timeout_s=self.pgbackrest_timeout_s),
+                                         keep=self.keep, pgbackrest_timeout_s=self.pgbackrest_timeout_s,
+                                         pgbackrest=self.pgbackrest, verifications=self.verifications),
                 self.scan_timeout_s + self.pgbackrest_timeout_s)
         except asyncio.TimeoutError:
             raise PartFailed(f"reading the backup directory {self.directory} did not finish in time",
