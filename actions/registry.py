@@ -15,6 +15,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "backup": (".backup", "BACKUP"),
     "verify-backup": (".verify_backup", "VERIFY_BACKUP"),
     "prune-backups": (".prune_backups", "PRUNE_BACKUPS"),
+    "pgbackrest-backup": (".pgbackrest", "PGBACKREST_BACKUP"),
+    "pgbackrest-verify": (".pgbackrest", "PGBACKREST_VERIFY"),
     "terminate-session": (".sessions", "TERMINATE_SESSION"),
     "cancel-query": (".sessions", "CANCEL_QUERY"),
     "refresh-view": (".refresh_view", "REFRESH_VIEW"),

@@ -22,7 +22,7 @@ from ..panels.base import ActionRequested
 from .confirm import ConfirmScreen
 from .plan_text import entry_line, entry_result, outcome_line
 
-BACKUP_ACTIONS = frozenset({"backup", "verify-backup", "prune-backups"})
+BACKUP_ACTIONS = frozenset({"backup", "verify-backup", "prune-backups", "pgbackrest-backup", "pgbackrest-verify"})
 REFRESH_LOG_ACTIONS = frozenset({"install-refresh-log", "uninstall-refresh-log"})
 # A table, a view and an index are all relations: a VACUUM and a CREATE INDEX on one table wait for each other.
 RELATION_PARAMS = ("table", "view", "index")
