@@ -1,5 +1,7 @@
-"""Backups: the recovery point against the RPO, WAL archiving, pgBackRest, and every backup file with
-its verification and whether the retention policy would prune it."""
+"""Backups: the recovery point against the RPO, WAL archiving, pgBackRest (its stanzas and the WAL
+archive range a point-in-time restore can reach), and every backup with its verification and whether
+the retention policy would prune it. `b` takes a backup and `v` verifies: pgBackRest's where the
+profile names a stanza, else pg_dump's into the backup directory (`v` on the selected one)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BackupEntry, Backups, PgBackRestStatus, Snapshot, WalArchiving
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
+from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, part_notice, sync_rows
 from .text import duration, literal, size
 
 COLUMNS = [
@@ -37,6 +40,20 @@ def ago(then: datetime | None, now: datetime) -> str:
 class BackupsPanel(Panel):
     ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Backups"
+    BINDINGS = [Binding("b", "take_backup", "Take backup"), Binding("v", "verify_backup", "Verify backup")]
+    GUARDED = frozenset({"take_backup", "verify_backup"})
+
+    @property
+    def stanza(self) -> str | None:
+        """The stanza the profile names, as the last snapshot says: which backup the keys ask for."""
+        rest = self.snapshot.postgres.pgbackrest if self.snapshot is not None and self.snapshot.postgres else None
+        return rest.profile_stanza if rest is not None else None
+
+    def _postgres(self) -> bool:
+        if self.snapshot is not None and self.snapshot.engine != "postgres":
+            self.notify("dbtop takes and verifies PostgreSQL backups only", severity="warning", markup=False)
+            return False
+        return True
 
     def compose(self) -> ComposeResult:
         yield Static(id="backups-summary", classes="panel-summary")
@@ -48,6 +65,7 @@ class BackupsPanel(Panel):
         backups = snapshot.backups
         text = Text()
         rows: dict[str, list[Cell]] = {}
+        rest = snapshot.postgres.pgbackrest if snapshot.postgres else None
         if backups is None:
             text.append("backup inventory not read yet")
         else:
@@ -56,7 +74,10 @@ class BackupsPanel(Panel):
             text.append("\n")
             self._archiving(text, snapshot.postgres.archiving if snapshot.postgres else None, now)
             text.append("\n")
-            self._sources(text, backups, snapshot.postgres.pgbackrest if snapshot.postgres else None)
+            if rest is not None and rest.available and (rest.archives or rest.profile_stanza):
+                self._archive_range(text, backups, rest, now)  # before the directory: the summary is 5 lines
+                text.append("\n")
+            self._sources(text, backups, rest)
             for index, entry in enumerate(backups.entries):
                 rows[f"{entry.origin}:{entry.name}:{index}"] = self._row(entry, now)
         sync_rows(self.query_one("#backups-table", DataTable), rows)
@@ -127,6 +148,51 @@ class BackupsPanel(Panel):
                 text.append_text(literal(rest.error, 160))
             else:
                 text.append(", ".join(rest.stanzas) if rest.stanzas else "installed, no stanza configured")
+
+    def _archive_range(self, text: Text, backups: Backups, rest: PgBackRestStatus, now: datetime) -> None:
+        """What a point-in-time restore can reach: from the oldest backup of the stanza (a restore
+        starts from a backup) to the newest WAL segment in the archive."""
+        text.append("point-in-time ", style="bold")
+        if not rest.archives:
+            text.append(f"stanza {rest.profile_stanza}: no WAL in the archive yet: nothing to replay after a backup",
+                        style=self.severity_style("high", bold=True))
+            return
+        for number, archive in enumerate(rest.archives):
+            if number:
+                text.append(" · ")
+            ours = [e for e in backups.entries if e.origin == "pgbackrest" and e.name.startswith(f"{archive.stanza}/")
+                    and e.status in ("verified", "unverified") and e.finished_at is not None]
+            oldest = min((e.finished_at for e in ours), default=None)
+            text.append_text(literal(f"{archive.stanza} WAL {archive.id}: {archive.min or '?'} … {archive.max or '?'}", 120))
+            if oldest is None:
+                text.append(": no usable backup to start a restore from", style=self.severity_style("high", bold=True))
+            else:
+                text.append(f": restores reach from the oldest backup ({ago(oldest, now)}) to the last archived segment")
+            if archive.stanza in rest.backup_running:
+                text.append(" · backup running", style="bold")
+
+    def action_take_backup(self) -> None:
+        if not self._postgres():
+            return
+        if self.stanza:
+            self.post_message(ActionRequested("pgbackrest-backup", {"type": "incr"}))
+        else:
+            self.post_message(ActionRequested("backup", {}))
+
+    def action_verify_backup(self) -> None:
+        if not self._postgres():
+            return
+        if self.stanza:
+            self.post_message(ActionRequested("pgbackrest-verify", {}))
+            return
+        key = current_row_key(self.query_one("#backups-table", DataTable))
+        origin, _, rest = (key or "").partition(":")
+        name = rest.rpartition(":")[0]
+        if origin == "dbtop" and name:
+            self.post_message(ActionRequested("verify-backup", {"name": name}))
+        else:
+            self.notify("select one of dbtop's backups to verify (foreign files have no checksum to check)",
+                        severity="warning", markup=False)
 
     def _row(self, entry: BackupEntry, now: datetime) -> list[Cell]:
         label, severity = STATUS_LABELS[entry.status]

@@ -205,6 +205,72 @@ def test_a_point_in_time_restore_reaches_the_target_time_and_no_further(pgbackre
         scratch.destroy()
 
 
+
+async def test_the_backups_panel_verifies_the_stanza_and_the_gauge_turns_good(pgbackrest_repo, tmp_path, journal_home):
+    """From the dashboard: the Backups panel shows the WAL archive range, `v` plans pgbackrest-verify,
+    Run runs it, and the next snapshot (backups are read again at once) shows the recovery point good."""
+    import asyncio
+
+    from dbtop.tui.app import DbtopApp
+    from dbtop.tui.confirm import ConfirmScreen
+    from dbtop.tui.poller import SnapshotPoller
+
+    from .test_app import screen_text, until
+
+    repo = pgbackrest_repo
+    poller = SnapshotPoller(collector_for(repo, tmp_path, rpo_s=3600), 0.5)
+    await asyncio.to_thread(poller.connect)
+    app = DbtopApp(poller, theme_name="dbtop-dark")
+    archive = repo.info()[0]["archive"][0]
+    try:
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await until(pilot, lambda: app.last_reachable is not None and app.last_reachable.backups is not None)
+            await pilot.press("6")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "NO VERIFIED BACKUP" in text
+            assert f"{STANZA} WAL {archive['id']}: {archive['min']} … {archive['max']}" in text
+            assert "restores reach from the oldest backup" in " ".join(text.split())  # wrapped
+            await pilot.press("v")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert app.screen.plan.action == "pgbackrest-verify" and app.screen.plan.ready
+            await pilot.click("#confirm-run")
+            await until(pilot, lambda: not app.running and not isinstance(app.screen, ConfirmScreen))
+            await until(pilot, lambda: app.last_reachable.backups.newest_verified_at is not None)
+            await pilot.pause()
+            assert "newest verified backup" in screen_text(app)
+    finally:
+        await asyncio.to_thread(poller.stop)
+    entry, = journal_home.entries()
+    assert (entry.action, entry.outcome) == ("pgbackrest-verify", "done")
+
+
+
+@pytest.mark.parametrize("stanza", [None, "main"])
+async def test_the_backups_keys_ask_for_pgbackrest_where_the_profile_names_a_stanza(stanza, monkeypatch):
+    from dbtop.engines.snapshot import PgBackRestArchive, PgBackRestStatus
+
+    from . import fakes
+    from .fakes import FakeCollector, fake_dashboard
+
+    snap = fakes.healthy(backups=fakes.backups(fakes.backup("app-nightly.dump", status="unverified")))
+    rest = PgBackRestStatus(available=True, profile_stanza=stanza, stanzas=[stanza or "main"],
+                            archives=[PgBackRestArchive(stanza="main", id="15-1", min="000000010000000000000001",
+                                                        max="000000010000000000000009")])
+    snap = snap.model_copy(update={"postgres": snap.postgres.model_copy(update={"pgbackrest": rest})})
+    async with fake_dashboard(FakeCollector(snap), size=(120, 40)) as (app, pilot):
+        asked = []
+        monkeypatch.setattr(app, "request_action", lambda action, params: asked.append((action, params)) or True)
+        await pilot.press("6", "b", "v")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+    if stanza:
+        assert asked == [("pgbackrest-backup", {"type": "incr"}), ("pgbackrest-verify", {})]
+        assert {"Take a pgBackRest full backup of stanza main", "Verify pgBackRest stanza main"} <= set(titles)
+    else:
+        assert asked == [("backup", {}), ("verify-backup", {"name": "app-nightly.dump"})]
+        assert not [t for t in titles if "pgBackRest" in t]
+
+
 # -- the pure parts, on pgBackRest 2.45's recorded output -----------------------------------------
 
 VERIFY_OK = """stanza: demo

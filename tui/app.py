@@ -514,6 +514,16 @@ class DbtopApp(ActionsMixin, App):
         if self.has_panel("views"):
             yield SystemCommand("Refresh the selected materialized view", "Views panel; shows the plan first (R)",
                                 self.panel("views").action_refresh_view)
+        rest = self.latest.postgres.pgbackrest if self.latest is not None and self.latest.postgres else None
+        stanza = rest.profile_stanza if rest is not None else None
+        if stanza:
+            for kind in ("incr", "diff", "full"):
+                yield SystemCommand(f"Take a pgBackRest {kind} backup of stanza {stanza}",
+                                    "pgbackrest backup; shows the plan first (b in the Backups panel: incr)",
+                                    lambda kind=kind: self.request_action("pgbackrest-backup", {"type": kind}))
+            yield SystemCommand(f"Verify pgBackRest stanza {stanza}",
+                                "pgbackrest verify of every backup and the WAL archive (v in the Backups panel)",
+                                lambda: self.request_action("pgbackrest-verify", {}))
         for action, title, help_text in (
                 ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
                 ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),

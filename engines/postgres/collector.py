@@ -169,6 +169,10 @@ class PostgresCollector:
         except asyncio.TimeoutError:
             raise PartFailed(f"no answer within {self.statement_timeout_ms / 1000 + 3:g} s (client timeout)") from None
 
+    def read_again(self, part: str) -> None:
+        """Read slow part `part` (backups, views …) at the next snapshot: an action changed it."""
+        self.parts.postpone(part, 0)
+
     def focus(self, panels: frozenset[str]) -> bool:
         """The app's hint of the panels on screen (see engines/base.py). True when pg_stat_statements,
         read at the low rate while its panel was hidden, is due now that it is shown."""

@@ -69,9 +69,9 @@ def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
         if args.command == "verify" and stanza and args.name:
             return fail(f"the profile names pgBackRest stanza {stanza}: verify checks all its backups; "
                         "leave out NAME")
-        verify = ("pgbackrest-verify", {}) if stanza else ("verify-backup", {"name": args.name} if args.name else {})
         if args.command == "verify":
-            return (await guarded.act(*verify))[0]
+            named = {"name": args.name} if args.name else {}
+            return (await guarded.act(*(("pgbackrest-verify", {}) if stanza else ("verify-backup", named))))[0]
         if args.command == "prune":
             return (await guarded.act("prune-backups", {}, nothing_to_do="something_to_prune"))[0]
         status, plan = await guarded.act(*(("pgbackrest-backup", {"type": args.type or "incr"}) if stanza
@@ -79,7 +79,8 @@ def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
         if status != 0:
             return status  # nothing is verified or pruned after a backup that did not happen
         if args.verify:
-            status, _ = await guarded.act(*(verify if stanza else ("verify-backup", {"name": plan.params.get("name")})))
+            status, _ = await guarded.act(*(("pgbackrest-verify", {}) if stanza
+                                            else ("verify-backup", {"name": plan.params.get("name")})))
             if status != 0:
                 return status  # never prune after a backup that does not verify
         if args.prune:
