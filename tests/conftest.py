@@ -50,6 +50,7 @@ SLOW = {
     "test_engine_privileges::test_no_panel_shows_an_all_clear_for_what_a_role_without_grants_could_not_read",
     "test_secrets::test_panels_show_no_secret",
     "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",  # collects in two subprocesses
+    "test_pgbackrest::test_a_point_in_time_restore_reaches_the_target_time_and_no_further",
 }
 
 

@@ -177,7 +177,6 @@ async def test_the_inventory_reads_the_profiles_stanza(pgbackrest_repo):
     assert found[f"{STANZA}/{repo.labels[0]}"].backup_type == "full"
 
 
-@pytest.mark.slow
 def test_a_point_in_time_restore_reaches_the_target_time_and_no_further(pgbackrest_repo, tmp_path):
     repo = pgbackrest_repo
     cluster = repo.cluster
