@@ -483,3 +483,24 @@ def test_every_postgres_action_says_which_slow_parts_it_changes():
     postgres_actions = {name for name, (module, attribute) in ACTIONS.items()
                         if "postgres" in getattr(import_module(module, "dbtop.actions"), attribute).engines}
     assert postgres_actions - set(REREAD_AFTER) == every_snapshot_only
+
+
+async def test_a_database_with_the_refresh_log_verifies(server, tmp_path):
+    # dbtop's own event trigger records the restore's view refreshes in the scratch copy: its
+    # refresh log grows during the test restore, which is not a damaged backup.
+    server.psql("DROP DATABASE IF EXISTS backup_rl")
+    server.psql("CREATE DATABASE backup_rl")
+    server.psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 10) g; "
+                "CREATE MATERIALIZED VIEW mv1 AS SELECT count(*) FROM t; "
+                "CREATE MATERIALIZED VIEW mv2 AS SELECT max(g) FROM t", database="backup_rl")
+    collector = collector_for(resolve_target(server.dsn(database="backup_rl")), tmp_path / "backups")
+    try:
+        assert (await collector.run(await collector.plan("install-refresh-log"))).status == "done"
+        server.psql("REFRESH MATERIALIZED VIEW mv1", database="backup_rl")
+        plan, outcome = await take(collector)
+        assert outcome.status == "done", outcome
+        checked = await collector.run(await collector.plan("verify-backup", name=plan.params["name"]))
+        assert checked.status == "done", checked.detail
+        assert "dbtop.refresh_log has 2 more row(s): the restore's own view refreshes" in checked.detail
+    finally:
+        server.psql("DROP DATABASE IF EXISTS backup_rl WITH (FORCE)")
