@@ -65,6 +65,7 @@ REMEDIES = {
     "action:create-index": "Create the index",
     "action:drop-index": "Drop the index",
     "action:drop-slot": "Drop the replication slot",
+    "action:pgbackrest-verify": "Verify the stanza's backups (pgbackrest verify)",
     "action:refresh-view": "Refresh the materialized view",
     "action:reindex": "REINDEX the index",
     "action:terminate-session": "Terminate the session",

@@ -775,3 +775,18 @@ def test_never_verified_backups_name_the_newest_one_dbtop_can_verify():
     foreign = f.backup("manual.sql", "unverified", origin="foreign", format="plain")
     [finding] = backups_never_verified(f.healthy(backups=f.backups(foreign)), Thresholds())
     assert finding.addressed_by is None and finding.action_params == {}
+
+
+def test_never_verified_pgbackrest_backups_offer_the_stanzas_verify():
+    from dbtop.engines.snapshot import PgBackRestStatus
+    from dbtop.findings.rules.backups import backups_never_verified
+
+    snap = f.healthy(backups=f.backups(f.backup("main/20261201-010000F", "unverified", origin="pgbackrest",
+                                                format=None)))
+    named = snap.model_copy(update={"postgres": snap.postgres.model_copy(update={
+        "pgbackrest": PgBackRestStatus(available=True, profile_stanza="main", stanzas=["main"])})})
+    [finding] = backups_never_verified(named, Thresholds())
+    assert finding.addressed_by == "action:pgbackrest-verify" and finding.action_params == {}
+    # without the profile naming the stanza, dbtop cannot verify it: nothing is offered
+    [finding] = backups_never_verified(snap, Thresholds())
+    assert finding.addressed_by is None

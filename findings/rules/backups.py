@@ -93,13 +93,19 @@ def backups_never_verified(snapshot: Snapshot, t: Thresholds) -> Iterator[Findin
                       for e in unverified[:10]],
             impact="A backup nobody restored is a hope: truncated files, wrong databases and missing roles are "
                    "found during the incident.",
-            fix="Verify each backup after it is taken (dbtop's verify action restores the table of contents and "
-                "checks the checksum).")
+            fix="Verify each backup after it is taken: dbtop's verify-backup checks a dump's checksum and "
+                "test-restores it; for the profile's pgBackRest stanza, pgbackrest-verify checks every file of "
+                "every backup against its manifest.")
         # dbtop verifies the backups it took (they carry its metadata): the newest of them first
         ours = [e for e in unverified if e.origin == "dbtop"]
+        rest = snapshot.postgres.pgbackrest if snapshot.postgres else None
+        stanza = rest.profile_stanza if rest is not None else None
         if ours:
             newest = max(ours, key=lambda e: (e.taken_at is not None, e.taken_at or 0, e.name))
             yield Finding(**never_verified, addressed_by="action:verify-backup", action_params={"name": newest.name})
+        elif stanza and any(e.origin == "pgbackrest" and e.name.startswith(f"{stanza}/") for e in unverified):
+            # the profile's stanza: pgbackrest verify checks all its backups at once
+            yield Finding(**never_verified, addressed_by="action:pgbackrest-verify")
         else:
             yield Finding(**never_verified)
     if failed:
