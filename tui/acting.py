@@ -210,9 +210,9 @@ class ActionsMixin:
         self.notify(outcome_line(outcome), title=f"{run.plan.action} {outcome.status}", severity=severity,
                     markup=False, timeout=10)
         self.action_finished(run, outcome)
-        read_again = getattr(collector, "read_again", None)  # optional in the collector protocol
-        if read_again is not None and run.plan.action in BACKUP_ACTIONS:
-            read_again("backups")  # read at a low rate; the operator expects the effect now
+        reread_after = getattr(collector, "reread_after", None)  # optional in the collector protocol
+        if reread_after is not None:
+            reread_after(run.plan.action)  # now that the journal line is written (see the collector)
         self.poller.wake()  # the next snapshot shows the effect
 
     async def _journal_refusal(self, action: str, params: dict[str, Scalar], reason: str) -> None:

@@ -95,6 +95,7 @@ REREAD_AFTER: dict[str, tuple[str, ...]] = {
     "vacuum": ("catalog",), "analyze": ("catalog",), "vacuum-analyze": ("catalog",),
     "drop-index": ("catalog",), "reindex": ("catalog",), "create-index": ("catalog",),
     "backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",),
+    "pgbackrest-backup": ("backups",), "pgbackrest-verify": ("backups",),
 }
 
 
@@ -170,9 +171,12 @@ class PostgresCollector:
         except asyncio.TimeoutError:
             raise PartFailed(f"no answer within {self.statement_timeout_ms / 1000 + 3:g} s (client timeout)") from None
 
-    def read_again(self, part: str) -> None:
-        """Read slow part `part` (backups, views …) at the next snapshot: an action changed it."""
-        self.parts.postpone(part, 0)
+    def reread_after(self, action: str) -> None:
+        """Read the slow parts `action` changes again at the next snapshot (REREAD_AFTER). The app
+        asks again once it has journaled the action: pgBackRest's verifications are read back from
+        the journal, so a snapshot taken between the run and its journal line would miss one."""
+        for part in REREAD_AFTER.get(action, ()):
+            self.parts.postpone(part, 0)
 
     def focus(self, panels: frozenset[str]) -> bool:
         """The app's hint of the panels on screen (see engines/base.py). True when pg_stat_statements,
@@ -461,6 +465,5 @@ class PostgresCollector:
         outcome = await self.actions.run(plan, progress)
         if outcome.status in ("done", "failed", "cancelled"):
             # the next snapshot shows the effect: the slow parts the action changed are read again
-            for part in REREAD_AFTER.get(plan.action, ()):
-                self.parts.postpone(part, 0)
+            self.reread_after(plan.action)
         return outcome
