@@ -182,9 +182,9 @@ class PgBackRestBackup:
                 new = [p for p in _children(watched) if p not in before]
                 written = sum(tree_bytes(p) or 0 for p in new) if new else 0
             elapsed = duration(time.monotonic() - started)
+            # In the phase, not as done/total: there is no total to show a fraction of (2.45 says none).
             report(ProgressUpdate(phase=f"pgbackrest backup --type={kind}, {elapsed}"
-                                        + ("" if written is None else f", {size(written)} in the repository"),
-                                  done=written, unit="bytes written to the repository" if written is not None else None))
+                                        + ("" if written is None else f", {size(written)} written to the repository")))
 
         report(ProgressUpdate(phase=f"pgbackrest backup --type={kind} starting"))
         finished, _ = await run_client(list(plan.command), pgbackrest_environment(), tick=tick)
