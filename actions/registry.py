@@ -27,6 +27,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "drop-slot": (".slots", "DROP_SLOT"),
     "install-refresh-log": (".refresh_log", "INSTALL_REFRESH_LOG"),
     "uninstall-refresh-log": (".refresh_log", "UNINSTALL_REFRESH_LOG"),
+    "promote": (".promote", "PROMOTE"),
 }
 
 

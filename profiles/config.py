@@ -144,6 +144,9 @@ class Profile(BaseModel):
     data_age_columns: dict[str, str] = Field(default_factory=dict,
                                              description="materialized view -> the timestamp column its data age is read from")
     thresholds: dict[str, float] = Field(default_factory=dict, description="findings' thresholds by name")
+    failover_max_lag: float = Field(default=10.0, gt=0, le=86400,
+                                    description="seconds a standby's replay may be behind what it received for "
+                                                "it to be promoted (promote, failover)")
     refresh_interval: float | None = Field(default=None, ge=0.5, le=60)
     read_only: bool = True
     theme: str | None = None

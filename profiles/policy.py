@@ -9,7 +9,7 @@ from .config import Profile
 def watch_policy(profile: Profile) -> WatchPolicy:
     """What the profile expects of its target, defaults where it says nothing."""
     values: dict = {"profile": profile.name, "data_age_columns": dict(profile.data_age_columns),
-                    "thresholds": dict(profile.thresholds),
+                    "thresholds": dict(profile.thresholds), "failover_max_lag_s": profile.failover_max_lag,
                     "freshness_s": {k: v.total_seconds() for k, v in profile.freshness.items()}}
     if profile.backup_dir:
         values["backup_dir"] = profile.backup_dir

@@ -162,6 +162,8 @@ database = "admin"
     ('[profiles.a]\nhost = "h"\nhots = "typo"\n', 3, ["profile 'a', key 'hots'", "unknown key", "host"]),
     ('[profiles.a]\nhost = "h"\n\nport = "fifty"\n', 4, ["profile 'a', key 'port'", "valid integer"]),
     ('[profiles.a]\nrpo = "soon"\n', 2, ["key 'rpo'", "not a duration"]),
+    ('[profiles.a]\nfailover_max_lag = 0\n', 2, ["key 'failover_max_lag'", "greater than 0"]),
+    ('[profiles.a]\nfailover_max_lag = "soon"\n', 2, ["key 'failover_max_lag'", "valid number"]),
     ('[profiles.a]\nengine = "mysql"\n', 2, ["key 'engine'", "postgres", "mongo"]),
     ('[profiles.a]\nhost = "h"\nstandbys = ["b"]\n', 3, ["standby 'b' is not a profile"]),
     ('[profiles.a]\nhost = "h"\n[profiles.a.x\n', 3, ["not valid TOML"]),
@@ -518,6 +520,7 @@ retention_keep = 5
 freshness = { default = "1h", "analytics.daily_sales" = "26h" }
 data_age_columns = { "analytics.daily_sales" = "day" }
 thresholds = { "connections.high_pct" = 70 }
+failover_max_lag = 30
 """)
     policy = watch_policy(load_config(path).get("prod"))
     assert policy.profile == "prod" and policy.backup_dir == "/srv/backups/prod"
@@ -526,6 +529,8 @@ thresholds = { "connections.high_pct" = 70 }
     assert policy.freshness_for("public", "other") == 3600
     assert policy.data_age_column_for("analytics", "daily_sales") == "day"
     assert policy.thresholds == {"connections.high_pct": 70}
+    assert policy.failover_max_lag_s == 30
     defaults = watch_policy(Profile(name="plain"))
     assert defaults.rpo_s == 86400 and defaults.retention_s == 7 * 86400 and defaults.retention_keep == 3
+    assert defaults.failover_max_lag_s == 10
     assert defaults.freshness_for("public", "v") == 4 * 3600 and defaults.backup_dir is None
