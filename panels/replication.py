@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
+from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
@@ -34,6 +35,24 @@ def standby_columns(engine: str) -> list[tuple[str, str, int]]:
 class ReplicationPanel(Panel):
     ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Replication"
+    # Shown only while the target is a PostgreSQL standby (and the app may act).
+    BINDINGS = [Binding("P", "promote", "Promote standby")]
+    GUARDED = frozenset({"promote"})
+
+    def is_postgres_standby(self) -> bool:
+        """The last snapshot says the target is a PostgreSQL standby: the one thing promote acts on."""
+        snapshot = self.snapshot
+        return bool(snapshot is not None and snapshot.engine == "postgres" and snapshot.replication is not None
+                    and snapshot.replication.role == "standby")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "promote" and not self.is_postgres_standby():
+            return False
+        return super().check_action(action, parameters)
+
+    def action_promote(self) -> None:
+        if self.is_postgres_standby():  # the plan says the rest: lag, paused replay, the primary
+            self.post_message(ActionRequested("promote", {}))
 
     def compose(self) -> ComposeResult:
         yield Static(id="replication-summary", classes="panel-summary")
@@ -46,6 +65,9 @@ class ReplicationPanel(Panel):
         yield slots
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
+        if self.is_postgres_standby() != getattr(self, "_shown_standby", None):
+            self._shown_standby = self.is_postgres_standby()
+            self.refresh_bindings()  # P appears or goes with the role
         rep = snapshot.replication
         wanted = standby_columns(snapshot.engine)
         if refit_columns(self.query_one("#replication-standbys", DataTable), self.standby_columns, wanted):

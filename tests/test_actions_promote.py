@@ -22,8 +22,13 @@ from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 from dbtop.tui.commands import act as act_command
+from dbtop.tui.confirm import ConfirmScreen
+from textual.widgets import Button, Input
 
+from . import fakes
 from .conftest import wait_until
+from .fakes import FakeCollector, fake_dashboard
+from .test_app import dashboard, screen_text, toasts, until
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=timezone.utc)
 TARGET = PlanTarget(engine="postgres", label="ops@db2:5432/app", profile="db2", host="db2", database="app",
@@ -264,27 +269,71 @@ async def test_promote_is_refused_on_lag_and_paused_replay_and_needs_split_brain
     assert journal.verify().intact
 
 
-async def test_promote_with_the_primary_stopped_reports_the_new_timeline(pair, journal):
+async def test_promote_from_the_replication_panel_with_the_primary_stopped_reports_the_new_timeline(pair, journal):
     primary, standby = pair
     primary.psql("CREATE TABLE promote_t (n int); INSERT INTO promote_t VALUES (1)")
     await replayed(primary, standby)
     primary.stop()
     await wait_until(lambda: standby.psql("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
                      == "0")
-    collector = PostgresCollector(resolve_target(standby.dsn()))
-    await collector.connect()
-    try:
-        plan = await collector.plan("promote")
-        assert plan.ready and plan.second_confirm_text is None, plan.failed
+    async with dashboard(resolve_target(standby.dsn()), (120, 40)) as (app, pilot):
+        await pilot.press("4")  # Replication
+        panel = app.panel("replication")
+        await until(pilot, panel.is_postgres_standby)
+        assert "Promote standby" in screen_text(app)  # the footer offers P on a standby
+        assert "Promote this standby to primary" in [command.title for command in app.action_commands()]
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        plan = app.screen.plan
+        assert plan.action == "promote" and plan.ready and plan.second_confirm_text is None, plan.failed
         assert "does not answer" in {p.name: p.detail for p in plan.preconditions}["old_primary"]
-        outcome = await collector.run(plan)
-        journal.record(plan, outcome, typed=plan.confirm_text)
-    finally:
-        await collector.close()
-    assert outcome.status == "done", outcome
-    assert "pg_is_in_recovery() is false; new timeline 2 (was 1)" in outcome.detail
+        assert not app.screen.query_one("#confirm-second", Input).display
+        await pilot.press("tab", *plan.confirm_text, "enter")
+        await until(pilot, lambda: "promote done" in toasts(app), timeout=30)
+        assert "new timeline 2 (was 1)" in toasts(app)
+        await until(pilot, lambda: not panel.is_postgres_standby())
+        assert "Promote standby" not in screen_text(app)  # a primary is not promoted
     assert standby.psql("SELECT pg_is_in_recovery()") == "f"
     assert standby.psql("SELECT count(*) FROM promote_t") == "1"
     [entry] = journal.entries()
-    assert (entry.action, entry.outcome, entry.typed) == ("promote", "done", plan.confirm_text)
-    assert entry.detail["result"] == outcome.detail
+    assert (entry.action, entry.outcome, entry.typed, entry.typed_second) == ("promote", "done", plan.confirm_text,
+                                                                              None)
+    assert "pg_is_in_recovery() is false; new timeline 2 (was 1)" in entry.detail["result"]
+    assert journal.verify().intact
+
+
+# -- the confirm screen's second field --------------------------------------------------------------
+
+async def test_the_confirm_screen_asks_for_split_brain_in_a_second_field():
+    plan = plan_of(primary=old_primary(PRIMARY))
+    async with fake_dashboard(FakeCollector(fakes.healthy()), size=(80, 24)) as (app, pilot):
+        answers: list = []
+        screen = ConfirmScreen(plan)
+        app.push_screen(screen, callback=answers.append)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "type db2 to run it, and split-brain to accept what the warnings say" in text
+        await pilot.press("tab", *"db2", "enter")  # right: Enter goes on to the second field
+        assert app.focused.id == "confirm-second" and answers == []
+        await pilot.press(*"split brain", "enter")  # wrong: nothing happens
+        assert answers == [] and isinstance(app.screen, ConfirmScreen)
+        assert app.screen.query_one("#confirm-run", Button).disabled
+        app.screen.query_one("#confirm-second", Input).value = ""
+        await pilot.press(*"split-brain")
+        assert not app.screen.query_one("#confirm-run", Button).disabled
+        await pilot.press("enter")
+        assert answers == ["db2"] and screen.typed_second == "split-brain"
+
+
+async def test_a_wrong_first_field_with_split_brain_does_nothing_and_escape_cancels():
+    plan = plan_of(primary=old_primary(PRIMARY))
+    async with fake_dashboard(FakeCollector(fakes.healthy()), size=(120, 40)) as (app, pilot):
+        answers: list = []
+        app.push_screen(ConfirmScreen(plan), callback=answers.append)
+        await pilot.pause()
+        await pilot.press("tab", *"db1", "enter")
+        assert app.focused.id == "confirm-text"  # a wrong name does not move on
+        await pilot.press("tab", *"split-brain", "enter")
+        assert answers == [] and isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert answers == [None]
