@@ -835,6 +835,23 @@ class ClusterManager(Frozen):
     def title(self) -> str:
         return MANAGER_TITLES[self.kind]
 
+    def role_disagreement(self, in_recovery: bool | None) -> str | None:
+        """Where Patroni's view of the connected member differs from what the server itself reports
+        (`pg_is_in_recovery()`), in one line; None when they agree or either is not known."""
+        cluster = self.patroni_cluster
+        if self.kind != "patroni" or cluster is None or self.member is None or in_recovery is None:
+            return None
+        member = cluster.member(self.member)
+        if member is None:
+            return f"Patroni does not list {self.member}, the server dbtop is connected to, as a member"
+        if member.is_leader and in_recovery:
+            return (f"Patroni calls {member.name} the leader, but the server is in recovery "
+                    "(pg_is_in_recovery() is true)")
+        if not member.is_leader and not in_recovery:
+            return (f"Patroni calls {member.name} a {member.role}, but the server is not in recovery "
+                    "(pg_is_in_recovery() is false): it accepts writes Patroni will discard when it rewinds it")
+        return None
+
 
 class PostgresSection(Frozen):
     """What only PostgreSQL has: pg_stat_database's counters, the catalog facts, replication slots,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import asyncpg
 
+from dbtop.engines.policy import WatchPolicy
+from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.engines.postgres.managers import detect_manager
+from dbtop.engines.snapshot import Snapshot
+from dbtop.profiles.target import resolve_target
 
 
 async def _detect(dsn: str | dict, **kwargs):
@@ -51,3 +58,28 @@ async def test_plain_streaming_is_detected_as_none(pg):
     manager = await _detect(pg.connect_kwargs(), host=None, patroni_url=None)
     assert manager.kind == "none"
     assert manager.promote_instead is None
+
+
+async def test_the_collector_shows_patroni_s_view_and_keeps_the_json_additive(patroni):
+    leader = patroni.leader()
+    collector = PostgresCollector(resolve_target(leader.dsn()), policy=WatchPolicy(patroni_url=leader.api_url))
+    try:
+        first = await collector.snapshot()
+        await asyncio.sleep(0.6)  # the poll right after the detection reuses its reading of /cluster
+        second = await collector.snapshot()
+    finally:
+        await collector.close()
+    for snap in (first, second):
+        manager = snap.postgres.manager
+        assert manager.kind == "patroni" and manager.member == leader.name, snap.parts
+        assert manager.role_disagreement(snap.server.is_standby) is None
+        assert {m.name for m in manager.patroni_cluster.members} == {"node1", "node2"}
+    assert second.postgres.manager.patroni_cluster.read_at > first.postgres.manager.patroni_cluster.read_at
+    data = json.loads(second.model_dump_json())
+    assert data["manager"]["kind"] == "patroni" and "postgres" not in data  # schema 1's layout, one field added
+    assert Snapshot.model_validate(data).postgres.manager == second.postgres.manager
+
+
+async def test_the_collector_says_a_plain_server_has_no_manager(collector):
+    snap = await collector.snapshot()
+    assert snap.postgres.manager.kind == "none"
