@@ -49,7 +49,9 @@ SLOW = {
     "test_reconnect::test_the_poller_reconnects_within_one_interval_of_the_servers_return",
     "test_engine_privileges::test_no_panel_shows_an_all_clear_for_what_a_role_without_grants_could_not_read",
     "test_secrets::test_panels_show_no_secret",
-    "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",  # collects in two subprocesses
+    "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",
+    "test_patroni::test_switchover_through_dbtop_swaps_the_roles",
+    "test_patroni::test_failover_to_a_candidate",  # collects in two subprocesses
 }
 
 

@@ -47,3 +47,27 @@ async def test_plain_streaming_says_no_manager():
     assert "managed by: none (plain streaming)" in text
     assert members == [] and hidden
     assert "no manager" in text  # the overview strip
+
+
+async def test_member_row_keys_ask_for_the_patroni_actions():
+    asked = []
+    snap = f.healthy(manager=f.patroni_manager("node1"))
+    async with fake_dashboard(FakeCollector(snap), (120, 40)) as (app, pilot):
+        app.request_action = lambda action, params: asked.append((action, params)) or True
+        await pilot.press("4")
+        await until(pilot, lambda: row_keys(app, "replication-members") == ["node1", "node2"], timeout=5)
+        app.query_one("#replication-members").focus()
+        await pilot.press("down", "W", "F", "P")
+        await pilot.pause()
+        assert asked == [("switchover", {"candidate": "node2"}), ("failover", {"candidate": "node2"}),
+                         ("pause", {})]
+
+
+async def test_read_only_has_no_patroni_keys():
+    snap = f.healthy(manager=f.patroni_manager("node1"))
+    async with fake_dashboard(FakeCollector(snap), (120, 40), read_only=True) as (app, pilot):
+        await pilot.press("4")
+        await until(pilot, lambda: row_keys(app, "replication-members") == ["node1", "node2"], timeout=5)
+        app.query_one("#replication-members").focus()
+        await pilot.pause()
+        assert "Switchover to member" not in screen_text(app)

@@ -28,9 +28,7 @@ def target_lines(plan: Plan) -> list[str]:
 def plan_sections(plan: Plan) -> list[tuple[str, list[str]]]:
     """(heading, lines) in reading order. Statements and commands are given whole, one line each
     (a statement's own line breaks are kept), already cleaned of control characters."""
-    runs = [clean(s.shown(), None, one_line=False) for s in plan.statements]
-    if plan.command:
-        runs.append(clean(" ".join(plan.command), None, one_line=False))
+    runs = [clean(line, None, one_line=False) for line in plan.runs]
     timeouts = []
     if plan.statement_timeout_ms:
         timeouts.append(f"statement_timeout {plan.statement_timeout_ms} ms")

@@ -22,6 +22,8 @@ import asyncpg
 import httpx
 
 from ..snapshot import ClusterManager, PatroniCluster, PatroniMember
+from ...profiles.target import Target
+from .connect import close_connection, open_connection
 from .errors import one_line
 from .queries import sql
 
@@ -249,3 +251,22 @@ async def detect_manager(conn: asyncpg.Connection, *, host: str | None, patroni_
                               promote_instead="the cluster's manager (Patroni's fingerprint was seen: patronictl "
                                               "switchover/failover), not a raw promotion")
     return ClusterManager(kind="none", evidence=tuple(evidence) or ("no manager's trace in SQL",), read_at=now)
+
+
+def member_target(target: Target, member: PatroniMember) -> Target:
+    """The same credentials, pointed at a member's own host and port (as Patroni lists them)."""
+    options = {k: v for k, v in target.options.items() if k != "target_session_attrs"}
+    return target.model_copy(update={"hosts": [member.host] if member.host else [],
+                                     "ports": [member.port] if member.port else [], "options": options})
+
+
+async def read_on_member(target: Target, member: PatroniMember, query: str, *args: Any,
+                         statement_timeout_ms: int = 2000) -> asyncpg.Record | None:
+    """One row of query `query` (engines/postgres/sql/) read on `member`'s server, on a connection of
+    its own; raises ConnectError or the server's error."""
+    conn = await open_connection(member_target(target, member), statement_timeout_ms=statement_timeout_ms,
+                                 lock_timeout_ms=500, application_name="dbtop action")
+    try:
+        return await conn.fetchrow(sql(query, conn.get_server_version().major), *args)
+    finally:
+        await close_connection(conn)
