@@ -94,6 +94,11 @@ class Plan(PlanModel):
     risk: Risk
     warnings: tuple[str, ...] = ()
     confirm_text: str | None = Field(default=None, description="what the operator must type to confirm")
+    second_confirm_text: str | None = Field(
+        default=None, description="a second text to type, for a plan whose warnings say it does something the "
+                                  "operator must accept on its own (promoting while the primary answers: 'split-brain')")
+    manual_steps: tuple[str, ...] = Field(default=(), description="what the operator does by hand afterwards; "
+                                                                  "shown, never run")
     statement_timeout_ms: int | None = Field(default=None, gt=0)
     lock_timeout_ms: int | None = Field(default=None, gt=0)
     planned_at: AwareDatetime
@@ -104,6 +109,8 @@ class Plan(PlanModel):
             raise ValueError("a plan names the statements, the command or the request it runs")
         if self.risk in TYPED_CONFIRM and not self.confirm_text:
             raise ValueError(f"a {self.risk} plan needs the text the operator types to confirm")
+        if self.second_confirm_text is not None and self.confirm_text is None:
+            raise ValueError("a second confirmation comes after a first one: give confirm_text too")
         return self
 
     @property
@@ -121,8 +128,11 @@ class Plan(PlanModel):
     def failed(self) -> tuple[Precondition, ...]:
         return tuple(p for p in self.preconditions if not p.passed)
 
-    def confirmed_by(self, typed: str) -> bool:
-        """Whether what the operator typed confirms this plan (anything, when no text is asked)."""
+    def confirmed_by(self, typed: str, second: str | None = None) -> bool:
+        """Whether what the operator typed confirms this plan (anything, when no text is asked), and
+        `second` its second confirmation when it asks for one."""
+        if self.second_confirm_text is not None and (second or "").strip() != self.second_confirm_text:
+            return False
         return self.confirm_text is None or typed.strip() == self.confirm_text
 
     def changes_since(self, fresh: Plan) -> list[str]:
@@ -131,6 +141,9 @@ class Plan(PlanModel):
         changes = []
         if fresh.target != self.target:
             changes.append(f"the target changed: {_identity(self.target)} is now {_identity(fresh.target)}")
+        if fresh.second_confirm_text != self.second_confirm_text:
+            changes.append(f"the second confirmation it needs changed: {fresh.second_confirm_text or 'none'} "
+                           f"(confirmed with {self.second_confirm_text or 'none'})")
         if (fresh.statements, fresh.command, fresh.request) != (self.statements, self.command, self.request):
             changes.append("what would run changed: " + "; ".join(fresh.runs))
         before = {p.name: p for p in self.preconditions}

@@ -31,6 +31,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "resume": (".patroni", "RESUME"),
     "install-refresh-log": (".refresh_log", "INSTALL_REFRESH_LOG"),
     "uninstall-refresh-log": (".refresh_log", "UNINSTALL_REFRESH_LOG"),
+    "promote": (".promote", "PROMOTE"),
 }
 
 

@@ -164,7 +164,8 @@ database = "admin"
     ('[profiles.a]\nrpo = "soon"\n', 2, ["key 'rpo'", "not a duration"]),
     ('[profiles.a]\nhost = "h"\npatroni_url = "h:8008"\n', 3, ["key 'patroni_url'", "not an http(s) URL"]),
     ('[profiles.a]\nhost = "h"\npatroni_url = "http://u:hunter2@h:8008"\n', 3, ["holds a password"]),
-    ('[profiles.a]\nfailover_max_lag = "0s"\n', 2, ["key 'failover_max_lag'", "more than 0s"]),
+    ('[profiles.a]\nfailover_max_lag = 0\n', 2, ["key 'failover_max_lag'", "more than 0s"]),
+    ('[profiles.a]\nfailover_max_lag = "soon"\n', 2, ["key 'failover_max_lag'", "not a duration"]),
     ('[profiles.a]\nengine = "mysql"\n', 2, ["key 'engine'", "postgres", "mongo"]),
     ('[profiles.a]\nhost = "h"\nstandbys = ["b"]\n', 3, ["standby 'b' is not a profile"]),
     ('[profiles.a]\nhost = "h"\n[profiles.a.x\n', 3, ["not valid TOML"]),
@@ -522,7 +523,7 @@ freshness = { default = "1h", "analytics.daily_sales" = "26h" }
 data_age_columns = { "analytics.daily_sales" = "day" }
 thresholds = { "connections.high_pct" = 70 }
 patroni_url = "http://db1:8008"
-failover_max_lag = "30s"
+failover_max_lag = 30
 """)
     policy = watch_policy(load_config(path).get("prod"))
     assert policy.patroni_url == "http://db1:8008" and policy.failover_max_lag_s == 30

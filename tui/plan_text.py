@@ -45,6 +45,8 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[str]]]:
     ]
     if plan.warnings:
         sections.append(("warnings", [clean(w, None) for w in plan.warnings]))
+    if plan.manual_steps:
+        sections.append(("afterwards, by hand (dbtop does not run these)", [clean(s, None) for s in plan.manual_steps]))
     return sections
 
 
@@ -53,6 +55,9 @@ def confirm_prompt(plan: Plan) -> str:
     if not plan.ready:
         names = ", ".join(clean(p.description, 80) for p in plan.failed)
         return f"cannot run: a precondition failed ({names})"
+    if plan.second_confirm_text is not None:
+        return (f"type {clean(plan.confirm_text, 80)} to run it, and {clean(plan.second_confirm_text, 80)} to "
+                "accept what the warnings say")
     if plan.confirm_text is not None:
         return f"type {clean(plan.confirm_text, 80)} to run it"
     return "confirm to run it"

@@ -28,6 +28,8 @@ VERBS: dict[str, tuple[str, str | None, str]] = {
     "resume": ("resume", None, "resume Patroni after a pause (PATCH /config)"),
     "install-refresh-log": ("install-refresh-log", None, "record materialized view refreshes"),
     "uninstall-refresh-log": ("uninstall-refresh-log", None, "remove what install-refresh-log created"),
+    "promote": ("promote", None, "make the standby TARGET the primary (pg_promote); refused on lag or paused "
+                                 "replay, and needs --accept-split-brain while its primary still answers"),
 }
 # The action ids work as verbs too (terminate-session, cancel-query, refresh-view).
 ALIASES = {action: verb for verb, (action, _, _) in VERBS.items() if action != verb}
@@ -54,6 +56,10 @@ def act_parser() -> argparse.ArgumentParser:
                                   "--confirm takes the same name")
         elif param is not None:
             sub.add_argument("values", nargs=1, metavar=param.upper())
+        if verb == "promote":
+            sub.add_argument("--accept-split-brain", dest="second_confirm", action="store_const", const="split-brain",
+                             help="promote even though its primary still answers (or dbtop cannot tell): two "
+                                  "primaries; the same as typing split-brain in the confirm screen")
         add_guard_options(sub)
     return parser
 
