@@ -185,6 +185,13 @@ def settled(cluster: PatroniCluster, candidate: str) -> bool:
     return all(m.streaming and m.timeline == leader.timeline for m in cluster.members if m is not leader)
 
 
+async def read_manager(session: Any) -> ClusterManager:
+    """Who manages the cluster of the action session's server (engines.postgres.managers), read now."""
+    host = session.connection.hosts[0] if session.connection and session.connection.hosts else None
+    return await detect_manager(session.conn, host=host, patroni_url=session.policy.patroni_url,
+                                timeout_s=DETECT_TIMEOUT_S, target=session.policy.profile or session.target.label)
+
+
 class PatroniAction:
     """One of switchover, failover, pause, resume."""
 
@@ -193,17 +200,12 @@ class PatroniAction:
     def __init__(self, name: str):
         self.name = name
 
-    async def _manager(self, session: Any) -> ClusterManager:
-        host = session.connection.hosts[0] if session.connection and session.connection.hosts else None
-        return await detect_manager(session.conn, host=host, patroni_url=session.policy.patroni_url,
-                                    timeout_s=DETECT_TIMEOUT_S, target=session.policy.profile or session.target.label)
-
     def _fallback_url(self, session: Any) -> str:
         host = session.connection.hosts[0] if session.connection and session.connection.hosts else None
         return patroni_base_url(session.policy.patroni_url, host)
 
     async def plan(self, session: Any, *, candidate: str | None = None) -> Plan:
-        manager = await self._manager(session)
+        manager = await read_manager(session)
         if self.name in ("pause", "resume"):
             return pause_plan(self.name, manager, target=session.target, fallback_url=self._fallback_url(session))
         if not candidate:

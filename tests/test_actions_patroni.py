@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dbtop.actions.patroni import CandidateLag, move_leader_plan, pause_plan, settled
 from dbtop.actions.plan import Plan, PlanTarget
+from dbtop.actions.promote import unmanaged
+from dbtop.engines.postgres.managers import PG_AUTO_FAILOVER_PROMOTE, REPMGR_PROMOTE
 from dbtop.engines.snapshot import ClusterManager
 
 from . import fakes as f
@@ -97,3 +99,17 @@ def test_roles_settle_when_the_candidate_leads_and_the_rest_stream_on_its_timeli
     assert not settled(cluster(f.patroni_member("node2", timeline=4),
                                f.patroni_member("node1", "replica", state="stopped", timeline=None)), "node2")
     assert not settled(cluster(f.patroni_member("node1", timeline=3), f.patroni_member("node2", "replica")), "node2")
+
+
+def test_a_raw_promotion_is_refused_on_a_managed_cluster_naming_the_manager_s_way():
+    patroni = unmanaged(f.patroni_manager("node2", promote_instead="dbtop act switchover prod --candidate node2"))
+    assert not patroni.passed and "writes made on it are lost" in patroni.detail
+    assert patroni.detail.endswith("use dbtop act switchover prod --candidate node2")
+    repmgr = unmanaged(ClusterManager(kind="repmgr", promote_instead=REPMGR_PROMOTE))
+    assert not repmgr.passed and "repmgr standby promote" in repmgr.detail
+    autofailover = unmanaged(ClusterManager(kind="pg_auto_failover", promote_instead=PG_AUTO_FAILOVER_PROMOTE))
+    assert not autofailover.passed and "pg_autoctl perform failover" in autofailover.detail
+    unknown = unmanaged(ClusterManager(kind="unknown", evidence=("Patroni fingerprint but no REST API answered at "
+                                                                 "http://db1:8008",)))
+    assert not unknown.passed and "patroni_url" in unknown.detail and "http://db1:8008" in unknown.detail
+    assert unmanaged(ClusterManager(kind="none")).passed

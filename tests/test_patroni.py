@@ -185,3 +185,17 @@ async def test_a_rest_api_refusal_is_one_line_with_patroni_s_reason(patroni):
         await send_request(wrong_leader)
     assert info.value.detail == "Patroni refused it (HTTP 412): leader name does not match"
     assert patroni.leader().name == leader.name
+
+
+def test_a_raw_promote_of_a_patroni_member_is_refused_with_the_switchover_to_use(patroni, tmp_path, monkeypatch,
+                                                                                  capsys):
+    leader, replica = patroni.leader(), patroni.replica()
+    target = _profile(tmp_path, monkeypatch, replica)
+    status = cli.main(["act", "promote", target, "--confirm", target, "--accept-split-brain"])
+    out, err = capsys.readouterr()
+    assert status == 2, out + err
+    assert f"FAIL no cluster manager (Patroni, repmgr, pg_auto_failover) runs this cluster: Patroni manages it " \
+           f"(member {replica.name})" in out
+    assert f"use dbtop act switchover {target} --candidate {replica.name}" in out
+    assert "promote refused" in err
+    assert _in_recovery(replica) and patroni.leader().name == leader.name
