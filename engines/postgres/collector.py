@@ -97,7 +97,9 @@ REREAD_AFTER: dict[str, tuple[str, ...]] = {
     "refresh-view": ("views",), "install-refresh-log": ("views",), "uninstall-refresh-log": ("views",),
     "vacuum": ("catalog",), "analyze": ("catalog",), "vacuum-analyze": ("catalog",),
     "drop-index": ("catalog",), "reindex": ("catalog",), "create-index": ("catalog",),
+    "backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",),
     "switchover": ("manager",), "failover": ("manager",), "pause": ("manager",), "resume": ("manager",),
+    "promote": ("manager",),
 }
 # How long a request to a cluster manager's REST API may take before the part says it did not answer.
 MANAGER_TIMEOUT_S = 1.0
