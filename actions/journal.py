@@ -80,7 +80,7 @@ class Journal:
         """The journal line of a plan that was run (or refused, or failed)."""
         return self.append(
             target=plan.target.label, action=plan.action, outcome=outcome.status, profile=plan.target.profile,
-            statements=[s.shown() for s in plan.statements] + ([" ".join(plan.command)] if plan.command else []),
+            statements=plan.runs,
             preconditions=list(outcome.preconditions or plan.preconditions), typed=typed, typed_second=typed_second,
             duration_s=outcome.duration_s, error=outcome.error, now=outcome.finished_at,
             detail={"summary": plan.summary, "result": outcome.detail,

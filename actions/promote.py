@@ -16,9 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from ..engines.errors import ActionFailed, ConnectError
+from ..engines.snapshot import ClusterManager
 from ..engines.postgres.connect import close_connection, open_connection
 from ..findings.wording import duration, size
 from ..profiles.target import Target, TargetError, parse_keyword_string, quote_keyword_value
+from .patroni import read_manager
 from .pg_common import Facts, utc_now
 from .plan import Plan, PlannedStatement, PlanTarget, Precondition, Progress, Scalar
 
@@ -255,6 +257,28 @@ def confirm_text_for(target: PlanTarget, connection: Target | None) -> str:
     return target.label
 
 
+def unmanaged(manager: ClusterManager) -> Precondition:
+    """The check that no cluster manager runs this cluster: a raw promotion of a Patroni replica made
+    two writable primaries until Patroni rewound it, and the writes made on it were lost; in Patroni's
+    pause mode both stayed writable. A managed cluster is changed through its manager."""
+    description = "no cluster manager (Patroni, repmgr, pg_auto_failover) runs this cluster"
+    seen: dict[str, Scalar] = {"manager": manager.kind}
+    if manager.kind == "none":
+        return Precondition(name="manager", description=description, passed=True, detail="plain streaming",
+                            seen=seen)
+    if manager.kind == "patroni":
+        detail = (f"Patroni manages it (member {manager.member or '?'}): a raw promotion makes two primaries "
+                  "until Patroni rewinds this one, and the writes made on it are lost; use "
+                  f"{manager.promote_instead}")
+    elif manager.kind == "unknown":
+        detail = ("Patroni's fingerprint is on this server but dbtop could not confirm it ("
+                  + "; ".join(manager.evidence[-1:]) + "): set the profile's patroni_url, then use dbtop act "
+                  "switchover/failover … --candidate …, or patronictl switchover/failover")
+    else:
+        detail = f"{manager.title} manages it: promote with its own command: {manager.promote_instead}"
+    return Precondition(name="manager", description=description, passed=False, detail=detail, seen=seen)
+
+
 def promote_plan(facts: Facts, primary: Mapping[str, Any], *, target: PlanTarget, confirm_text: str,
                  source: str, max_lag_s: float, manager: Precondition | None = None,
                  planned_at: datetime | None = None) -> Plan:
@@ -287,8 +311,7 @@ class Promote:
 
     async def plan(self, session: Any) -> Plan:
         facts = dict(await session.conn.fetchrow(session.sql("action_promote_standby")))
-        # A cluster manager's check goes here, as `manager=` (engines.postgres.managers, h-patroni).
-        manager = None
+        manager = unmanaged(await read_manager(session))
         if session.connection is None:
             primary: dict[str, Any] = {"state": UNKNOWN, "where": None, "error": "no connection settings to reach it"}
         else:

@@ -312,6 +312,7 @@ async def test_install_and_uninstall_the_refresh_log(pg, journal):
     collector = PostgresCollector(resolve_target(pg.dsn(database="act_rl")))
     install = await collector.plan("install-refresh-log")
     assert install.ready and install.risk == "reversible" and "CREATE EVENT TRIGGER" in install.statements[0].text
+    assert install.confirm_text == "act_rl"  # it creates objects in someone's database: its name is typed
     assert (await collector.run(install)).status == "done"
     assert not (await collector.plan("install-refresh-log")).ready
     # with the log installed, a refresh dbtop ran shows as dbtop's (the demo's case), the log's duration kept

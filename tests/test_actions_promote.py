@@ -280,9 +280,9 @@ async def test_promote_from_the_replication_panel_with_the_primary_stopped_repor
         await pilot.press("4")  # Replication
         panel = app.panel("replication")
         await until(pilot, panel.is_postgres_standby)
-        assert "Promote standby" in screen_text(app)  # the footer offers P on a standby
+        assert "Promote standby" in screen_text(app)  # the footer offers O on a standby
         assert "Promote this standby to primary" in [command.title for command in app.action_commands()]
-        await pilot.press("P")
+        await pilot.press("O")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         plan = app.screen.plan
         assert plan.action == "promote" and plan.ready and plan.second_confirm_text is None, plan.failed

@@ -24,6 +24,8 @@ from .plan_text import entry_line, entry_result, outcome_line
 
 BACKUP_ACTIONS = frozenset({"backup", "verify-backup", "prune-backups"})
 REFRESH_LOG_ACTIONS = frozenset({"install-refresh-log", "uninstall-refresh-log"})
+# Actions sent to the cluster's manager (Patroni): each acts on the whole cluster.
+MANAGER_ACTIONS = frozenset({"switchover", "failover", "pause", "resume"})
 # A table, a view and an index are all relations: a VACUUM and a CREATE INDEX on one table wait for each other.
 RELATION_PARAMS = ("table", "view", "index")
 READ_ONLY_REFUSAL = "read-only: dbtop was started with --read-only, or the profile says read_only = true"
@@ -40,6 +42,8 @@ def objects_of(action: str, params: dict[str, Scalar]) -> frozenset[str]:
         return frozenset({"backups"})
     if action in REFRESH_LOG_ACTIONS:
         return frozenset({"refresh-log"})
+    if action in MANAGER_ACTIONS:
+        return frozenset({"cluster"})
     objects = {f"pid:{pid}" for pid in params.get("pids") or ()}  # type: ignore[union-attr]
     objects |= {f"relation:{params[k]}" for k in RELATION_PARAMS if params.get(k)}
     if params.get("slot"):

@@ -516,7 +516,7 @@ class DbtopApp(ActionsMixin, App):
                                 self.panel("views").action_refresh_view)
         if self.has_panel("replication") and self.panel("replication").is_postgres_standby():
             yield SystemCommand("Promote this standby to primary", "pg_promote; shows the plan first: lag, paused "
-                                "replay, whether the primary still answers (P in the Replication panel)",
+                                "replay, whether the primary still answers (O in the Replication panel)",
                                 self.panel("replication").action_promote)
         for action, title, help_text in (
                 ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),

@@ -78,7 +78,7 @@ class GuardedRun:
             self.journal.append(target=plan.target.label if plan else self.target_label(), action=action,
                                 outcome="refused", error=reason, typed=typed, typed_second=typed_second,
                                 profile=plan.target.profile if plan else None,
-                                statements=[s.shown() for s in plan.statements] if plan else None,
+                                statements=plan.runs if plan else None,
                                 preconditions=list(plan.preconditions) if plan else None)
         except OSError as exc:
             print(f"dbtop: the journal could not be written: {exc}", file=sys.stderr)
