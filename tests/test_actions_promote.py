@@ -39,6 +39,7 @@ def standby_facts(**changes) -> dict:
     facts = {"in_recovery": True, "pause_state": "not paused", "received_lsn": "0/3000060",
              "replayed_lsn": "0/3000060", "unreplayed_bytes": 0, "replay_lag_s": 0.0, "receiver_status": None,
              "sender_host": None, "sender_port": None, "primary_conninfo": "user=ops host=db1 port=5432",
+             "primary_slot_name": None,
              "data_checksums": "off", "full_page_writes": "on", "superuser": True, "may_promote": True,
              "role": "ops", "timeline": 1}
     facts.update(changes)
@@ -158,8 +159,10 @@ def test_the_rewind_step_uses_what_the_old_primary_said():
     steps = "\n".join(plan.manual_steps)
     assert "pg_rewind --target-pgdata=/srv/pg/db1 --source-server='host=db2 port=5432 user=ops dbname=app' -R -P" \
         in steps
-    assert "pg_ctl -D /srv/pg/db1 -o '-p 5432' -w start" in steps
-    assert "wal_log_hints = on: it is on" in steps and "clean shutdown" in steps and "cannot check that" in steps
+    assert "psql 'host=db2 port=5432 user=ops dbname=app' -c CHECKPOINT — " in steps
+    assert "pg_ctl -D /srv/pg/db1 -o '-p 5432' -w start — " in steps
+    assert "pg_create_physical_replication_slot" not in steps  # no slot was used
+    assert "wal_log_hints = on: it is on" in steps and "clean shutdown, which dbtop cannot check" in steps
     assert "ops is a superuser" in steps
 
 
@@ -170,6 +173,18 @@ def test_the_rewind_step_says_what_it_cannot_check():
     assert "pg_rewind will refuse" in off
     checksums = "\n".join(plan_of(standby_facts(data_checksums="on")).manual_steps)
     assert "data checksums: on" in checksums and "wal_log_hints is not needed" in checksums
+
+
+def test_the_rewind_steps_create_the_slot_the_standby_used():
+    steps = plan_of(standby_facts(primary_slot_name="o'slot")).manual_steps
+    [create] = [step for step in steps if "pg_create_physical_replication_slot" in step]
+    argv = shlex.split(create.partition(". ")[2].partition(" — ")[0])
+    assert argv == ["psql", "host=db2 port=5432 user=ops dbname=app", "-c",
+                    "SELECT pg_create_physical_replication_slot('o''slot')"]
+    assert "slot o'slot (primary_slot_name)" in create
+    [create] = [step for step in plan_of(standby_facts(primary_slot_name="standby_1")).manual_steps
+                if "pg_create_physical_replication_slot" in step]
+    assert """-c "SELECT pg_create_physical_replication_slot('standby_1')" — """ in create
 
 
 def test_where_the_primary_is_read_from():
@@ -337,3 +352,39 @@ async def test_a_wrong_first_field_with_split_brain_does_nothing_and_escape_canc
         assert answers == [] and isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")
         assert answers == [None]
+
+
+async def test_the_shown_pg_rewind_brings_the_old_primary_back_as_a_standby_of_the_new_one(pair):
+    primary, standby = pair
+    primary.psql("CREATE TABLE promote_t (n int); INSERT INTO promote_t VALUES (1)")
+    await replayed(primary, standby)
+    collector = PostgresCollector(resolve_target(standby.dsn()))
+    await collector.connect()
+    try:
+        plan = await collector.plan("promote")  # the primary answers: its data directory and port are shown
+        assert (await collector.run(plan)).status == "done"
+    finally:
+        await collector.close()
+    primary.psql("INSERT INTO promote_t VALUES (666)")  # written on the old primary after the split: discarded
+    standby.psql("INSERT INTO promote_t VALUES (2)")
+    primary.stop()  # step 1, a clean shutdown (LocalCluster.stop: pg_ctl stop -m fast)
+
+    # The numbered steps, run as shown: "N. COMMAND — why" (step 1 was the clean shutdown above).
+    commands = [shlex.split(step.partition(". ")[2].partition(" — ")[0]) for step in plan.manual_steps
+                if step[:1].isdigit()]
+    assert [argv[0] for argv in commands] == ["pg_ctl", "psql", "psql", "pg_rewind", "pg_ctl"]
+    assert commands[1][-2:] == ["-c", "CHECKPOINT"]
+    assert commands[2][-1] == "SELECT pg_create_physical_replication_slot('promote_test')"
+    assert f"--target-pgdata={primary.data_dir}" in commands[3]
+    for argv in commands[1:4]:
+        primary._run(*argv, timeout=120)
+    # pg_rewind copied the new primary's postgresql.conf: the old primary's own socket directory and
+    # port go back, as the last step says to check.
+    primary.append_config({"port": str(primary.port), "unix_socket_directories": f"'{primary.socket_dir}'"})
+    primary.start()
+
+    assert primary.psql("SELECT pg_is_in_recovery()") == "t"
+    await wait_until(lambda: standby.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
+                     == "1")
+    await replayed(standby, primary)
+    assert primary.psql("SELECT array_agg(n ORDER BY n) FROM promote_t") == "{1,2}"
