@@ -21,6 +21,7 @@ from typing import ClassVar
 import asyncpg
 
 from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar, Status
+from ...actions.pg_common import split_name
 from ...actions.registry import action_named
 from ...profiles.target import Target
 from ..errors import ActionFailed, ActionRefused, ConnectError
@@ -203,7 +204,30 @@ class PostgresActionRunner:
             if failed is None:
                 lost = one_line(str(exc)) or type(exc).__name__
                 return outcome("failed", "the action's connection was lost: check whether it took effect", lost)
-            return outcome("failed", f"the server refused or stopped the action: {failed.reason}", failed.explained)
+            detail = f"the server refused or stopped the action: {failed.reason}"
+            if isinstance(exc, asyncpg.LockNotAvailableError) and (holders := await self._lock_holders(plan)):
+                detail += (f"; held by {holders}: wait for them to finish, or end them (Connections panel), "
+                           "then run it again")
+            return outcome("failed", detail, failed.explained)
+
+    async def _lock_holders(self, plan: Plan) -> str | None:
+        """Who holds a lock on the plan's relation (or its index's table), or None when that cannot
+        be said (no relation, or the question itself failed)."""
+        names = [value for key in ("table", "view", "index") if isinstance(value := plan.params.get(key), str)]
+        if not names:
+            return None
+        try:
+            conn = await self._side_connection()
+            try:
+                rows = []
+                for name in names:
+                    rows += await conn.fetch(sql("action_lock_holders", conn.get_server_version().major),
+                                             *split_name(name))
+            finally:
+                await close_connection(conn)
+        except (ConnectError, asyncpg.PostgresError, *CONNECTION_LOST):
+            return None
+        return lock_holders_text(rows) or None
 
     async def _cancelled(self, found, session: ActionSession, plan: Plan) -> str:
         """The action's task was cancelled while its statement ran: cancel its backend from another
@@ -230,6 +254,17 @@ class PostgresActionRunner:
             session.conn.terminate()
             said.append(f"could not confirm the backend stopped: {one_line(str(exc))}")
         return "; ".join(said)
+
+
+def lock_holders_text(rows) -> str:
+    """'session 6650 (reporting, idle in transaction since 15:11:02)', for each holder (the
+    application name is the server's text: the outcome line is cleaned where it is shown)."""
+    shown = []
+    for row in rows:
+        what = ", ".join(x for x in (one_line(row["application_name"] or "") or row["usename"], row["state"]) if x)
+        since = f" since {row['since']:%H:%M:%S}" if row["since"] is not None else ""
+        shown.append(f"session {row['pid']}" + (f" ({what}{since})" if what or since else ""))
+    return ", ".join(shown)
 
 
 def plan_objects(plan: Plan) -> list[str]:
