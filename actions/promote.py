@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -57,9 +57,9 @@ def primary_address(facts: Facts) -> tuple[str, int, str] | None:
     return host, int(port) if port.isdigit() else DEFAULT_PORT, "primary_conninfo"
 
 
-async def read_old_primary(connection: Target, facts: Facts, major_sql) -> dict[str, Any]:
+async def read_old_primary(connection: Target, facts: Facts, sql: Callable[[str], str]) -> dict[str, Any]:
     """Connect to the primary the standby follows, with the target's own credentials and a short
-    timeout, and read what the plan needs of it (sql/action_promote_old_primary). `state` says what
+    timeout, and read what the plan needs of it (`sql`: the session's query by name). `state` says what
     was found (DOWN, PRIMARY, STANDBY, REFUSED, OTHER, STREAMING, UNKNOWN); `error` why it did not answer."""
     address = primary_address(facts)
     if address is None:
@@ -80,7 +80,7 @@ async def read_old_primary(connection: Target, facts: Facts, major_sql) -> dict[
         state = STREAMING if facts.get("receiver_status") == "streaming" else DOWN
         return {**found, "state": state, "error": str(exc)}
     try:
-        row = dict(await conn.fetchrow(major_sql("action_promote_old_primary")))
+        row = dict(await conn.fetchrow(sql("action_promote_old_primary")))
     finally:
         await close_connection(conn)
     found.update(row)

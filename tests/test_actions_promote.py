@@ -1,18 +1,18 @@
 """promote (issue 13, plain streaming): the pure plan builder for each precondition's outcome, then
 real pairs the tests start themselves (never the suite's shared `pg`/`standby`): refused while replay
-lags or is paused, refused while the primary answers unless `split-brain` is also given (and then
-done, with the new timeline and the journal line), done with the primary stopped, and the shown
-pg_rewind command bringing the old primary back as a standby."""
+lags or is paused, refused on the command line while the primary answers unless `split-brain` is also
+given (and then done, with the new timeline and the journal line), done from the Replication panel
+with the primary stopped, the confirm screen's second field, and the shown pg_rewind steps bringing
+the old primary back as a standby."""
 
 from __future__ import annotations
 
 import asyncio
 import shlex
-import subprocess
 from datetime import datetime, timezone
 
-import asyncpg
 import pytest
+from textual.widgets import Button, Input
 
 from dbtop.actions.journal import Journal
 from dbtop.actions.plan import Plan, PlanTarget, Precondition
@@ -22,8 +22,8 @@ from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 from dbtop.tui.commands import act as act_command
+from dbtop.tui.commands import guarded
 from dbtop.tui.confirm import ConfirmScreen
-from textual.widgets import Button, Input
 
 from . import fakes
 from .conftest import wait_until
@@ -234,7 +234,7 @@ async def act(args: list[str]) -> int:
 
 
 async def test_promote_is_refused_on_lag_and_paused_replay_and_needs_split_brain_while_the_primary_answers(
-        pair, journal, capsys):
+        pair, journal, capsys, monkeypatch):
     primary, standby = pair
     primary.psql("CREATE TABLE promote_t (n int); INSERT INTO promote_t VALUES (1)")
     await replayed(primary, standby)  # a replayed transaction: its time is what replay lag is measured from
@@ -271,6 +271,16 @@ async def test_promote_is_refused_on_lag_and_paused_replay_and_needs_split_brain
     assert "split-brain" in err and "nothing ran" in err
     assert standby.psql("SELECT pg_is_in_recovery()") == "t"
 
+    monkeypatch.setattr(guarded, "interactive", lambda: True)  # in a terminal both texts are asked
+    prompts: list[str] = []
+    answers = iter([name, "split brain"])
+    asked = await asyncio.to_thread(act_command.run, ["promote", standby.dsn()],
+                                    lambda prompt: prompts.append(prompt) or next(answers))
+    assert asked == 2 and prompts == [f"Type {name} to run it (anything else cancels): ",
+                                      "Type split-brain to accept the warnings above (anything else cancels): "]
+    assert "'split brain' does not accept it" in capsys.readouterr().err
+    monkeypatch.setattr(guarded, "interactive", lambda: False)
+
     assert await act([standby.dsn(), "--confirm", name, "--accept-split-brain"]) == 0
     out = capsys.readouterr().out
     assert "done: promoted" in out and "new timeline 2 (was 1)" in out, out
@@ -280,7 +290,8 @@ async def test_promote_is_refused_on_lag_and_paused_replay_and_needs_split_brain
     assert standby.psql("SELECT timeline_id FROM pg_control_checkpoint()") == "2"
 
     entries = [(e.action, e.outcome, e.typed, e.typed_second) for e in journal.entries()]
-    assert entries == [("promote", "refused", name, None), ("promote", "done", name, SPLIT_BRAIN)]
+    assert entries == [("promote", "refused", name, None), ("promote", "refused", name, "split brain"),
+                       ("promote", "done", name, SPLIT_BRAIN)]
     assert journal.verify().intact
 
 
