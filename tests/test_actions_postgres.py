@@ -20,6 +20,7 @@ from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.engines.postgres.views import latest_refresh
 from dbtop.engines.snapshot import ViewRefresh
 from dbtop.profiles.target import resolve_target
+from dbtop.tui.plan_text import outcome_line
 
 from .conftest import open_lock_chain, wait_until
 
@@ -437,6 +438,7 @@ async def test_an_action_that_gave_up_waiting_names_who_holds_the_lock(pg, colle
         pid = reader.get_server_pid()
         assert f"held by session {pid} (held-by-reader, idle in transaction since " in outcome.detail
         assert outcome.detail.endswith("wait for them to finish, or end them (Connections panel), then run it again")
+        assert "Locks panel" not in outcome_line(outcome)  # it shows waiting sessions; this one is idle
     finally:
         await reader.execute("ROLLBACK")
         pg.psql("DROP TABLE act_held")

@@ -204,11 +204,12 @@ class PostgresActionRunner:
             if failed is None:
                 lost = one_line(str(exc)) or type(exc).__name__
                 return outcome("failed", "the action's connection was lost: check whether it took effect", lost)
-            detail = f"the server refused or stopped the action: {failed.reason}"
+            detail, error = f"the server refused or stopped the action: {failed.reason}", failed.explained
             if isinstance(exc, asyncpg.LockNotAvailableError) and (holders := await self._lock_holders(plan)):
                 detail += (f"; held by {holders}: wait for them to finish, or end them (Connections panel), "
                            "then run it again")
-            return outcome("failed", detail, failed.explained)
+                error = failed.reason  # its generic fix ("see the Locks panel") is replaced by the names
+            return outcome("failed", detail, error)
 
     async def _lock_holders(self, plan: Plan) -> str | None:
         """Who holds a lock on the plan's relation (or its index's table), or None when that cannot
