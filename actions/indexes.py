@@ -142,8 +142,30 @@ class DropIndex:
         return drop_index_plan(index, await read_relation(session, index), target=session.target)
 
     async def run(self, session: Any, plan: Plan, progress: Progress | None) -> str:
-        await session.conn.execute(plan.statements[0].text)
+        try:
+            await session.conn.execute(plan.statements[0].text)
+        except (asyncpg.PostgresError, *CONNECTION_LOST) as exc:
+            raise ActionFailed(f"the drop stopped ({one_line(exc)}); {await self._left(session, plan)}",
+                               one_line(exc)) from exc
         return f"dropped index {plan.confirm_text}"
+
+    @staticmethod
+    async def _left(session: Any, plan: Plan) -> str:
+        """What a stopped DROP INDEX CONCURRENTLY left: its first step marks the index INVALID (queries
+        stop using it, writes still maintain it) before it waits for the table's transactions."""
+        oid = next(p.seen["oid"] for p in plan.preconditions if p.name == "same_index")
+        name = plan.confirm_text
+        try:
+            valid = await session.conn.fetchval(session.sql("action_index_valid"), oid)
+        except (asyncpg.PostgresError, *CONNECTION_LOST) as exc:
+            return f"whether index {name} is still valid could not be read ({one_line(exc)}): look at it before going on"
+        if valid is None:
+            return f"index {name} is gone"
+        if valid:
+            return f"index {name} is unchanged and still used"
+        return (f"index {name} is left INVALID: queries no longer use it, writes still maintain it; run the drop "
+                "again when the table's transactions have ended (it finishes the drop), or REINDEX INDEX "
+                "CONCURRENTLY to use it again")
 
 
 class Reindex:

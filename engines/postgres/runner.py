@@ -189,7 +189,11 @@ class PostgresActionRunner:
                     _uncancel()
                     return outcome("cancelled", detail, preconditions=fresh.preconditions)
                 except ActionFailed as failed:
-                    return outcome("failed", failed.detail, failed.error, preconditions=fresh.preconditions)
+                    detail = failed.detail
+                    if isinstance(failed.__cause__, asyncpg.LockNotAvailableError) and (
+                            holders := await self._lock_holders(plan)):
+                        detail += f"; the lock is held by {holders}"
+                    return outcome("failed", detail, failed.error, preconditions=fresh.preconditions)
                 return outcome("done", detail, preconditions=fresh.preconditions)
         except asyncio.CancelledError:
             if running:
