@@ -433,6 +433,9 @@ async def test_an_action_that_gave_up_waiting_names_who_holds_the_lock(pg, colle
     await reader.execute("BEGIN; SELECT count(*) FROM act_held")  # idle in transaction, holding ACCESS SHARE
     try:
         plan = await collector.plan("drop-index", index="public.act_held_a_idx")
+        pid = reader.get_server_pid()
+        assert any(w.startswith(f"session {pid} (held-by-reader, idle in transaction since ") and
+                   "leaves the index INVALID" in w for w in plan.warnings)
         outcome = await collector.run(plan)
         assert outcome.status == "failed" and "lock timeout" in outcome.detail
         pid = reader.get_server_pid()

@@ -21,7 +21,7 @@ from typing import ClassVar
 import asyncpg
 
 from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar, Status
-from ...actions.pg_common import split_name
+from ...actions.pg_common import lock_holders_text, split_name
 from ...actions.registry import action_named
 from ...profiles.target import Target
 from ..errors import ActionFailed, ActionRefused, ConnectError
@@ -259,17 +259,6 @@ class PostgresActionRunner:
             session.conn.terminate()
             said.append(f"could not confirm the backend stopped: {one_line(str(exc))}")
         return "; ".join(said)
-
-
-def lock_holders_text(rows) -> str:
-    """'session 6650 (reporting, idle in transaction since 15:11:02)', for each holder (the
-    application name is the server's text: the outcome line is cleaned where it is shown)."""
-    shown = []
-    for row in rows:
-        what = ", ".join(x for x in (one_line(row["application_name"] or "") or row["usename"], row["state"]) if x)
-        since = f" since {row['since']:%H:%M:%S}" if row["since"] is not None else ""
-        shown.append(f"session {row['pid']}" + (f" ({what}{since})" if what or since else ""))
-    return ", ".join(shown)
 
 
 def plan_objects(plan: Plan) -> list[str]:
