@@ -519,6 +519,10 @@ class DbtopApp(ActionsMixin, App):
         if self.has_panel("views"):
             yield SystemCommand("Refresh the selected materialized view", "Views panel; shows the plan first (R)",
                                 self.panel("views").action_refresh_view)
+        if self.has_panel("replication") and self.panel("replication").is_postgres_standby():
+            yield SystemCommand("Promote this standby to primary", "pg_promote; shows the plan first: lag, paused "
+                                "replay, whether the primary still answers (O in the Replication panel)",
+                                self.panel("replication").action_promote)
         rest = self.latest.postgres.pgbackrest if self.latest is not None and self.latest.postgres else None
         stanza = rest.profile_stanza if rest is not None else None
         if stanza:

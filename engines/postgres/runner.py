@@ -21,7 +21,7 @@ from typing import ClassVar
 import asyncpg
 
 from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar, Status
-from ...actions.pg_common import split_name
+from ...actions.pg_common import lock_holders_text, split_name
 from ...actions.registry import action_named
 from ...profiles.target import Target
 from ..errors import ActionFailed, ActionRefused, ConnectError
@@ -189,7 +189,11 @@ class PostgresActionRunner:
                     _uncancel()
                     return outcome("cancelled", detail, preconditions=fresh.preconditions)
                 except ActionFailed as failed:
-                    return outcome("failed", failed.detail, failed.error, preconditions=fresh.preconditions)
+                    detail = failed.detail
+                    if isinstance(failed.__cause__, asyncpg.LockNotAvailableError) and (
+                            holders := await self._lock_holders(plan)):
+                        detail += f"; the lock is held by {holders}"
+                    return outcome("failed", detail, failed.error, preconditions=fresh.preconditions)
                 return outcome("done", detail, preconditions=fresh.preconditions)
         except asyncio.CancelledError:
             if running:
@@ -204,11 +208,12 @@ class PostgresActionRunner:
             if failed is None:
                 lost = one_line(str(exc)) or type(exc).__name__
                 return outcome("failed", "the action's connection was lost: check whether it took effect", lost)
-            detail = f"the server refused or stopped the action: {failed.reason}"
+            detail, error = f"the server refused or stopped the action: {failed.reason}", failed.explained
             if isinstance(exc, asyncpg.LockNotAvailableError) and (holders := await self._lock_holders(plan)):
                 detail += (f"; held by {holders}: wait for them to finish, or end them (Connections panel), "
                            "then run it again")
-            return outcome("failed", detail, failed.explained)
+                error = failed.reason  # its generic fix ("see the Locks panel") is replaced by the names
+            return outcome("failed", detail, error)
 
     async def _lock_holders(self, plan: Plan) -> str | None:
         """Who holds a lock on the plan's relation (or its index's table), or None when that cannot
@@ -256,21 +261,12 @@ class PostgresActionRunner:
         return "; ".join(said)
 
 
-def lock_holders_text(rows) -> str:
-    """'session 6650 (reporting, idle in transaction since 15:11:02)', for each holder (the
-    application name is the server's text: the outcome line is cleaned where it is shown)."""
-    shown = []
-    for row in rows:
-        what = ", ".join(x for x in (one_line(row["application_name"] or "") or row["usename"], row["state"]) if x)
-        since = f" since {row['since']:%H:%M:%S}" if row["since"] is not None else ""
-        shown.append(f"session {row['pid']}" + (f" ({what}{since})" if what or since else ""))
-    return ", ".join(shown)
-
-
 def plan_objects(plan: Plan) -> list[str]:
     """What a plan acts on, for the one-action-per-object rule: each session, the relation (table,
     view or index share pg_class's names), the slot; an action without such a parameter (the
-    refresh log) is its own object."""
+    refresh log) is its own object; a request to the cluster's manager acts on the whole cluster."""
+    if plan.request is not None:
+        return ["the cluster's manager"]
     objects = []
     for name, value in sorted(plan.params.items()):
         if name == "pids":
