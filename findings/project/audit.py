@@ -9,10 +9,13 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...engines.snapshot import Catalog
+from ..engine import Thresholds
 from ..model import Finding
 from .alembic import AlembicChain, is_versions_directory, read_alembic_history
 from .config_files import config_kind, driver_findings, read_config_file, tls_findings
 from .django import django_findings, is_django_migration
+from .migration_safety import migration_safety_findings
 from .mongo_uris import mongo_findings
 from .orm_configs import is_js_source, is_orm_file, orm_findings
 from .pools import PoolSetting, pool_findings, pools_in_code, pools_in_config, with_replicas
@@ -106,9 +109,11 @@ def _is_test(rel: str) -> bool:
     return bool({"tests", "test"} & set(p.parts[:-1])) or p.name.startswith("test_") or p.name == "conftest.py"
 
 
-def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectAudit:
+def audit_project(root: Path, *, max_connections: int | None = None, catalog: Catalog | None = None,
+                  thresholds: Thresholds | None = None) -> ProjectAudit:
     """Audit the application repository at `root` (read only). `max_connections` is the PostgreSQL server's:
-    given, the pools found are summed against it."""
+    given, the pools found are summed against it. `catalog` is the audited database's: given, the migrations
+    it has not applied are judged with their tables' live sizes."""
     root = root.resolve()
     candidates, listing = _walk(root)
     capped = len(candidates) > MAX_FILES
@@ -136,12 +141,18 @@ def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectA
             histories.setdefault(directory, {})[rel] = text
     in_versions = {rel for files in histories.values() for rel in files}
     chains: list[AlembicChain] = []
+    chain_files: list[tuple[AlembicChain, dict[str, str]]] = []
     for directory, files in sorted(histories.items()):
         chain, found = read_alembic_history(directory, files)
         findings += found
         if chain.revisions:
             chains.append(chain)
-    findings += django_findings({rel: text for rel, text in python.items() if is_django_migration(rel)})
+            chain_files.append((chain, files))
+    django_files = {rel: text for rel, text in python.items() if is_django_migration(rel)}
+    findings += django_findings(django_files)
+    found, migration_notes = migration_safety_findings(chain_files, django_files, catalog, thresholds or Thresholds())
+    findings += found
+    notes += migration_notes
 
     configs = [read_config_file(rel, kind, text, tracked=None if tracked is None else rel in tracked)
                for rel, text in texts.items() if (kind := config_kind(rel)) is not None]

@@ -71,7 +71,9 @@ def run(argv: list[str]) -> int:
         from ...findings.project import audit_project
 
         max_connections = snapshot.server.max_connections if snapshot and snapshot.server else None
-        result = audit_project(args.project, max_connections=max_connections)
+        catalog = snapshot.postgres.catalog if snapshot and snapshot.postgres else None
+        result = audit_project(args.project, max_connections=max_connections, catalog=catalog,
+                               thresholds=Thresholds.of(policy))
         findings += result.findings
         project, in_git = str(args.project), result.in_git
         alembic = [result.alembic] if result.alembic else []
