@@ -68,7 +68,10 @@ def test_only_pending_alembic_revisions_are_judged_with_their_tables_sizes():
     assert (f"{v3}:12", "required_column") not in found  # NOT NULL with a server default: fine since PG 11
     assert found[(f"{v3}:14", "foreign_key")].severity == Severity.HIGH
     assert found[(f"{v3}:15", "check_constraint")].severity == Severity.HIGH
-    assert not [k for k in found if k[0] in (f"{v3}:16", f"{v3}:17")]  # CONCURRENTLY, NOT VALID: safe
+    assert not [k for k in found if k[0] == f"{v3}:17"]  # NOT VALID: safe
+    # CONCURRENTLY, but inside the revision's transaction: fails whatever the table
+    assert found[(f"{v3}:16", "concurrently_in_transaction")].severity == Severity.HIGH
+    assert [k for k in found if k[0] == f"{v3}:16"] == [(f"{v3}:16", "concurrently_in_transaction")]
     unique = found[(f"{v3}:20", "unique_constraint")]  # batch_op: the batch's table
     assert "public.customers" in unique.title and unique.severity == Severity.MEDIUM  # 2 GB: ~11 s
     assert found[(f"{v3}:21", "drop_column")].severity == Severity.MEDIUM  # a used table: running code breaks
@@ -92,7 +95,8 @@ def test_an_empty_alembic_version_makes_every_revision_pending():
 
 def test_a_head_applied_means_nothing_pending():
     found = migration_findings(alembic=("0003",), django=(("shop", "0001_initial"), ("shop", "0002_cart_owner"),
-                                                          ("shop", "0003_cart_state")))
+                                                          ("shop", "0003_cart_state"),
+                                                          ("shop", "0004_cart_title_index")))
     assert found == []
 
 
@@ -105,7 +109,8 @@ def test_pending_django_migrations_and_their_db_table():
     assert (f"{path}:10", "required_column") not in found  # null=True
     assert {(f"{path}:11", "foreign_key"), (f"{path}:11", "index"), (f"{path}:13", "alter_field"),
             (f"{path}:15", "index"), (f"{path}:15", "rewrite"), (f"{path}:17", "rename")} <= set(found)
-    assert not [k for k in found if k[0] == f"{path}:14"]  # AddIndexConcurrently
+    assert not [k for k in found if k[0] == f"{path}:14"]  # AddIndexConcurrently with atomic = False
+    assert found[("shop/migrations/0004_cart_title_index.py:7", "concurrently_in_transaction")].severity == Severity.HIGH
 
 
 def test_without_knowing_what_is_applied_nothing_is_judged_and_the_report_says_why():
@@ -146,10 +151,17 @@ def test_a_missing_applied_table_takes_every_migration_as_pending():
     ("ALTER TABLE orders DROP CONSTRAINT fk", []),
     ("VACUUM FULL orders; CLUSTER orders; REINDEX TABLE orders; REINDEX TABLE CONCURRENTLY orders",
      [("rewrite", "orders"), ("rewrite", "orders"), ("reindex", "orders")]),
+    ("CREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON orders (a)", []),
     ("-- CREATE INDEX ix ON orders (a);\nSELECT 'CREATE INDEX ix ON t (a); x'", []),
 ])
 def test_raw_sql_operations(sql, kinds):
     assert [(o.kind, o.table) for o in sql_operations("m", sql, "m.py:1")] == kinds
+
+
+def test_raw_sql_concurrently_inside_a_transaction():
+    sql = "CREATE UNIQUE INDEX CONCURRENTLY ix ON app.orders (a); REINDEX INDEX CONCURRENTLY ix"
+    assert [(o.kind, o.table) for o in sql_operations("m", sql, "m.py:1", in_transaction=True)] == [
+        ("concurrently_in_transaction", "app.orders"), ("concurrently_in_transaction", "ix")]
 
 
 # -- a real server ---------------------------------------------------------------------------------

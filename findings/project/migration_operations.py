@@ -83,6 +83,11 @@ KINDS: dict[str, OperationKind] = {
     "drop_table": OperationKind(
         "drops a table", "ACCESS EXCLUSIVE (brief)", "breaks the running code that still uses it", False,
         "Stop using the table in a release first, drop it in a later one (after a backup).", "ban-drop-table"),
+    "concurrently_in_transaction": OperationKind(
+        "builds an index CONCURRENTLY inside the migration's transaction", "none (it never starts)",
+        "fails: CREATE INDEX CONCURRENTLY cannot run inside a transaction block, and the deployment stops there",
+        False, "Alembic: put it in `with op.get_context().autocommit_block():`; Django: `atomic = False` on the "
+        "Migration class.", "ban-concurrent-index-creation-in-transaction"),
     "rename": OperationKind(
         "renames a table or column", "ACCESS EXCLUSIVE (brief)", "breaks the running code that uses the old name",
         False, "Add the new name beside the old (a new column kept in sync, or a view with the old name), move the "
@@ -93,6 +98,9 @@ VOLATILE_DEFAULT = re.compile(r"\b(random|gen_random_uuid|uuid_generate_v[14]\w*
                               r"\s*\(", re.IGNORECASE)
 TABLE = r"(?P<table>(?:\"[^\"]+\"|[\w$]+)(?:\s*\.\s*(?:\"[^\"]+\"|[\w$]+))?)"
 SQL_CREATE_INDEX = re.compile(r"^CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY\b).*?\bON\s+(?:ONLY\s+)?" + TABLE,
+                              re.IGNORECASE | re.DOTALL)
+SQL_CONCURRENTLY = re.compile(r"^(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b.*?\bON\s+(?:ONLY\s+)?|"
+                              r"REINDEX\s+(?:\([^)]*\)\s*)?(?:TABLE|INDEX)\s+CONCURRENTLY\s+)" + TABLE,
                               re.IGNORECASE | re.DOTALL)
 SQL_ALTER_TABLE = re.compile(r"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?" + TABLE + r"\s+(?P<rest>.*)$",
                              re.IGNORECASE | re.DOTALL)
@@ -165,7 +173,8 @@ def _clauses(rest: str) -> list[str]:
     return [c for c in clauses if c]
 
 
-def sql_operations(migration: str, sql: str, location: str) -> list[MigrationOperation]:
+def sql_operations(migration: str, sql: str, location: str, *, in_transaction: bool = False) -> list[MigrationOperation]:
+    """The risky statements of `sql`; `in_transaction`: run inside the migration's transaction."""
     found = []
     for statement in _statements(sql):
         one_line = re.sub(r"\s+", " ", statement)[:160]
@@ -175,6 +184,8 @@ def sql_operations(migration: str, sql: str, location: str) -> list[MigrationOpe
 
         if m := SQL_CREATE_INDEX.match(statement):
             add("index", m["table"])
+        elif in_transaction and (m := SQL_CONCURRENTLY.match(statement)):
+            add("concurrently_in_transaction", m["table"])
         elif m := SQL_REWRITE.match(statement):
             add("rewrite", m["table"])
         elif m := SQL_REINDEX.match(statement):
@@ -282,8 +293,12 @@ def alembic_operations(migration: str, path: str, text: str) -> list[MigrationOp
     if upgrade is None:
         return []
     batch_tables: dict[str, str] = {}  # `with op.batch_alter_table("t") as batch_op`
+    autocommit: set[int] = set()  # the calls inside `with op.get_context().autocommit_block():`
     for node in ast.walk(upgrade):
         if isinstance(node, ast.With):
+            if any(isinstance(item.context_expr, ast.Call) and getattr(item.context_expr.func, "attr", "")
+                   == "autocommit_block" for item in node.items):
+                autocommit |= {id(n) for statement in node.body for n in ast.walk(statement)}
             for item in node.items:
                 call = item.context_expr
                 if (isinstance(call, ast.Call) and _called(call) and _called(call)[1] == "batch_alter_table"
@@ -301,9 +316,10 @@ def alembic_operations(migration: str, path: str, text: str) -> list[MigrationOp
         location = f"{path}:{node.lineno}"
         written = ast.get_source_segment(text, node) or name
         written = re.sub(r"\s+", " ", written)[:160]
+        in_transaction = id(node) not in autocommit
         if name == "execute" and not batch:
             if (sql := _sql_text(_argument(node, 0, "sqltext"))) is not None:
-                found += sql_operations(migration, sql, location)
+                found += sql_operations(migration, sql, location, in_transaction=in_transaction)
             continue
         if name not in ALEMBIC_TABLE_ARGUMENT:
             continue
@@ -326,6 +342,8 @@ def alembic_operations(migration: str, path: str, text: str) -> list[MigrationOp
         if name == "create_index":
             if _literal(_keyword(node, "postgresql_concurrently")) is not True:
                 add("index")
+            elif in_transaction:
+                add("concurrently_in_transaction")
         elif name == "add_column":
             for kind in _column_operations(_argument(node, 1 - shift, "column")):
                 add(kind)
@@ -389,6 +407,8 @@ def django_operations(app_label: str, name: str, path: str, text: str,
     except SyntaxError:
         return []
     migration = f"{app_label}.{name}"
+    atomic = not any(isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "atomic" for t in n.targets)
+                     and _literal(n.value) is False for n in ast.walk(tree))
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Attribute, ast.Name)):
@@ -411,8 +431,10 @@ def django_operations(app_label: str, name: str, path: str, text: str,
             sql = _literal(_argument(node, 0, "sql"))
             for statement in [sql] if isinstance(sql, str) else sql if isinstance(sql, (list, tuple)) else []:
                 if isinstance(statement, str):
-                    found += sql_operations(migration, statement, location)
+                    found += sql_operations(migration, statement, location, in_transaction=atomic)
             continue
+        if operation in ("AddIndexConcurrently", "RemoveIndexConcurrently") and atomic and table is not None:
+            add("concurrently_in_transaction")
         if table is None:
             continue
         if operation == "AddField":

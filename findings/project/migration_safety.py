@@ -110,7 +110,9 @@ def operation_finding(operation: MigrationOperation, catalog: Catalog, threshold
     name = clean(operation.table or "?", 80)
     mb_per_s = thresholds.get("migrations.scan_mb_per_s", DEFAULT_SCAN_MB_PER_S)
     evidence = [Evidence(subject=operation.migration, detail=clean(operation.written, 160), location=operation.location)]
-    if table is None:
+    if operation.kind == "concurrently_in_transaction":
+        severity, title = Severity.HIGH, f"{operation.migration}: {kind.what} on {name}: {kind.blocks}"
+    elif table is None:
         capped = catalog.truncated.get("tables", False)
         severity = Severity.LOW if capped else Severity.INFO
         where = (f"not among the {len(catalog.tables)} largest tables examined: smaller than "
@@ -148,7 +150,10 @@ def operation_finding(operation: MigrationOperation, catalog: Catalog, threshold
             consequence = kind.blocks + ("" if used else " (no reads or writes counted on it)")
         title = f"{operation.migration}: {kind.what} on {table.qualified_name} ({facts}): {consequence}"
     impact = f"Takes {kind.lock} on the table: it {kind.blocks}."
-    if kind.lock.startswith("ACCESS EXCLUSIVE") or kind.scans:
+    if operation.kind == "concurrently_in_transaction":
+        impact = (f"The migration {kind.blocks}; migrations after it do not run until it is fixed, and a tool that "
+                  "retries redeploys into the same error.")
+    elif kind.lock.startswith("ACCESS EXCLUSIVE") or kind.scans:
         impact += (" While it waits for that lock behind running transactions, every later query on the table "
                    "queues behind it.")
     return Finding(
