@@ -24,6 +24,7 @@ from ..engines.snapshot import Snapshot
 from .engine import LOCKABLE_SECTIONS, locked_tables_note
 from .hba import unchecked_trust_lines
 from .model import AREA_TITLES, Finding, Severity
+from .project.migration_operations import KINDS as MIGRATION_KINDS
 
 LEVEL_FOR_SEVERITY = {Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.MEDIUM: 3, Severity.LOW: 4, Severity.INFO: 5}
 
@@ -153,6 +154,16 @@ def _project(ctx: AuditContext) -> str | None:
     return None if ctx.project_audited else "no application repository was given (--project PATH)"
 
 
+def _pending_migrations(ctx: AuditContext) -> str | None:
+    """Judged with a project and the database's applied migrations (alembic_version, django_migrations)."""
+    missing = _project(ctx) or _catalog("applied_migrations")(ctx)
+    if missing:
+        return missing
+    if ctx.snapshot.postgres.catalog.applied_migrations is None:
+        return "which migrations the database has applied was not read"
+    return None
+
+
 def _project_git(ctx: AuditContext) -> str | None:
     missing = _project(ctx)
     if missing:
@@ -236,9 +247,14 @@ CHECKLIST: dict[str, list[ChecklistItem]] = {
                        "project.alembic.unreadable"), _project),
         ChecklistItem("Django apps have one leaf migration each", ("project.django.multiple_leaves",), _project),
         ChecklistItem("The application never alters or drops the schema when it starts or deploys (TypeORM "
-                      "synchronize, Sequelize sync force/alter, Prisma push --accept-data-loss or reset)",
-                      ("project.orm.typeorm_synchronize", "project.orm.sequelize_sync", "project.orm.prisma_data_loss"),
+                      "synchronize, Sequelize sync force/alter, Prisma push --accept-data-loss or reset, Mongoose "
+                      "autoIndex)",
+                      ("project.orm.typeorm_synchronize", "project.orm.sequelize_sync", "project.orm.prisma_data_loss",
+                       "project.orm.mongoose_auto_index"),
                       _project),
+        ChecklistItem("The pending migrations run no operation that locks its table while it scans or rewrites it, "
+                      "or breaks running code (Squawk's list; each judged with its table's live size and writes)",
+                      tuple(f"project.migration.{kind}" for kind in MIGRATION_KINDS), _pending_migrations),
     ],
     "backup": [
         ChecklistItem("A verified backup exists within the RPO", ("backup.no_verified_backup", "backup.rpo_exceeded"),

@@ -223,3 +223,20 @@ def test_pending_migrations_from_a_real_servers_applied_tables(pg, tmp_path):
     finally:
         pg.psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         pg.psql("DROP ROLE IF EXISTS migrations_live_reader")
+
+
+def test_the_pending_migrations_checklist_item():
+    from dbtop.findings.scores import AuditContext, score
+
+    def item(findings, snapshot):
+        items = {i.item: i for area in score(findings, AuditContext(snapshot=snapshot, project_audited=True)).areas
+                 for i in area.checklist}
+        return next(i for text, i in items.items() if text.startswith("The pending migrations run no operation"))
+
+    healthy = f.healthy()
+    live = healthy.model_copy(update={"postgres": healthy.postgres.model_copy(update={"catalog": catalog()})})
+    assert item(audit_project(PROJECT, catalog=catalog()).findings, live).status == "not done"
+    assert item([], live).status == "done"
+    unread = item([], healthy)  # a catalog without the applied migrations
+    assert unread.status == "not checked" and "applied" in unread.note
+    assert item([], None).status == "not checked"

@@ -13,11 +13,12 @@ from ...engines.snapshot import Catalog
 from ..engine import Thresholds
 from ..model import Finding
 from .alembic import AlembicChain, is_versions_directory, read_alembic_history
-from .config_files import config_kind, driver_findings, read_config_file, tls_findings
+from .config_files import UrlMention, config_kind, driver_findings, read_config_file, tls_findings
 from .django import django_findings, is_django_migration
 from .migration_safety import migration_safety_findings
-from .mongo_uris import mongo_findings
-from .orm_configs import is_js_source, is_orm_file, orm_findings
+from .mongo_clients import auto_index_findings, client_calls, options_for_configured_urls
+from .mongo_uris import mongo_findings, mongo_url_findings
+from .orm_configs import is_js_source, is_orm_file, is_test_source, orm_findings
 from .pools import PoolSetting, pool_findings, pools_in_code, pools_in_config, with_replicas
 from .secrets import committed_secret_findings, weak_password_findings
 
@@ -181,10 +182,18 @@ def audit_project(root: Path, *, max_connections: int | None = None, catalog: Ca
     env_pys = [python[p] for h in histories if (p := str(PurePosixPath(h).parent / "env.py")) in python]
     check_alembic_ini = not env_pys or any(ASYNC_ENGINE.search(t) and not ENV_PY_OWN_URL.search(t) for t in env_pys)
 
+    sources = {rel: text for rel, text in texts.items() if (rel.endswith(".py") or is_js_source(rel))
+               and config_kind(rel) is None and not _is_test(rel) and not is_test_source(rel) and rel not in in_versions}
+    mongo_clients = [call for rel, text in sorted(sources.items()) for call in client_calls(rel, text)]
+    code_options = options_for_configured_urls(mongo_clients)
+    findings += mongo_url_findings([UrlMention(call.applied_to(call.url), call.location) for call in mongo_clients
+                                    if call.url is not None], private_names)
+    findings += auto_index_findings({rel: text for rel, text in sources.items() if is_js_source(rel)})
+
     pools: list[PoolSetting] = []
     for config in configs:
         findings += weak_password_findings(config) + committed_secret_findings(config)
-        findings += tls_findings(config, private_names) + mongo_findings(config, private_names)
+        findings += tls_findings(config, private_names) + mongo_findings(config, private_names, code_options)
         if async_sqlalchemy and config.kind != "prisma" and (config.kind != "ini" or check_alembic_ini):
             findings += driver_findings(config)
         pools += pools_in_config(config, service_for)
