@@ -399,39 +399,46 @@ def _level(findings: list[Finding], decided_all: bool) -> int:
     return ceiling
 
 
-def score(findings: list[Finding], ctx: AuditContext) -> Scores:
+def _grouped(findings: list[Finding]) -> tuple[dict[str, list[Finding]], dict[str, list[Finding]]]:
     by_area: dict[str, list[Finding]] = {area: [] for area in AREA_TITLES}
     by_rule: dict[str, list[Finding]] = {}
     for finding in findings:
         by_area[finding.area].append(finding)
         by_rule.setdefault(finding.rule, []).append(finding)
-    areas = []
-    checklists = checklist_for(ctx)
-    for area, title in AREA_TITLES.items():
-        checklist = []
-        cited: set[str] = set()  # rules of its checklist found under other areas
-        for item in checklists.get(area, []):
-            missing = item.available(ctx)
-            hit = sorted(r for r in item.rules if r in by_rule)
-            if hit:
-                elsewhere = [f for r in hit for f in by_rule[r] if f.area != area]
-                cited.update(f.rule for f in elsewhere)
-                filed = sorted({AREA_TITLES[f.area] for f in elsewhere})
-                note = ", ".join(hit) + (f" (filed under {', '.join(filed)})" if filed else "")
-                checklist.append(ChecklistResult(item=item.text, status="not done", note=note))
-            elif missing:
-                checklist.append(ChecklistResult(item=item.text, status="not checked", note=missing))
-            else:
-                checklist.append(ChecklistResult(item=item.text, status="done"))
-        found = by_area[area] + [f for r in sorted(cited) for f in by_rule[r] if f.area != area]
-        decided = [c for c in checklist if c.status != "not checked"]
-        if not found and not decided:
-            level, why = None, "not assessed: " + (checklist[0].note if checklist else "nothing to check")
+    return by_area, by_rule
+
+
+def _area_score(area: str, by_area: dict[str, list[Finding]], by_rule: dict[str, list[Finding]],
+                ctx: AuditContext) -> AreaScore:
+    checklist = []
+    cited: set[str] = set()  # rules of its checklist found under other areas
+    for item in checklist_for(ctx).get(area, []):
+        missing = item.available(ctx)
+        hit = sorted(r for r in item.rules if r in by_rule)
+        if hit:
+            elsewhere = [f for r in hit for f in by_rule[r] if f.area != area]
+            cited.update(f.rule for f in elsewhere)
+            filed = sorted({AREA_TITLES[f.area] for f in elsewhere})
+            note = ", ".join(hit) + (f" (filed under {', '.join(filed)})" if filed else "")
+            checklist.append(ChecklistResult(item=item.text, status="not done", note=note))
+        elif missing:
+            checklist.append(ChecklistResult(item=item.text, status="not checked", note=missing))
         else:
-            level = _level(found, len(decided) == len(checklist))
-            why = _justify(area, found, checklist)
-        areas.append(AreaScore(area=area, title=title, level=level, justification=why, checklist=checklist,
-                               finding_ids=[f.id for f in found]))
+            checklist.append(ChecklistResult(item=item.text, status="done"))
+    found = by_area[area] + [f for r in sorted(cited) for f in by_rule[r] if f.area != area]
+    decided = [c for c in checklist if c.status != "not checked"]
+    if not found and not decided:
+        level, why = None, "not assessed: " + (checklist[0].note if checklist else "nothing to check")
+    else:
+        level = _level(found, len(decided) == len(checklist))
+        why = _justify(area, found, checklist)
+    return AreaScore(area=area, title=AREA_TITLES[area], level=level, justification=why, checklist=checklist,
+                     finding_ids=[f.id for f in found])
+
+
+def score(findings: list[Finding], ctx: AuditContext) -> Scores:
+    by_area, by_rule = _grouped(findings)
+    areas = [_area_score(area, by_area, by_rule, ctx) for area in AREA_TITLES]
     assessed = [a.level for a in areas if a.level is not None]
     if not assessed:
         return Scores(overall=None, overall_justification="nothing could be assessed", areas=areas)
@@ -461,6 +468,5 @@ def _justify(area: str, found: list[Finding], checklist: list[ChecklistResult]) 
 
 def level_without(findings: list[Finding], finding: Finding, ctx: AuditContext) -> int | None:
     """The area's level once this finding (and every finding of the same rule) is fixed."""
-    rest = [f for f in findings if f.rule != finding.rule]
-    area = next(a for a in score(rest, ctx).areas if a.area == finding.area)
-    return area.level
+    by_area, by_rule = _grouped([f for f in findings if f.rule != finding.rule])
+    return _area_score(finding.area, by_area, by_rule, ctx).level  # only its area: scoring all took 20 ms a rule
