@@ -28,7 +28,7 @@ LOWERED = {
     "maintenance.table_freeze_factor": 1e-9,  # a limit under one transaction
     "performance.spill_min_bytes": 1024 * 1024, "settings.spill_min_bytes": 1024 * 1024,
     "settings.production_db_bytes": 0,
-    "performance.dominant_min_total_ms": 100,
+    "performance.dominant_min_total_ms": 100, "performance.dominant_share": 0.2,
     "availability.slot_keep_share": 0.01,
 }
 
@@ -85,7 +85,7 @@ async def test_the_second_rounds_checks_fire_on_real_plants(start_cluster):
         "SELECT pg_create_physical_replication_slot('f3_keeper', true); CREATE TABLE f3_wal AS "
         "SELECT g FROM generate_series(1, 100000) g; SELECT pg_switch_wal();"
         # one statement that takes nearly all the execution time
-        "SELECT pg_sleep(0.3);", DB)
+        "SELECT pg_sleep(0.5);", DB)
     cluster.psql("SET enable_seqscan = off; SELECT * FROM f3_hot WHERE v = 5;", DB)  # read a handful of times
     cluster.psql("SET work_mem = '64kB'; SELECT count(*) FROM (SELECT g FROM generate_series(1, 200000) g "
                  "ORDER BY g DESC) s;", DB)
