@@ -71,3 +71,11 @@ async def test_read_only_has_no_patroni_keys():
         app.query_one("#replication-members").focus()
         await pilot.pause()
         assert "Switchover to member" not in screen_text(app)
+
+
+async def test_the_palette_offers_the_patroni_actions():
+    snap = f.healthy(manager=f.patroni_manager("node1", paused=True))
+    async with fake_dashboard(FakeCollector(snap), (120, 40)) as (app, pilot):
+        titles = [command.title for command in app.action_commands()]
+        assert "Switch over to node2 through Patroni" in titles and "Resume Patroni" in titles
+        assert "Switch over to node1 through Patroni" not in titles
