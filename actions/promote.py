@@ -10,14 +10,16 @@ A cluster run by a manager (Patroni, repmgr, pg_auto_failover) must be changed t
 
 from __future__ import annotations
 
+import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from ..engines.errors import ActionFailed, ConnectError
 from ..engines.snapshot import ClusterManager
 from ..engines.postgres.connect import close_connection, open_connection
+from ..engines.quoting import quote_literal
 from ..findings.wording import duration, size
 from ..profiles.target import Target, TargetError, parse_keyword_string, quote_keyword_value
 from .patroni import read_manager
@@ -55,9 +57,9 @@ def primary_address(facts: Facts) -> tuple[str, int, str] | None:
     return host, int(port) if port.isdigit() else DEFAULT_PORT, "primary_conninfo"
 
 
-async def read_old_primary(connection: Target, facts: Facts, major_sql) -> dict[str, Any]:
+async def read_old_primary(connection: Target, facts: Facts, sql: Callable[[str], str]) -> dict[str, Any]:
     """Connect to the primary the standby follows, with the target's own credentials and a short
-    timeout, and read what the plan needs of it (sql/action_promote_old_primary). `state` says what
+    timeout, and read what the plan needs of it (`sql`: the session's query by name). `state` says what
     was found (DOWN, PRIMARY, STANDBY, REFUSED, OTHER, STREAMING, UNKNOWN); `error` why it did not answer."""
     address = primary_address(facts)
     if address is None:
@@ -78,7 +80,7 @@ async def read_old_primary(connection: Target, facts: Facts, major_sql) -> dict[
         state = STREAMING if facts.get("receiver_status") == "streaming" else DOWN
         return {**found, "state": state, "error": str(exc)}
     try:
-        row = dict(await conn.fetchrow(major_sql("action_promote_old_primary")))
+        row = dict(await conn.fetchrow(sql("action_promote_old_primary")))
     finally:
         await close_connection(conn)
     found.update(row)
@@ -201,17 +203,32 @@ def rewind_steps(facts: Facts, primary: Mapping[str, Any], source_server: str) -
     where dbtop can read them and said plainly where it cannot."""
     data_dir = primary.get("data_directory") or "OLD_PRIMARY_DATA_DIR"
     port = primary.get("port") or "OLD_PRIMARY_PORT"
-    steps = [
-        "bring the old primary back as a standby of this one (by hand, on the old primary's host, as the "
-        "operating-system user that owns its data directory):",
-        f"1. stop it cleanly: pg_ctl -D {shlex.quote(data_dir)} stop -m fast (pg_rewind needs a clean shutdown; "
-        "dbtop cannot check that from here. pg_rewind 13+ runs crash recovery itself first unless "
-        "--no-ensure-shutdown is given)",
-        f"2. pg_rewind --target-pgdata={shlex.quote(data_dir)} --source-server={shlex.quote(source_server)} -R -P",
-        f"3. pg_ctl -D {shlex.quote(data_dir)} -o '-p {port}' -w start: it starts as a standby of this server. "
-        "pg_rewind copies this server's postgresql.conf and postgresql.auto.conf over the old primary's: check "
-        "its port and settings before starting it",
+    here = shlex.quote(source_server)
+    commands = [
+        (f"pg_ctl -D {shlex.quote(data_dir)} stop -m fast",
+         "on the old primary: pg_rewind needs a clean shutdown, which dbtop cannot check from here (pg_rewind 13+ "
+         "runs crash recovery itself first unless --no-ensure-shutdown is given)"),
+        (f"psql {here} -c CHECKPOINT",
+         "on this server, once promoted: pg_rewind reads its timeline from the control file, which shows the new "
+         "timeline only after a checkpoint; before it, pg_rewind finds nothing to rewind"),
     ]
+    slot = facts.get("primary_slot_name")
+    if slot:
+        create = f"SELECT pg_create_physical_replication_slot({quote_literal(slot)})"
+        # A valid slot name is [a-z0-9_]: then the statement reads as one would type it.
+        shown = f'"{create}"' if re.fullmatch(r"[a-z0-9_]+", slot) else shlex.quote(create)
+        commands.append((f"psql {here} -c {shown}",
+                         f"this standby streamed through slot {slot} (primary_slot_name), which pg_rewind copies to "
+                         "the old primary: the slot must exist here for it to stream"))
+    commands += [
+        (f"pg_rewind --target-pgdata={shlex.quote(data_dir)} --source-server={here} -R -P",
+         "on the old primary's host, as the operating-system user that owns its data directory"),
+        (f"pg_ctl -D {shlex.quote(data_dir)} -o '-p {port}' -w start",
+         "it starts as a standby of this server. pg_rewind copied this server's postgresql.conf and "
+         "postgresql.auto.conf over the old primary's: check its port and settings before starting it"),
+    ]
+    steps = ["bring the old primary back as a standby of this one, by hand:"]
+    steps += [f"{n}. {command} — {why}" for n, (command, why) in enumerate(commands, 1)]
     if "OLD_PRIMARY_DATA_DIR" in data_dir or "OLD_PRIMARY_PORT" in str(port):
         steps.append("OLD_PRIMARY_DATA_DIR / OLD_PRIMARY_PORT: dbtop could not read them from the old primary "
                       "(it did not answer, or this role may not read data_directory)")

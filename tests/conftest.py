@@ -52,6 +52,8 @@ SLOW = {
     "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",
     "test_patroni::test_switchover_through_dbtop_swaps_the_roles",
     "test_patroni::test_failover_to_a_candidate",  # collects in two subprocesses
+    "test_actions_promote::test_promote_from_the_replication_panel_with_the_primary_stopped_reports_the_new_timeline",
+    "test_actions_promote::test_the_shown_pg_rewind_brings_the_old_primary_back_as_a_standby_of_the_new_one",
 }
 
 

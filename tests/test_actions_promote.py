@@ -1,18 +1,18 @@
 """promote (issue 13, plain streaming): the pure plan builder for each precondition's outcome, then
 real pairs the tests start themselves (never the suite's shared `pg`/`standby`): refused while replay
-lags or is paused, refused while the primary answers unless `split-brain` is also given (and then
-done, with the new timeline and the journal line), done with the primary stopped, and the shown
-pg_rewind command bringing the old primary back as a standby."""
+lags or is paused, refused on the command line while the primary answers unless `split-brain` is also
+given (and then done, with the new timeline and the journal line), done from the Replication panel
+with the primary stopped, the confirm screen's second field, and the shown pg_rewind steps bringing
+the old primary back as a standby."""
 
 from __future__ import annotations
 
 import asyncio
 import shlex
-import subprocess
 from datetime import datetime, timezone
 
-import asyncpg
 import pytest
+from textual.widgets import Button, Input
 
 from dbtop.actions.journal import Journal
 from dbtop.actions.plan import Plan, PlanTarget, Precondition
@@ -22,8 +22,13 @@ from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 from dbtop.tui.commands import act as act_command
+from dbtop.tui.commands import guarded
+from dbtop.tui.confirm import ConfirmScreen
 
+from . import fakes
 from .conftest import wait_until
+from .fakes import FakeCollector, fake_dashboard
+from .test_app import dashboard, screen_text, toasts, until
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=timezone.utc)
 TARGET = PlanTarget(engine="postgres", label="ops@db2:5432/app", profile="db2", host="db2", database="app",
@@ -34,6 +39,7 @@ def standby_facts(**changes) -> dict:
     facts = {"in_recovery": True, "pause_state": "not paused", "received_lsn": "0/3000060",
              "replayed_lsn": "0/3000060", "unreplayed_bytes": 0, "replay_lag_s": 0.0, "receiver_status": None,
              "sender_host": None, "sender_port": None, "primary_conninfo": "user=ops host=db1 port=5432",
+             "primary_slot_name": None,
              "data_checksums": "off", "full_page_writes": "on", "superuser": True, "may_promote": True,
              "role": "ops", "timeline": 1}
     facts.update(changes)
@@ -153,8 +159,10 @@ def test_the_rewind_step_uses_what_the_old_primary_said():
     steps = "\n".join(plan.manual_steps)
     assert "pg_rewind --target-pgdata=/srv/pg/db1 --source-server='host=db2 port=5432 user=ops dbname=app' -R -P" \
         in steps
-    assert "pg_ctl -D /srv/pg/db1 -o '-p 5432' -w start" in steps
-    assert "wal_log_hints = on: it is on" in steps and "clean shutdown" in steps and "cannot check that" in steps
+    assert "psql 'host=db2 port=5432 user=ops dbname=app' -c CHECKPOINT — " in steps
+    assert "pg_ctl -D /srv/pg/db1 -o '-p 5432' -w start — " in steps
+    assert "pg_create_physical_replication_slot" not in steps  # no slot was used
+    assert "wal_log_hints = on: it is on" in steps and "clean shutdown, which dbtop cannot check" in steps
     assert "ops is a superuser" in steps
 
 
@@ -165,6 +173,18 @@ def test_the_rewind_step_says_what_it_cannot_check():
     assert "pg_rewind will refuse" in off
     checksums = "\n".join(plan_of(standby_facts(data_checksums="on")).manual_steps)
     assert "data checksums: on" in checksums and "wal_log_hints is not needed" in checksums
+
+
+def test_the_rewind_steps_create_the_slot_the_standby_used():
+    steps = plan_of(standby_facts(primary_slot_name="o'slot")).manual_steps
+    [create] = [step for step in steps if "pg_create_physical_replication_slot" in step]
+    argv = shlex.split(create.partition(". ")[2].partition(" — ")[0])
+    assert argv == ["psql", "host=db2 port=5432 user=ops dbname=app", "-c",
+                    "SELECT pg_create_physical_replication_slot('o''slot')"]
+    assert "slot o'slot (primary_slot_name)" in create
+    [create] = [step for step in plan_of(standby_facts(primary_slot_name="standby_1")).manual_steps
+                if "pg_create_physical_replication_slot" in step]
+    assert """-c "SELECT pg_create_physical_replication_slot('standby_1')" — """ in create
 
 
 def test_where_the_primary_is_read_from():
@@ -214,7 +234,7 @@ async def act(args: list[str]) -> int:
 
 
 async def test_promote_is_refused_on_lag_and_paused_replay_and_needs_split_brain_while_the_primary_answers(
-        pair, journal, capsys):
+        pair, journal, capsys, monkeypatch):
     primary, standby = pair
     primary.psql("CREATE TABLE promote_t (n int); INSERT INTO promote_t VALUES (1)")
     await replayed(primary, standby)  # a replayed transaction: its time is what replay lag is measured from
@@ -251,6 +271,16 @@ async def test_promote_is_refused_on_lag_and_paused_replay_and_needs_split_brain
     assert "split-brain" in err and "nothing ran" in err
     assert standby.psql("SELECT pg_is_in_recovery()") == "t"
 
+    monkeypatch.setattr(guarded, "interactive", lambda: True)  # in a terminal both texts are asked
+    prompts: list[str] = []
+    answers = iter([name, "split brain"])
+    asked = await asyncio.to_thread(act_command.run, ["promote", standby.dsn()],
+                                    lambda prompt: prompts.append(prompt) or next(answers))
+    assert asked == 2 and prompts == [f"Type {name} to run it (anything else cancels): ",
+                                      "Type split-brain to accept the warnings above (anything else cancels): "]
+    assert "'split brain' does not accept it" in capsys.readouterr().err
+    monkeypatch.setattr(guarded, "interactive", lambda: False)
+
     assert await act([standby.dsn(), "--confirm", name, "--accept-split-brain"]) == 0
     out = capsys.readouterr().out
     assert "done: promoted" in out and "new timeline 2 (was 1)" in out, out
@@ -260,31 +290,112 @@ async def test_promote_is_refused_on_lag_and_paused_replay_and_needs_split_brain
     assert standby.psql("SELECT timeline_id FROM pg_control_checkpoint()") == "2"
 
     entries = [(e.action, e.outcome, e.typed, e.typed_second) for e in journal.entries()]
-    assert entries == [("promote", "refused", name, None), ("promote", "done", name, SPLIT_BRAIN)]
+    assert entries == [("promote", "refused", name, None), ("promote", "refused", name, "split brain"),
+                       ("promote", "done", name, SPLIT_BRAIN)]
     assert journal.verify().intact
 
 
-async def test_promote_with_the_primary_stopped_reports_the_new_timeline(pair, journal):
+async def test_promote_from_the_replication_panel_with_the_primary_stopped_reports_the_new_timeline(pair, journal):
     primary, standby = pair
     primary.psql("CREATE TABLE promote_t (n int); INSERT INTO promote_t VALUES (1)")
     await replayed(primary, standby)
     primary.stop()
     await wait_until(lambda: standby.psql("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
                      == "0")
-    collector = PostgresCollector(resolve_target(standby.dsn()))
-    await collector.connect()
-    try:
-        plan = await collector.plan("promote")
-        assert plan.ready and plan.second_confirm_text is None, plan.failed
+    async with dashboard(resolve_target(standby.dsn()), (120, 40)) as (app, pilot):
+        await pilot.press("4")  # Replication
+        panel = app.panel("replication")
+        await until(pilot, panel.is_postgres_standby)
+        assert "Promote standby" in screen_text(app)  # the footer offers O on a standby
+        assert "Promote this standby to primary" in [command.title for command in app.action_commands()]
+        await pilot.press("O")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        plan = app.screen.plan
+        assert plan.action == "promote" and plan.ready and plan.second_confirm_text is None, plan.failed
         assert "does not answer" in {p.name: p.detail for p in plan.preconditions}["old_primary"]
-        outcome = await collector.run(plan)
-        journal.record(plan, outcome, typed=plan.confirm_text)
-    finally:
-        await collector.close()
-    assert outcome.status == "done", outcome
-    assert "pg_is_in_recovery() is false; new timeline 2 (was 1)" in outcome.detail
+        assert not app.screen.query_one("#confirm-second", Input).display
+        await pilot.press("tab", *plan.confirm_text, "enter")
+        await until(pilot, lambda: "promote done" in toasts(app), timeout=30)
+        assert "new timeline 2 (was 1)" in toasts(app)
+        await until(pilot, lambda: not panel.is_postgres_standby())
+        assert "Promote standby" not in screen_text(app)  # a primary is not promoted
     assert standby.psql("SELECT pg_is_in_recovery()") == "f"
     assert standby.psql("SELECT count(*) FROM promote_t") == "1"
     [entry] = journal.entries()
-    assert (entry.action, entry.outcome, entry.typed) == ("promote", "done", plan.confirm_text)
-    assert entry.detail["result"] == outcome.detail
+    assert (entry.action, entry.outcome, entry.typed, entry.typed_second) == ("promote", "done", plan.confirm_text,
+                                                                              None)
+    assert "pg_is_in_recovery() is false; new timeline 2 (was 1)" in entry.detail["result"]
+    assert journal.verify().intact
+
+
+# -- the confirm screen's second field --------------------------------------------------------------
+
+async def test_the_confirm_screen_asks_for_split_brain_in_a_second_field():
+    plan = plan_of(primary=old_primary(PRIMARY))
+    async with fake_dashboard(FakeCollector(fakes.healthy()), size=(80, 24)) as (app, pilot):
+        answers: list = []
+        screen = ConfirmScreen(plan)
+        app.push_screen(screen, callback=answers.append)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "type db2 to run it, and split-brain to accept what the warnings say" in text
+        await pilot.press("tab", *"db2", "enter")  # right: Enter goes on to the second field
+        assert app.focused.id == "confirm-second" and answers == []
+        await pilot.press(*"split brain", "enter")  # wrong: nothing happens
+        assert answers == [] and isinstance(app.screen, ConfirmScreen)
+        assert app.screen.query_one("#confirm-run", Button).disabled
+        app.screen.query_one("#confirm-second", Input).value = ""
+        await pilot.press(*"split-brain")
+        assert not app.screen.query_one("#confirm-run", Button).disabled
+        await pilot.press("enter")
+        assert answers == ["db2"] and screen.typed_second == "split-brain"
+
+
+async def test_a_wrong_first_field_with_split_brain_does_nothing_and_escape_cancels():
+    plan = plan_of(primary=old_primary(PRIMARY))
+    async with fake_dashboard(FakeCollector(fakes.healthy()), size=(120, 40)) as (app, pilot):
+        answers: list = []
+        app.push_screen(ConfirmScreen(plan), callback=answers.append)
+        await pilot.pause()
+        await pilot.press("tab", *"db1", "enter")
+        assert app.focused.id == "confirm-text"  # a wrong name does not move on
+        await pilot.press("tab", *"split-brain", "enter")
+        assert answers == [] and isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert answers == [None]
+
+
+async def test_the_shown_pg_rewind_brings_the_old_primary_back_as_a_standby_of_the_new_one(pair):
+    primary, standby = pair
+    primary.psql("CREATE TABLE promote_t (n int); INSERT INTO promote_t VALUES (1)")
+    await replayed(primary, standby)
+    collector = PostgresCollector(resolve_target(standby.dsn()))
+    await collector.connect()
+    try:
+        plan = await collector.plan("promote")  # the primary answers: its data directory and port are shown
+        assert (await collector.run(plan)).status == "done"
+    finally:
+        await collector.close()
+    primary.psql("INSERT INTO promote_t VALUES (666)")  # written on the old primary after the split: discarded
+    standby.psql("INSERT INTO promote_t VALUES (2)")
+    primary.stop()  # step 1, a clean shutdown (LocalCluster.stop: pg_ctl stop -m fast)
+
+    # The numbered steps, run as shown: "N. COMMAND — why" (step 1 was the clean shutdown above).
+    commands = [shlex.split(step.partition(". ")[2].partition(" — ")[0]) for step in plan.manual_steps
+                if step[:1].isdigit()]
+    assert [argv[0] for argv in commands] == ["pg_ctl", "psql", "psql", "pg_rewind", "pg_ctl"]
+    assert commands[1][-2:] == ["-c", "CHECKPOINT"]
+    assert commands[2][-1] == "SELECT pg_create_physical_replication_slot('promote_test')"
+    assert f"--target-pgdata={primary.data_dir}" in commands[3]
+    for argv in commands[1:4]:
+        primary._run(*argv, timeout=120)
+    # pg_rewind copied the new primary's postgresql.conf: the old primary's own socket directory and
+    # port go back, as the last step says to check.
+    primary.append_config({"port": str(primary.port), "unix_socket_directories": f"'{primary.socket_dir}'"})
+    primary.start()
+
+    assert primary.psql("SELECT pg_is_in_recovery()") == "t"
+    await wait_until(lambda: standby.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
+                     == "1")
+    await replayed(standby, primary)
+    assert primary.psql("SELECT array_agg(n ORDER BY n) FROM promote_t") == "{1,2}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from . import fakes as f
-from .fakes import FakeCollector, fake_dashboard
+from .fakes import FakeCollector, fake_dashboard, next_snapshot
 from .test_app import SIZES, screen_text, until
 from .test_panels_fake import row_keys
 
@@ -79,3 +79,14 @@ async def test_the_palette_offers_the_patroni_actions():
         titles = [command.title for command in app.action_commands()]
         assert "Switch over to node2 through Patroni" in titles and "Resume Patroni" in titles
         assert "Switch over to node1 through Patroni" not in titles
+
+
+async def test_the_patroni_keys_show_only_on_a_cluster_patroni_manages():
+    plain = f.healthy(manager=f.model.ClusterManager(kind="none"))
+    async with fake_dashboard(FakeCollector([plain, f.healthy(manager=f.patroni_manager("node1"))]),
+                              (120, 40)) as (app, pilot):
+        await pilot.press("4")
+        await until(pilot, lambda: "managed by: none" in screen_text(app), timeout=5)
+        assert "Switchover to member" not in screen_text(app)
+        await next_snapshot(app, pilot)
+        await until(pilot, lambda: "Switchover to member" in screen_text(app), timeout=5)
