@@ -713,6 +713,15 @@ class InsecureConnection(Frozen):
     application: str | None = None
 
 
+class AppliedMigrations(Frozen):
+    """What the migration tools recorded as applied in the audited database: every `alembic_version`
+    and `django_migrations` table found (in any schema). A list is None when no such table exists."""
+
+    tables: list[str] = Field(default_factory=list, description="schema.table of each table read")
+    alembic: list[str] | None = Field(default=None, description="version_num of every row (the applied heads)")
+    django: list[tuple[str, str]] | None = Field(default=None, description="(app, name) of every row")
+
+
 class Catalog(Frozen):
     """The slow-changing catalog facts findings need, read at a low rate with a cap on the objects
     examined (the largest tables first). A section that could not be read is in `gaps` with why."""
@@ -760,6 +769,7 @@ class Catalog(Frozen):
     settings: dict[str, CatalogSetting] = Field(default_factory=dict)
     statement_spills: list[StatementSpill] | None = Field(
         default=None, description="None when not read: pg_stat_statements is not installed in this database")
+    applied_migrations: AppliedMigrations | None = Field(default=None, description="None when not read")
 
 
 class CollectorCost(Frozen):

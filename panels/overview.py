@@ -53,7 +53,12 @@ def replication_lag(snapshot: Snapshot) -> str:
     lags = [s.replay_lag_s for s in rep.standbys if s.replay_lag_s is not None]
     if not rep.standbys:
         return "no standby"
-    return f"lag {duration(max(lags))}" if lags else f"{len(rep.standbys)} standby, lag ?"
+    if lags:
+        return f"lag {duration(max(lags))}"
+    # PostgreSQL clears the lag times of a standby that has replayed everything and heard nothing new
+    if all(s.replay_lag_bytes == 0 for s in rep.standbys):
+        return f"{len(rep.standbys)} standby, caught up"
+    return f"{len(rep.standbys)} standby, lag ?"
 
 
 MANAGER_SHORT = {"patroni": "Patroni", "repmgr": "repmgr", "pg_auto_failover": "pg_auto_failover",

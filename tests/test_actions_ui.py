@@ -120,6 +120,7 @@ async def test_a_plan_with_a_failed_precondition_cannot_be_confirmed():
         assert "FAIL this role may signal session 4242: needs pg_signal_backend" in text
         assert "cannot run: a precondition failed" in text
         assert app.screen.query_one("#confirm-text", Input).disabled
+        assert not app.screen.query_one("#confirm-text", Input).display  # nothing to type: it cannot run
         assert app.screen.query_one("#confirm-run", Button).disabled
         await pilot.press("tab")
         assert app.focused.id == "confirm-cancel"  # nothing else to go to

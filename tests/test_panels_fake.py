@@ -140,3 +140,12 @@ async def test_the_app_comes_back_when_the_server_does():
         assert not app.panel("connections").has_class("stale")
         assert "connection lost" not in screen_text(app)
         assert app.last_reachable.backups is not None and app.last_reachable.sequence > 2
+
+
+def test_the_overview_says_an_idle_caught_up_standby_is_caught_up_not_of_unknown_lag():
+    from dbtop.panels.overview import replication_lag
+
+    idle = f.standby(replay_lag_s=None, write_lag_s=None, flush_lag_s=None, replay_lag_bytes=0)
+    assert replication_lag(f.healthy(replication=f.replication(standbys=[idle]))) == "1 standby, caught up"
+    behind = f.standby(replay_lag_s=None, write_lag_s=None, flush_lag_s=None, replay_lag_bytes=None)
+    assert replication_lag(f.healthy(replication=f.replication(standbys=[behind]))) == "1 standby, lag ?"

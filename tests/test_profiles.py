@@ -291,6 +291,19 @@ def test_add_use_rename_remove_with_a_file_backend(pg, secret_role, home, use_ke
     assert (home / "keyring" / "plain.cfg").exists()
 
 
+def test_a_profile_without_a_password_starts_without_creating_an_encrypted_keyring(home, use_keyring, monkeypatch):
+    # A trust or .pgpass profile on a machine whose encrypted keyring file does not exist yet: there is
+    # nothing to read, so no "New passphrase" prompt stands between the operator and the dashboard.
+    backend = CryptFileKeyring()
+    backend.file_path = str(home / "keyring" / "crypt.cfg")
+    use_keyring(backend)
+    asked = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or "pass phrase")
+    monkeypatch.setattr("dbtop.profiles.secret_store.SecretStore._can_prompt", lambda self: True)
+    assert SecretStore().get("nopassword") is None
+    assert asked == [] and not (home / "keyring" / "crypt.cfg").exists()
+
+
 def test_add_use_with_the_encrypted_file_backend_leaves_nothing_readable(pg, secret_role, home, use_keyring,
                                                                          monkeypatch, capsys):
     role, password = secret_role

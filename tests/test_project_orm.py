@@ -94,3 +94,40 @@ def test_the_cap_falls_on_js_sources_after_python(tmp_path, monkeypatch):
     capped = audit_project(tmp_path)
     assert capped.capped
     assert capped.files_read == [".env", "knexfile.js", "module_0.py", "module_1.py"]
+
+
+# Mongoose and the MongoDB drivers (tests/fixtures/projects/mongoose_app)
+
+@pytest.fixture
+def mongoose_app(tmp_path) -> Path:
+    target = tmp_path / "mongoose_app"
+    shutil.copytree(FIXTURES / "mongoose_app", target)
+    return target
+
+
+def test_client_options_in_code_count_for_the_uri_the_environment_gives(mongoose_app):
+    found = findings_by_id(mongoose_app)
+    # .env's URI to 10.0.4.2 has neither tls nor maxPoolSize, but every client that reads it (mongoose.connect
+    # in db.js, PyMongo in worker.py) sets both: the driver uses them
+    assert not [i for i in found if ":.env:" in i]
+    # the reports connection writes its URI in the call: no credentials, no TLS; its pool is set beside it
+    assert {i: f.severity for i, f in found.items() if i.startswith("project.mongo.")} == {
+        "project.mongo.no_credentials:src/db.js:10": Severity.HIGH, "project.mongo.no_tls:src/db.js:10": Severity.MEDIUM}
+
+
+def test_a_client_without_the_options_leaves_the_uri_judged_as_written(mongoose_app):
+    (mongoose_app / "src" / "jobs.js").write_text(
+        'const mongoose = require("mongoose");\nmongoose.connect(process.env.MONGO_URL);\n')
+    found = findings_by_id(mongoose_app)
+    assert {"project.mongo.no_tls:.env:1", "project.mongo.pool_unset:.env:1"} <= set(found)
+
+
+def test_mongoose_schema_indexes_built_at_start_unless_auto_index_is_off(mongoose_app):
+    finding = findings_by_id(mongoose_app)["project.orm.mongoose_auto_index:src/models/order.js"]
+    assert finding.severity == Severity.MEDIUM and finding.evidence[0].location == "src/models/order.js:5"
+    assert "unique: true" in finding.evidence[0].detail
+    db = mongoose_app / "src" / "db.js"
+    db.write_text(db.read_text().replace("maxPoolSize: 20,", "maxPoolSize: 20,\n  autoIndex: false,"))
+    assert "project.orm.mongoose_auto_index:src/models/order.js" not in findings_by_id(mongoose_app)
+    (mongoose_app / "src" / "models" / "order.test.js").write_text("new Schema({ a: { type: String, index: true } })")
+    assert not [i for i in findings_by_id(mongoose_app) if "order.test.js" in i]

@@ -76,11 +76,11 @@ class ConfirmScreen(ModalScreen[str | None]):
                 yield Button("Run", id="confirm-run", variant="error", disabled=not self.can_run(""))
                 field = Input(placeholder=f"type {plan.confirm_text}" if self.asks_text else "",
                               id="confirm-text", disabled=not plan.ready)
-                field.display = self.asks_text
+                field.display = self.asks_text and plan.ready  # nothing to type for a plan that cannot run
                 yield field
                 second = Input(placeholder=f"and type {plan.second_confirm_text}", id="confirm-second",
                                disabled=not plan.ready)
-                second.display = plan.second_confirm_text is not None
+                second.display = plan.ready and plan.second_confirm_text is not None
                 yield second
 
     def can_run(self, typed: str, second: str | None = None) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from ..snapshot import (
+    AppliedMigrations,
     ArchiveBacklog,
     AvoidedTypes,
     Catalog,
@@ -41,6 +42,7 @@ from ..snapshot import (
     TableFacts,
     TriggerFacts,
 )
+from ..quoting import qualified
 from ..redact import redact
 from .errors import explain_error
 from .queries import sql
@@ -54,6 +56,7 @@ SECTION_PRIVILEGE = {
     "md5_password_roles": "reading stored password hashes (pg_authid) needs a superuser",
     "archive_backlog": "pg_ls_archive_statusdir() needs a superuser or pg_monitor: GRANT pg_monitor TO this role",
     "statement_spills": "other roles' statements need pg_read_all_stats: GRANT pg_monitor TO this role",
+    "applied_migrations": "GRANT SELECT ON the alembic_version / django_migrations table TO this role",
 }
 
 # The settings the catalog's rules judge (besides those the collector reads for the panels).
@@ -174,4 +177,36 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
     spills = await section("statement_spills", "catalog_statement_spills") if has_statements else None
     if spills is not None:
         values["statement_spills"] = [StatementSpill(**dict(r)) for r in spills]
+    migration_tables = await section("applied_migrations", "catalog_migration_tables")
+    if migration_tables is not None:
+        applied = await _applied_migrations(fetch, major, migration_tables, gaps)
+        if applied is not None:
+            values["applied_migrations"] = applied
     return Catalog(**values, gaps=gaps, truncated=truncated, locked_tables=sorted(locked))
+
+
+async def _applied_migrations(fetch: Fetch, major: int, tables: list[asyncpg.Record],
+                              gaps: dict[str, str]) -> AppliedMigrations | None:
+    """The rows of every alembic_version and django_migrations table found; None (and a gap) when one
+    of them cannot be read: which migrations are pending is then unknown."""
+    unreadable = [qualified(r["schema_name"], r["name"]) for r in tables if not r["readable"]]
+    if unreadable:
+        gaps["applied_migrations"] = (f"which migrations are applied is not known: no SELECT privilege on "
+                                      f"{', '.join(unreadable)} (GRANT SELECT ON {', '.join(unreadable)} TO this role)")
+        return None
+    alembic: list[str] | None = None
+    django: list[tuple[str, str]] | None = None
+    try:
+        for r in tables:
+            table = qualified(r["schema_name"], r["name"])
+            if r["name"] == "alembic_version":
+                rows = await fetch(sql("catalog_alembic_versions", major).format(table=table))
+                alembic = (alembic or []) + [row["version"] for row in rows]
+            else:
+                rows = await fetch(sql("catalog_django_migrations", major).format(table=table))
+                django = (django or []) + [(row["app"], row["name"]) for row in rows]
+    except asyncpg.PostgresError as exc:
+        gaps["applied_migrations"] = redact(_gap("applied_migrations", exc))
+        return None
+    return AppliedMigrations(tables=[f"{r['schema_name']}.{r['name']}" for r in tables], alembic=alembic,
+                             django=django)

@@ -9,12 +9,16 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...engines.snapshot import Catalog
+from ..engine import Thresholds
 from ..model import Finding
 from .alembic import AlembicChain, is_versions_directory, read_alembic_history
-from .config_files import config_kind, driver_findings, read_config_file, tls_findings
+from .config_files import UrlMention, config_kind, driver_findings, read_config_file, tls_findings
 from .django import django_findings, is_django_migration
-from .mongo_uris import mongo_findings
-from .orm_configs import is_js_source, is_orm_file, orm_findings
+from .migration_safety import migration_safety_findings
+from .mongo_clients import auto_index_findings, client_calls, options_for_configured_urls
+from .mongo_uris import mongo_findings, mongo_url_findings
+from .orm_configs import is_js_source, is_orm_file, is_test_source, orm_findings
 from .pools import PoolSetting, pool_findings, pools_in_code, pools_in_config, with_replicas
 from .secrets import committed_secret_findings, weak_password_findings
 
@@ -106,9 +110,11 @@ def _is_test(rel: str) -> bool:
     return bool({"tests", "test"} & set(p.parts[:-1])) or p.name.startswith("test_") or p.name == "conftest.py"
 
 
-def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectAudit:
+def audit_project(root: Path, *, max_connections: int | None = None, catalog: Catalog | None = None,
+                  thresholds: Thresholds | None = None) -> ProjectAudit:
     """Audit the application repository at `root` (read only). `max_connections` is the PostgreSQL server's:
-    given, the pools found are summed against it."""
+    given, the pools found are summed against it. `catalog` is the audited database's: given, the migrations
+    it has not applied are judged with their tables' live sizes."""
     root = root.resolve()
     candidates, listing = _walk(root)
     capped = len(candidates) > MAX_FILES
@@ -136,12 +142,18 @@ def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectA
             histories.setdefault(directory, {})[rel] = text
     in_versions = {rel for files in histories.values() for rel in files}
     chains: list[AlembicChain] = []
+    chain_files: list[tuple[AlembicChain, dict[str, str]]] = []
     for directory, files in sorted(histories.items()):
         chain, found = read_alembic_history(directory, files)
         findings += found
         if chain.revisions:
             chains.append(chain)
-    findings += django_findings({rel: text for rel, text in python.items() if is_django_migration(rel)})
+            chain_files.append((chain, files))
+    django_files = {rel: text for rel, text in python.items() if is_django_migration(rel)}
+    findings += django_findings(django_files)
+    found, migration_notes = migration_safety_findings(chain_files, django_files, catalog, thresholds or Thresholds())
+    findings += found
+    notes += migration_notes
 
     configs = [read_config_file(rel, kind, text, tracked=None if tracked is None else rel in tracked)
                for rel, text in texts.items() if (kind := config_kind(rel)) is not None]
@@ -170,10 +182,18 @@ def audit_project(root: Path, *, max_connections: int | None = None) -> ProjectA
     env_pys = [python[p] for h in histories if (p := str(PurePosixPath(h).parent / "env.py")) in python]
     check_alembic_ini = not env_pys or any(ASYNC_ENGINE.search(t) and not ENV_PY_OWN_URL.search(t) for t in env_pys)
 
+    sources = {rel: text for rel, text in texts.items() if (rel.endswith(".py") or is_js_source(rel))
+               and config_kind(rel) is None and not _is_test(rel) and not is_test_source(rel) and rel not in in_versions}
+    mongo_clients = [call for rel, text in sorted(sources.items()) for call in client_calls(rel, text)]
+    code_options = options_for_configured_urls(mongo_clients)
+    findings += mongo_url_findings([UrlMention(call.applied_to(call.url), call.location) for call in mongo_clients
+                                    if call.url is not None], private_names)
+    findings += auto_index_findings({rel: text for rel, text in sources.items() if is_js_source(rel)})
+
     pools: list[PoolSetting] = []
     for config in configs:
         findings += weak_password_findings(config) + committed_secret_findings(config)
-        findings += tls_findings(config, private_names) + mongo_findings(config, private_names)
+        findings += tls_findings(config, private_names) + mongo_findings(config, private_names, code_options)
         if async_sqlalchemy and config.kind != "prisma" and (config.kind != "ini" or check_alembic_ini):
             findings += driver_findings(config)
         pools += pools_in_config(config, service_for)

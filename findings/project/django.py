@@ -16,7 +16,7 @@ def is_django_migration(path: str) -> bool:
     return p.parent.name == "migrations" and MIGRATION_NAME.fullmatch(p.name) is not None
 
 
-def _migration_class(text: str) -> tuple[ast.ClassDef, dict[str, ast.expr]] | None:
+def migration_class(text: str) -> tuple[ast.ClassDef, dict[str, ast.expr]] | None:
     try:
         tree = ast.parse(text)
     except SyntaxError:
@@ -29,7 +29,7 @@ def _migration_class(text: str) -> tuple[ast.ClassDef, dict[str, ast.expr]] | No
     return None
 
 
-def _pairs(node: ast.expr | None) -> list[tuple[str, str]]:
+def migration_pairs(node: ast.expr | None) -> list[tuple[str, str]]:
     """("app", "0003_x") entries of a list; entries that are calls (swappable_dependency) are skipped."""
     if not isinstance(node, (ast.List, ast.Tuple)):
         return []
@@ -48,13 +48,13 @@ def django_findings(files: dict[str, str]) -> list[Finding]:
     """Apps (migrations directories) with more than one leaf; `files`: relative path -> text of migration files."""
     apps: dict[str, dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]], int]]] = {}
     for path, text in files.items():
-        found = _migration_class(text)
+        found = migration_class(text)
         if found is None:
             continue
         cls, values = found
         p = PurePosixPath(path)
         apps.setdefault(str(p.parent.parent), {})[p.stem] = (
-            _pairs(values.get("dependencies")), _pairs(values.get("replaces")), cls.lineno)
+            migration_pairs(values.get("dependencies")), migration_pairs(values.get("replaces")), cls.lineno)
     app_names = {PurePosixPath(a).name for a in apps}
     findings = []
     for app_dir, migrations in sorted(apps.items()):

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from ..model import Area, Evidence, Finding, Severity
 from .config_files import ConfigFile, UrlMention
+from .mongo_clients import ClientOptions
 
 
-def mongo_findings(config: ConfigFile, private_names: set[str]) -> list[Finding]:
+def mongo_findings(config: ConfigFile, private_names: set[str], options: ClientOptions | None = None) -> list[Finding]:
+    """The MongoDB URIs of a configuration file; `options`: what the code's clients set beside the URI they read
+    from the configuration (tls, maxPoolSize, credentials), which the driver applies on top of it."""
+    return mongo_url_findings(config.urls, private_names, options)
+
+
+def mongo_url_findings(mentions: list[UrlMention], private_names: set[str],
+                       options: ClientOptions | None = None) -> list[Finding]:
     found = []
-    for mention in config.urls:
-        url = mention.url
-        if not url.is_mongo or mention.commented:
+    for mention in mentions:
+        if not mention.url.is_mongo or mention.commented:
             continue
+        url = options.applied_to(mention.url) if options is not None else mention.url
         # authMechanism (X.509, AWS IAM, OIDC, Kerberos) takes its identity from outside the URI.
         if url.username is None and "authmechanism" not in url.query:
             found.append(_finding(

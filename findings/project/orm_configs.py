@@ -48,7 +48,7 @@ def is_orm_file(rel: str) -> bool:
     return bool(is_js_source(rel) or ORM_FILE.fullmatch(p.name) or (CI_FILE.search(rel) and p.suffix in (".yml", ".yaml")))
 
 
-def _is_test(rel: str) -> bool:
+def is_test_source(rel: str) -> bool:
     p = PurePosixPath(rel)
     return bool({"tests", "test", "__tests__", "spec"} & set(p.parts[:-1])) or bool(
         re.search(r"(^test_|\.(test|spec)\.\w+$|^conftest\.py$)", p.name))
@@ -155,7 +155,7 @@ def _finding(rule: str, rel: str, text: str, offset: int, severity: Severity, ti
 
 def schema_at_startup_findings(rel: str, text: str) -> list[Finding]:
     """Settings that alter or drop the schema when the application starts or deploys."""
-    if _is_test(rel):
+    if is_test_source(rel):
         return []
     found = []
     for m in SYNCHRONIZE.finditer(text):
@@ -187,7 +187,7 @@ def schema_at_startup_findings(rel: str, text: str) -> list[Finding]:
 
 
 def echo_findings(rel: str, text: str) -> list[Finding]:
-    if _is_test(rel):
+    if is_test_source(rel):
         return []
     return [_finding(
         "project.orm.sqlalchemy_echo", rel, text, m.start(), Severity.LOW,
@@ -203,7 +203,7 @@ def orm_findings(texts: dict[str, str], private_names: set[str]) -> list[Finding
     `is_orm_file` selects)."""
     found: list[Finding] = []
     for rel, text in sorted(texts.items()):
-        if _is_test(rel):
+        if is_test_source(rel):
             continue
         if not rel.endswith(".py") or _is_python_settings(rel, text):
             found += connection_object_findings(rel, text, private_names)

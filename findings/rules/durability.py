@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import CatalogSetting, Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import size
 
@@ -97,7 +97,7 @@ def _production_sized(snapshot: Snapshot, t: Thresholds) -> int | None:
     return measured if measured and measured >= t.get("settings.production_db_bytes", 10 * 1024 ** 3) else None
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def random_page_cost_default(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "settings", "checkpoints")
     if catalog is None or catalog.checkpoints is None:

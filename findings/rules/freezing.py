@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ...engines.quoting import qualified
 from ...engines.snapshot import Catalog, Snapshot, TableFacts
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration
 
@@ -39,7 +39,7 @@ def _aged(tables: list[TableFacts], limit: float, heap: str, toast: str) -> list
     return sorted(aged, key=lambda a: -a[1])
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def table_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     """Tables whose relfrozenxid (or their TOAST table's) is older than anti-wraparound autovacuum
     should ever let it get: autovacuum is not keeping up with them."""
@@ -70,7 +70,7 @@ def table_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         addressed_by="runbook:xid-wraparound")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def multixact_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     """Multixact IDs (row locks shared by several transactions, foreign key checks) wrap around too,
     against autovacuum_multixact_freeze_max_age; per database and per table."""
@@ -143,7 +143,7 @@ def stale_statistics(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         addressed_by="action:analyze", action_params={"table": stale[0][0].qualified_name})
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def vacuum_behind_inserts(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     """Insert-mostly tables whose inserted rows were never vacuumed (PostgreSQL 13 counts them): no
     visibility map for index-only scans, and all of it to freeze at once later."""

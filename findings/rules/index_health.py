@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 from ...engines.quoting import qualified, quote_ident
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import size
 
 EVIDENCE_LIMIT = 10
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def index_bloat(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "index_bloat")
     if catalog is None:
@@ -80,7 +80,7 @@ def write_heavy_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             addressed_by="action:drop-index", action_params={"index": name})
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def mostly_null_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "mostly_null_indexes")
     if catalog is None:
@@ -107,7 +107,7 @@ def mostly_null_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                       f"DROP INDEX CONCURRENTLY {qualified(index.schema_name, index.name)};")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def hot_updates(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     """Update-heavy tables whose updates are rarely HOT (heap-only: no index write) and that leave no
     room on their pages for them (fillfactor 100)."""

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 from ...engines.quoting import qualified, quote_ident
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean
 
 EVIDENCE_LIMIT = 10
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def definer_without_search_path(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "definer_functions")
     functions = catalog.definer_functions if catalog else []
@@ -36,7 +36,7 @@ def definer_without_search_path(snapshot: Snapshot, t: Thresholds) -> Iterator[F
                             for f in functions[:EVIDENCE_LIMIT]))
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def untrusted_languages(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "untrusted_languages")
     languages = catalog.untrusted_languages if catalog else []
@@ -55,7 +55,7 @@ def untrusted_languages(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                             for n in languages))
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def public_create_schemas(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "public_create_schemas")
     schemas = catalog.public_create_schemas if catalog else []
@@ -72,7 +72,7 @@ def public_create_schemas(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
         statement="\n".join(f"REVOKE CREATE ON SCHEMA {quote_ident(s)} FROM PUBLIC;" for s in schemas[:EVIDENCE_LIMIT]))
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def policies_not_enforced(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "unenforced_policies")
     tables = catalog.unenforced_policies if catalog else []
@@ -92,7 +92,7 @@ def policies_not_enforced(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
                             for p in tables[:EVIDENCE_LIMIT]))
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def many_superusers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "roles")
     supers = [r.name for r in (catalog.roles if catalog else []) if r.superuser and r.can_login]

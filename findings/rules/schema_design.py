@@ -11,7 +11,7 @@ from datetime import date, timezone
 
 from ...engines.quoting import qualified, quote_ident
 from ...engines.snapshot import PartitionedTable, Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean
 
@@ -20,7 +20,7 @@ EVIDENCE_LIMIT = 10
 DATE_BOUND = re.compile(r"^'(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.+-]*)?'$")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def avoided_column_types(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "avoided_types")
     tables = catalog.avoided_types if catalog else []
@@ -41,7 +41,7 @@ def avoided_column_types(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
                             "USING … AT TIME ZONE '<the zone it was written in>';" for a in tables[:3]))
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def foreign_key_type_mismatch(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "foreign_key_type_mismatches")
     for m in catalog.foreign_key_type_mismatches if catalog else []:
@@ -69,7 +69,7 @@ def _referenced_table(column: str, tables: dict[str, str]) -> str | None:
     return None
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def id_columns_without_foreign_key(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "unreferenced_id_columns", "tables")
     if catalog is None:
@@ -132,7 +132,7 @@ def partitions_running_out(snapshot: Snapshot, t: Thresholds) -> Iterator[Findin
                       f"{qualified(table.schema_name, table.name)} FOR VALUES FROM ('{newest}') TO ('<next bound>');")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def default_partition_rows(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "partitioned_tables")
     for table in catalog.partitioned_tables if catalog else []:
@@ -154,7 +154,7 @@ def default_partition_rows(snapshot: Snapshot, t: Thresholds) -> Iterator[Findin
                       f"{qualified(table.schema_name, table.default_partition)};  -- key: the partition key")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def too_many_partitions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "partitioned_tables")
     limit = t.get("partitions.max", 1000)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration, size
 
@@ -36,7 +36,7 @@ def archive_backlog(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         addressed_by="runbook:archiving-failure")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def checkpoints_requested(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "checkpoints")
     counts = catalog.checkpoints if catalog else None

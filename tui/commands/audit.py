@@ -52,7 +52,9 @@ def run(argv: list[str]) -> int:
         try:
             collector, _ = make_collector(args.target, options)
             policy = collector.policy
-            snapshot = asyncio.run(_snapshot(collector, options))
+            taken: list = []
+            asyncio.run(_snapshot(collector, options, taken))
+            snapshot = taken[0]
         except (TargetError, ConnectError) as exc:
             return fail(str(exc))
         if not snapshot.reachable:
@@ -71,7 +73,9 @@ def run(argv: list[str]) -> int:
         from ...findings.project import audit_project
 
         max_connections = snapshot.server.max_connections if snapshot and snapshot.server else None
-        result = audit_project(args.project, max_connections=max_connections)
+        catalog = snapshot.postgres.catalog if snapshot and snapshot.postgres else None
+        result = audit_project(args.project, max_connections=max_connections, catalog=catalog,
+                               thresholds=Thresholds.of(policy))
         findings += result.findings
         project, in_git = str(args.project), result.in_git
         alembic = [result.alembic] if result.alembic else []
@@ -97,9 +101,13 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-async def _snapshot(collector, options: dict):
+async def _snapshot(collector, options: dict, taken: list) -> None:
+    """The snapshot is handed back in `taken`, not returned: asyncio.run reprs its main task on the way out
+    (the SIGINT handler it installed is a partial holding the task, which signal.getsignal's enum lookup puts
+    in an error message), and a finished task's repr holds its result's: the whole snapshot, ~140 ms of CPU
+    on a 5,000-table catalog."""
     collector = await connected(collector, options)
     try:
-        return await collector.snapshot()
+        taken.append(await collector.snapshot())
     finally:
         await collector.close()

