@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from ..engines.snapshot import ClusterManager, PatroniMember, Snapshot, Standby
+from ..engines.snapshot import ClusterManager, PatroniCluster, PatroniMember, Snapshot, Standby
 from .base import (ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, part_notice, refit_columns,
                    sync_rows)
 from .text import clean, duration, literal, size
@@ -111,9 +111,16 @@ class ReplicationPanel(Panel):
         return bool(snapshot is not None and snapshot.engine == "postgres" and snapshot.replication is not None
                     and snapshot.replication.role == "standby")
 
+    def patroni_cluster(self) -> PatroniCluster | None:
+        """Patroni's view of the cluster in the last snapshot, when Patroni manages it."""
+        manager = self.snapshot.postgres.manager if self.snapshot is not None and self.snapshot.postgres else None
+        return manager.patroni_cluster if manager is not None and manager.kind == "patroni" else None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "promote" and not self.is_postgres_standby():
             return False
+        if action in ("act", "pause_manager") and self.patroni_cluster() is None:
+            return False  # W, F and P are Patroni's: shown only on a cluster it manages
         return super().check_action(action, parameters)
 
     def action_promote(self) -> None:
@@ -134,9 +141,10 @@ class ReplicationPanel(Panel):
         yield slots
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
-        if self.is_postgres_standby() != getattr(self, "_shown_standby", None):
-            self._shown_standby = self.is_postgres_standby()
-            self.refresh_bindings()  # O (promote) appears or goes with the role
+        shown = (self.is_postgres_standby(), self.patroni_cluster() is not None)
+        if shown != getattr(self, "_shown_keys", None):
+            self._shown_keys = shown
+            self.refresh_bindings()  # O (promote) appears or goes with the role, W/F/P with Patroni
         rep = snapshot.replication
         wanted = standby_columns(snapshot.engine)
         if refit_columns(self.query_one("#replication-standbys", DataTable), self.standby_columns, wanted):
@@ -232,13 +240,9 @@ class ReplicationPanel(Panel):
         if member:
             self.post_message(ActionRequested(action, {"candidate": member}))
         else:
-            self.app.notify(f"{action}: choose a Patroni member row first (the cluster must be managed by Patroni)",
-                            severity="warning", markup=False)
+            self.app.notify(f"{action}: choose a Patroni member row first", severity="warning", markup=False)
 
     def action_pause_manager(self) -> None:
-        manager = self.snapshot.postgres.manager if self.snapshot and self.snapshot.postgres else None
-        if manager is None or manager.kind != "patroni" or manager.patroni_cluster is None:
-            self.app.notify("pause/resume: the cluster is not seen managed by Patroni", severity="warning",
-                            markup=False)
-            return
-        self.post_message(ActionRequested("resume" if manager.patroni_cluster.paused else "pause", {}))
+        cluster = self.patroni_cluster()
+        if cluster is not None:
+            self.post_message(ActionRequested("resume" if cluster.paused else "pause", {}))

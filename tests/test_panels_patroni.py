@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from . import fakes as f
-from .fakes import FakeCollector, fake_dashboard
+from .fakes import FakeCollector, fake_dashboard, next_snapshot
 from .test_app import SIZES, screen_text, until
 from .test_panels_fake import row_keys
 
@@ -71,3 +71,22 @@ async def test_read_only_has_no_patroni_keys():
         app.query_one("#replication-members").focus()
         await pilot.pause()
         assert "Switchover to member" not in screen_text(app)
+
+
+async def test_the_palette_offers_the_patroni_actions():
+    snap = f.healthy(manager=f.patroni_manager("node1", paused=True))
+    async with fake_dashboard(FakeCollector(snap), (120, 40)) as (app, pilot):
+        titles = [command.title for command in app.action_commands()]
+        assert "Switch over to node2 through Patroni" in titles and "Resume Patroni" in titles
+        assert "Switch over to node1 through Patroni" not in titles
+
+
+async def test_the_patroni_keys_show_only_on_a_cluster_patroni_manages():
+    plain = f.healthy(manager=f.model.ClusterManager(kind="none"))
+    async with fake_dashboard(FakeCollector([plain, f.healthy(manager=f.patroni_manager("node1"))]),
+                              (120, 40)) as (app, pilot):
+        await pilot.press("4")
+        await until(pilot, lambda: "managed by: none" in screen_text(app), timeout=5)
+        assert "Switchover to member" not in screen_text(app)
+        await next_snapshot(app, pilot)
+        await until(pilot, lambda: "Switchover to member" in screen_text(app), timeout=5)

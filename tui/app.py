@@ -533,6 +533,18 @@ class DbtopApp(ActionsMixin, App):
             yield SystemCommand(f"Verify pgBackRest stanza {stanza}",
                                 "pgbackrest verify of every backup and the WAL archive (v in the Backups panel)",
                                 lambda: self.request_action("pgbackrest-verify", {}))
+        manager = self.latest.postgres.manager if self.latest is not None and self.latest.postgres else None
+        cluster = manager.patroni_cluster if manager is not None and manager.kind == "patroni" else None
+        if cluster is not None:
+            for member in cluster.members:
+                if not member.is_leader:
+                    name = clean(member.name, 40)
+                    yield SystemCommand(f"Switch over to {name} through Patroni", "POST /switchover; shows the "
+                                        "plan first (Replication panel: W)",
+                                        lambda name=member.name: self.request_action("switchover", {"candidate": name}))
+            pause = "resume" if cluster.paused else "pause"
+            yield SystemCommand(f"{pause.capitalize()} Patroni", "maintenance mode on or off (PATCH /config); shows "
+                                "the plan first (Replication panel: P)", lambda: self.request_action(pause, {}))
         for action, title, help_text in (
                 ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
                 ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
