@@ -234,7 +234,8 @@ class PatroniAction:
         assert plan.request is not None
         said = await send_request(plan.request)
         if self.name in ("pause", "resume"):
-            return f"Patroni {'paused' if self.name == 'pause' else 'resumed'}: {said or 'done'}"
+            # PATCH /config answers with the whole configuration: what counts is the cluster's state
+            return await self._pause_state(plan.request.url.rsplit("/", 1)[0], self.name == "pause")
         candidate = str(plan.params["candidate"])
         if progress is not None:
             progress(ProgressUpdate(phase=f"Patroni answered; waiting for {candidate} to lead"))
@@ -242,6 +243,22 @@ class PatroniAction:
         cluster = await self._settle(api_url, candidate)
         states = await self._recovery_states(session, cluster)
         return f"{said or self.name + ' done'}; " + states
+
+    async def _pause_state(self, api_url: str, paused: bool) -> str:
+        deadline = time.monotonic() + SETTLE_LIMIT_S
+        while True:
+            try:
+                if (await read_patroni_cluster(api_url, timeout_s=2.0)).paused is paused:
+                    break
+            except PatroniUnanswered:
+                pass
+            if time.monotonic() > deadline:
+                raise ActionFailed(f"Patroni accepted the {self.name}, but its cluster did not show it after "
+                                   f"{SETTLE_LIMIT_S:g} s: check with patronictl list")
+            await asyncio.sleep(SETTLE_EVERY_S)
+        if paused:
+            return "Patroni paused (maintenance mode): it neither fails over nor restarts PostgreSQL until resumed"
+        return "Patroni resumed: it fails over and manages PostgreSQL again"
 
     async def _settle(self, api_url: str, candidate: str) -> PatroniCluster:
         deadline = time.monotonic() + SETTLE_LIMIT_S

@@ -155,9 +155,10 @@ async def test_pause_is_shown_and_a_switchover_is_refused_while_paused(patroni, 
     try:
         pause = await collector.plan("pause")
         assert pause.ready and pause.request.shown() == f'PATCH {leader.api_url}/config {{"pause": true}}'
-        assert (await collector.run(pause)).status == "done"
+        paused = await collector.run(pause)
+        assert paused.status == "done" and paused.detail.startswith("Patroni paused (maintenance mode)")
         try:
-            await wait_until(lambda: patroni.cluster().get("pause"), timeout=10)
+            assert patroni.cluster().get("pause")  # the action waited until the cluster said so
             switchover = await collector.plan("switchover", candidate=replica.name)
             assert [p.name for p in switchover.failed] == ["not_paused"]
             assert "resume it first" in switchover.failed[0].detail
@@ -166,8 +167,9 @@ async def test_pause_is_shown_and_a_switchover_is_refused_while_paused(patroni, 
             collector.parts.postpone("manager", 0)
             snap = await collector.snapshot()
         finally:
-            resume = await collector.plan("resume")
-            assert (await collector.run(resume)).status == "done"
+            resume = await collector.run(await collector.plan("resume"))
+            assert (resume.status, resume.detail) == ("done", "Patroni resumed: it fails over and manages "
+                                                              "PostgreSQL again")
     finally:
         await collector.close()
     assert snap.postgres.manager.patroni_cluster.paused
