@@ -18,6 +18,7 @@
     freshness = { default = "1h", "analytics.daily_sales" = "26h" }
     data_age_columns = { "analytics.daily_sales" = "day" }
     thresholds = { "connections.high_pct" = 75 }
+    failover_max_lag = "10s"
 
 No secret is ever written to this file: a file that holds a password is refused, with the line to
 move to the keyring. Errors name the file and the line, in one line.
@@ -144,6 +145,8 @@ class Profile(BaseModel):
     data_age_columns: dict[str, str] = Field(default_factory=dict,
                                              description="materialized view -> the timestamp column its data age is read from")
     thresholds: dict[str, float] = Field(default_factory=dict, description="findings' thresholds by name")
+    failover_max_lag: Duration | None = Field(default=None, description="the most a standby or secondary may lag "
+                                                                        "to be switched or stepped down to (default 10 s)")
     refresh_interval: float | None = Field(default=None, ge=0.5, le=60)
     read_only: bool = True
     theme: str | None = None

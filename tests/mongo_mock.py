@@ -14,7 +14,7 @@ from copy import deepcopy
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bson import Int64
+from bson import Int64, ObjectId
 from bson.timestamp import Timestamp
 from mockupdb import MockupDB
 
@@ -32,7 +32,8 @@ def ts(dt: datetime) -> Timestamp:
     return Timestamp(int(dt.timestamp()), 1)
 
 
-def hello(port: int, *, set_name: str | None = "rs0", primary: bool = True) -> dict[str, Any]:
+def hello(port: int, *, set_name: str | None = "rs0", primary: bool = True, hosts: list[str] | None = None,
+          primary_host: str | None = None) -> dict[str, Any]:
     # hello, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/hello/
     doc: dict[str, Any] = {
         "isWritablePrimary": primary, "topologyVersion": {"processId": {"$oid": "0" * 24}, "counter": Int64(0)},
@@ -43,11 +44,11 @@ def hello(port: int, *, set_name: str | None = "rs0", primary: bool = True) -> d
     doc.pop("topologyVersion")  # mockupdb cannot hold an extended-JSON ObjectId here; pymongo does not need it
     if set_name:
         me = f"127.0.0.1:{port}"
-        doc.update({"hosts": [me], "setName": set_name, "setVersion": 1, "secondary": not primary, "me": me,
+        doc.update({"hosts": hosts or [me], "setName": set_name, "setVersion": 1, "secondary": not primary, "me": me,
                     "electionId": None})
         doc.pop("electionId")
-        if primary:
-            doc["primary"] = me
+        if primary or primary_host:
+            doc["primary"] = me if primary else primary_host
     return doc
 
 
@@ -152,6 +153,23 @@ def repl_status(*, lag_s: float = 3, voting: int = 3, my_state: int = 1) -> dict
             "members": members, "ok": 1.0}
 
 
+def repl_config(hosts: list[str], *, priorities: list[float] | None = None,
+                hidden: tuple[str, ...] = ()) -> dict[str, Any]:
+    # replSetGetConfig, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/replSetGetConfig/
+    priorities = priorities or [1.0] * len(hosts)
+    return {"config": {"_id": "rs0", "version": 1, "term": 3, "protocolVersion": Int64(1),
+                       "writeConcernMajorityJournalDefault": True,
+                       "members": [{"_id": n, "host": host, "arbiterOnly": False, "buildIndexes": True,
+                                    "hidden": host in hidden, "priority": 0.0 if host in hidden else priorities[n],
+                                    "tags": {}, "secondaryDelaySecs": Int64(0), "votes": 1}
+                                   for n, host in enumerate(hosts)],
+                       "settings": {"chainingAllowed": True, "heartbeatIntervalMillis": 2000,
+                                    "heartbeatTimeoutSecs": 10, "electionTimeoutMillis": 10000,
+                                    "catchUpTimeoutMillis": -1, "catchUpTakeoverDelayMillis": 30000,
+                                    "getLastErrorModes": {}, "replicaSetId": ObjectId("65a1b2c3d4e5f60718293a4b")}},
+            "ok": 1.0}
+
+
 def db_stats(name: str, *, fs_used: int = 40 * 2**30, fs_total: int = 100 * 2**30) -> dict[str, Any]:
     # dbStats, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/dbStats/
     return {"db": name, "collections": Int64(4), "views": Int64(1), "objects": Int64(10000), "avgObjSize": 200.0,
@@ -206,6 +224,9 @@ class MockMongo:
         self.primary = primary
         self.replies: dict[str, Any] = {}
         self.seen: list[str] = []
+        self.received: list[dict[str, Any]] = []  # every command document but the handshakes, as received
+        self.hosts: list[str] | None = None  # the set's members, when a test makes a set of several servers
+        self.primary_host: str | None = None
         self.release = threading.Event()
         self.profile: dict[str, list[dict]] = {}
         self.oplog = (NOW - timedelta(hours=48), NOW)
@@ -229,18 +250,26 @@ class MockMongo:
             "serverStatus": server_status(), "currentOp": current_op(), "replSetGetStatus": repl_status(),
             "listDatabases": {"databases": [{"name": "admin"}, {"name": "local"}, {"name": "shop"}], "ok": 1.0},
             "getCmdLineOpts": cmdline(), "usersInfo": users_info(), "ping": {"ok": 1.0},
-            "endSessions": {"ok": 1.0},
+            "endSessions": {"ok": 1.0}, "killOp": {"info": "attempting to kill op", "ok": 1.0},
+            "replSetGetConfig": repl_config([f"db{n}:27017" for n in (1, 2, 3)]),
+            "replSetFreeze": {"ok": 1.0},
         }
 
     def _handle(self, request) -> bool:
         name = request.command_name
         if name in ("ismaster", "isMaster", "hello"):
+            if "maxTimeMS" in request.doc:  # sent as a command by the code under test, not a driver's handshake
+                self.received.append(dict(request.doc))
             override = self.replies.get("hello")
             return request.replies(override if isinstance(override, dict) else
-                                   hello(self.port, set_name=self.set_name, primary=self.primary))
+                                   hello(self.port, set_name=self.set_name, primary=self.primary, hosts=self.hosts,
+                                         primary_host=self.primary_host))
         self.seen.append(name)
+        self.received.append(dict(request.doc))
         if name in self.replies:
             reply = self.replies[name]
+            if callable(reply):  # a reply that changes the server, e.g. a step-down that swaps the primary
+                reply = reply(request)
         elif name == "dbStats":
             reply = db_stats(request.doc.get("$db", "admin"))
         elif name == "profile":
@@ -254,6 +283,9 @@ class MockMongo:
         if reply is HANG:
             self.release.wait(30)
             return True
+        if name == "currentOp" and "opid" in request.doc and isinstance(reply, dict) and "inprog" in reply:
+            # currentOp's filter on opid, as mongod applies it
+            reply = {**reply, "inprog": [op for op in reply["inprog"] if op.get("opid") == request.doc["opid"]]}
         return request.replies(deepcopy(reply))
 
     def _find(self, request) -> dict[str, Any]:

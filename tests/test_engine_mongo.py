@@ -158,7 +158,7 @@ async def test_unreachable_server_is_a_snapshot_not_an_exception():
     assert not snap.reachable and snap.engine == "mongo" and "127.0.0.1" in snap.error
 
 
-async def test_actions_are_refused_until_the_actions_protocol_lands(mongo):
+async def test_an_unknown_action_is_refused(mongo):
     from dbtop.engines.errors import UnknownAction
     with pytest.raises(UnknownAction):
         await collector_for(mongo).plan("kill_operation", pid=1)

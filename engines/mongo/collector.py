@@ -25,7 +25,7 @@ from pymongo import AsyncMongoClient
 from ...actions.plan import Outcome, Plan, Progress, Scalar
 from ...profiles.target import Target, mask_url
 from ..backups.inventory import BackupInventory, build_backups, scan_backup_directory
-from ..errors import ConnectError, UnknownAction
+from ..errors import ConnectError
 from ..parts import CostCounter, PartFailed, Parts
 from ..policy import WatchPolicy
 from ..redact import redact
@@ -54,12 +54,16 @@ from ..snapshot import (
 )
 from .connect import APP_NAME, explain_connect_error, open_client
 from .errors import CONNECTION_LOST, explain_error, one_line
+from .runner import MongoActionRunner
 
 QUERY_TEXT_CAP = 4096
 OPCOUNTER_FIELDS = ("insert", "query", "update", "delete", "getmore", "command")
 DATABASES_CAP = 50
 PROFILE_BATCH = 200
 SYSTEM_DATABASES = {"local", "config"}
+# The slowly read parts an action changes.
+REREAD_AFTER = {"backup": ("backups",), "verify-backup": ("backups",), "step-down": ("server_facts", "oplog"),
+                "freeze-member": ("server_facts",)}
 
 
 def version_number(version: str) -> int:
@@ -194,6 +198,7 @@ class MongoCollector:
         self._cost = CostCounter()
         self._running: dict[str, str] = {}  # part -> the command it is running, for its error text
         self._plans: dict[int, str] = {}  # opid -> planSummary of the operations in flight
+        self.actions = MongoActionRunner(target, self.policy, server_selection_timeout_ms=server_selection_timeout_ms)
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -602,12 +607,17 @@ class MongoCollector:
         return OpCounters(**base, interval_s=interval,
                           per_s={f: max(0, v - p) / interval for f, v, p in zip(OPCOUNTER_FIELDS, values, previous[0])})
 
-    # -- actions: none yet (killOp, step-down, freeze, mongodump come with the actions protocol) --
+    # -- actions, on a client of their own (runner.py) --------------------------------------------
     async def plan(self, action: str, **params: Scalar) -> Plan:
-        raise UnknownAction(f"no action named {action!r} for MongoDB targets yet")
+        return await self.actions.plan(action, **params)
 
     async def run(self, plan: Plan, progress: Progress | None = None) -> Outcome:
-        raise UnknownAction(f"no action named {plan.action!r} for MongoDB targets yet")
+        outcome = await self.actions.run(plan, progress)
+        if outcome.status in ("done", "failed", "cancelled"):
+            # the next snapshot shows the effect: what the action changed is read again at once
+            for part in REREAD_AFTER.get(plan.action, ()):
+                self.parts.postpone(part, 0)
+        return outcome
 
 
 def _lock_resource(op: dict[str, Any]) -> str | None:
