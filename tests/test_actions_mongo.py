@@ -4,7 +4,9 @@ handshakes swap the primary, replSetFreeze, mongodump's absence; each journaled 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from datetime import timedelta
 
 import pytest
@@ -15,8 +17,10 @@ from dbtop.actions.plan import Plan, PlanTarget, Precondition
 from dbtop.engines.errors import UnknownAction
 from dbtop.engines.mongo.collector import MongoCollector
 from dbtop.engines.policy import WatchPolicy
+from dbtop.engines.backups.inventory import backup_checksum, metadata_path, read_metadata
 from dbtop.profiles.target import Target
 from dbtop.tui.commands import act
+from dbtop.tui.commands import backup as backup_cli
 
 from .mongo_mock import NOW, MockMongo, current_op, member, operation, repl_config, repl_status, unauthorized
 
@@ -201,6 +205,89 @@ async def test_unknown_actions_are_refused_before_connecting():
 
 async def _act(argv: list[str]) -> int:
     """`dbtop act …` in this process (its own event loop, on a thread, as the command runs it)."""
-    import asyncio
-
     return await asyncio.to_thread(act.run, argv)
+
+
+# -- backups ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def backup_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data" / "dbtop" / "backups"
+
+
+async def test_without_mongodump_the_plan_names_the_package(mongo, journal, backup_dir, tmp_path, monkeypatch):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    plan = await collector_on(mongo.uri).plan("backup")
+    found = precondition(plan, "mongodump_found")
+    assert not plan.ready and "mongodb-database-tools" in found.detail
+    assert plan.command[:3] == ("mongodump", f"--archive={plan.command[1].split('=', 1)[1]}", "--gzip")
+    assert "--oplog" in plan.command  # a replica set member: one point in time
+    code = await asyncio.to_thread(backup_cli.run, ["take", mongo.uri, "--confirm", mongo.uri])
+    assert code == 2
+    entry = last_entry(journal)
+    assert entry.action == "backup" and entry.outcome == "refused" and "mongodump is installed" in entry.error
+    assert "mongodb-database-tools" in entry.preconditions[0].detail
+
+
+# Stand-ins for MongoDB's Database Tools, which are not installed here: they check what dbtop hands
+# them (the connection string in a 0600 file named by --config, never on the command line) and write or
+# read a gzip archive as the real ones would.
+STAND_IN = r"""#!{python}
+import gzip, os, stat, sys
+args = sys.argv[1:]
+if args == ["--version"]:
+    print("{name} version: 100.9.4")
+    sys.exit(0)
+config = next(a.split("=", 1)[1] for a in args if a.startswith("--config="))
+assert stat.S_IMODE(os.stat(config).st_mode) == 0o600, "config file readable by others"
+assert "uri: " in open(config).read() and not any("mongodb://" in a for a in args), "URI on the command line"
+archive = next(a.split("=", 1)[1] for a in args if a.startswith("--archive="))
+open(os.environ["STAND_IN_LOG"], "a").write(" ".join(args) + "\n")
+if "{name}" == "mongodump":
+    with gzip.open(archive, "wb") as out:
+        out.write(b"mongodump archive of rs0" * 1000)
+else:
+    assert "--dryRun" in args
+    gzip.open(archive).read()
+"""
+
+
+@pytest.fixture
+def database_tools(tmp_path, monkeypatch):
+    import sys
+
+    bin_dir = tmp_path / "tools"
+    bin_dir.mkdir()
+    for name in ("mongodump", "mongorestore"):
+        script = bin_dir / name
+        script.write_text(STAND_IN.replace("{python}", sys.executable).replace("{name}", name))
+        script.chmod(0o755)
+    log = tmp_path / "tools.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("STAND_IN_LOG", str(log))
+    return log
+
+
+async def test_backup_take_and_verify_write_checksummed_metadata(mongo, journal, backup_dir, database_tools):
+    code = await asyncio.to_thread(backup_cli.run, ["take", mongo.uri, "--verify", "--confirm", mongo.uri])
+    assert code == 0
+    (archive,) = [p for p in backup_dir.rglob("*.archive.gz")]
+    meta = read_metadata(metadata_path(archive))
+    assert meta.format == "archive-gzip" and meta.tool == "mongodump" and meta.tool_version == "100.9.4"
+    assert meta.sha256 == backup_checksum(archive) and meta.server_version == "7.0.12"
+    assert meta.verification.result == "passed" and "mongorestore --dryRun" in meta.verification.method
+    assert not list(backup_dir.rglob("*.partial"))
+    calls = database_tools.read_text().splitlines()
+    assert calls[0].startswith(f"--archive={archive}.partial --gzip --oplog --config=")
+    assert "--dryRun" in calls[1]
+    actions = [(e.action, e.outcome) for e in journal.entries()]
+    assert actions == [("backup", "done"), ("verify-backup", "done")]
+    # An archive changed since it was taken fails at the checksum, and mongorestore is not run.
+    archive.write_bytes(archive.read_bytes() + b"x")
+    code = await asyncio.to_thread(backup_cli.run, ["verify", mongo.uri, archive.name, "--confirm", "x"])
+    assert code == 1 and len(database_tools.read_text().splitlines()) == 2
+    assert read_metadata(metadata_path(archive)).verification.result == "failed"
+    assert last_entry(journal).outcome == "failed" and "the file changed" in last_entry(journal).error
