@@ -298,6 +298,23 @@ class SessionChosen(Message):
         self.pid = pid
 
 
+# The actions on a session or operation, by engine: PostgreSQL cancels or terminates sessions, MongoDB kills
+# an operation (killOp; it has no separate cancel).
+SESSION_ACTION_ENGINES = {"cancel-query": frozenset({"postgres"}), "terminate-session": frozenset({"postgres"}),
+                          "kill-op": frozenset({"mongo"})}
+
+
+def session_action(action: str, pids: tuple[int, ...]) -> ActionRequested | str:
+    """The request for `action` on the chosen sessions (or operations), or why there is none."""
+    if not pids:
+        return "select a row first"
+    if action == "kill-op":
+        if len(pids) > 1:
+            return "killOp acts on one operation at a time: unmark all but one"
+        return ActionRequested(action, {"opid": pids[0]})
+    return ActionRequested(action, {"pids": pids})
+
+
 class ActionRequested(Message):
     """The operator asked for a guarded action on what a panel shows (the app plans it, shows the
     plan and runs it; a panel never does). `params` are the action's parameters."""
@@ -325,15 +342,31 @@ class Panel(Vertical):
         super().__init__(**kwargs)
         self.snapshot: Snapshot | None = None
 
+    # Guarded actions (by the id a binding passes, as in act('kill-op')) that serve some engines only: their
+    # keys are hidden, and do nothing, on another engine's snapshots.
+    ACTION_ENGINES: dict[str, frozenset[str]] = {}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.GUARDED and getattr(self.app, "read_only", False):
             return False
+        engines = self.ACTION_ENGINES.get(str(parameters[0])) if parameters else None
+        if engines is not None and (self.snapshot is None or self.snapshot.engine not in engines):
+            return False
         return True
+
+    @classmethod
+    def binding_serves(cls, action: str, engine: str) -> bool:
+        """Whether a binding's action (e.g. "act('kill-op')") serves `engine`'s targets."""
+        engines = cls.ACTION_ENGINES.get(action.partition("(")[2].rstrip(")").strip("'\""))
+        return engines is None or engine in engines
 
     def apply(self, snapshot: Snapshot) -> None:
         """Show this snapshot. Called only with reachable snapshots."""
+        engine_changed = self.snapshot is None or self.snapshot.engine != snapshot.engine
         self.snapshot = snapshot
         self.render_snapshot(snapshot)
+        if engine_changed and self.ACTION_ENGINES:
+            self.refresh_bindings()
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         """Each panel draws its own part of the snapshot here."""

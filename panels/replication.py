@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
+from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
@@ -34,6 +35,17 @@ def standby_columns(engine: str) -> list[tuple[str, str, int]]:
 class ReplicationPanel(Panel):
     ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Replication"
+    # On the server dbtop watches: a MongoDB primary steps down, a secondary is frozen (point dbtop at
+    # the member to freeze).
+    BINDINGS = [
+        Binding("D", "act('step-down')", "Step down"),
+        Binding("F", "act('freeze-member')", "Freeze member"),
+    ]
+    GUARDED = frozenset({"act"})
+    ACTION_ENGINES = {"step-down": frozenset({"mongo"}), "freeze-member": frozenset({"mongo"})}
+
+    def action_act(self, action: str) -> None:
+        self.post_message(ActionRequested(action, {}))
 
     def compose(self) -> ComposeResult:
         yield Static(id="replication-summary", classes="panel-summary")

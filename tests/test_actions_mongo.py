@@ -5,6 +5,7 @@ handshakes swap the primary, replSetFreeze, mongodump's absence; each journaled 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from datetime import timedelta
@@ -22,6 +23,7 @@ from dbtop.profiles.target import Target
 from dbtop.tui.commands import act
 from dbtop.tui.commands import backup as backup_cli
 
+from .test_app import screen_text, until
 from .mongo_mock import NOW, MockMongo, current_op, member, operation, repl_config, repl_status, unauthorized
 
 TARGET = PlanTarget(engine="mongo", label="mongodb://db1:27017", system_identifier="rs0")
@@ -291,3 +293,57 @@ async def test_backup_take_and_verify_write_checksummed_metadata(mongo, journal,
     assert code == 1 and len(database_tools.read_text().splitlines()) == 2
     assert read_metadata(metadata_path(archive)).verification.result == "failed"
     assert last_entry(journal).outcome == "failed" and "the file changed" in last_entry(journal).error
+
+
+# -- the dashboard's keys ----------------------------------------------------------------------------
+
+@contextlib.asynccontextmanager
+async def mongo_dashboard(server: MockMongo, size=(120, 40)):
+    from dbtop.tui.app import DbtopApp
+    from dbtop.tui.poller import SnapshotPoller
+
+    poller = SnapshotPoller(collector_on(server.uri), 0.5)
+    await asyncio.to_thread(poller.connect)
+    app = DbtopApp(poller, theme_name="dbtop-dark", read_only=False)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await until(pilot, lambda: app.last_reachable is not None)
+        yield app, pilot
+
+
+async def test_k_on_an_operation_kills_it_through_the_confirm_screen(mongo, journal):
+    from textual.widgets import DataTable
+
+    from dbtop.tui.confirm import ConfirmScreen
+
+    async with mongo_dashboard(mongo) as (app, pilot):
+        await pilot.press("1")
+        table = app.panel("connections").query_one("#connections-table", DataTable)
+        await until(pilot, lambda: "102" in [k.value for k in table.rows])
+        table.move_cursor(row=table.get_row_index("102"))
+        footer = screen_text(app)
+        assert "Kill op" in footer and "Terminate" not in footer and "Cancel query" not in footer
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        plan = app.screen.plan
+        assert plan.action == "kill-op" and plan.params == {"opid": 102}
+        assert '{"killOp": 1, "op": 102, "maxTimeMS": 5000}' in screen_text(app)
+        await pilot.press("tab", *"102", "enter")
+        await until(pilot, lambda: not app.running and not isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: [e.outcome for e in journal.entries()] == ["done"])
+    assert [doc["op"] for doc in sent(mongo, "killOp")] == [102]
+    assert last_entry(journal).typed == "102"
+
+
+async def test_the_replication_panel_plans_a_step_down_of_the_primary(mongo):
+    from dbtop.tui.confirm import ConfirmScreen
+
+    async with mongo_dashboard(mongo) as (app, pilot):
+        await pilot.press("4")
+        await until(pilot, lambda: "Step down" in screen_text(app))
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        plan = app.screen.plan
+        assert plan.action == "step-down" and plan.ready and plan.confirm_text == "rs0"
+        assert "db2:27017 (3 s behind); db3:27017 (1 s behind)" in precondition(plan, "electable_secondary").detail
+        await pilot.press("escape")
+    assert sent(mongo, "replSetStepDown") == []

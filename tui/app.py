@@ -412,9 +412,11 @@ class DbtopApp(ActionsMixin, App):
         titles = ", ".join(title for _, title, _ in self.panel_specs)
         everywhere.insert(3, Binding("1", "", titles, key_display=f"1 … {len(self.panel_specs)}"))
         sections = [("everywhere", everywhere)]
+        engine = getattr(self.poller.collector, "engine", "postgres")
         for key, title, panel_class in self.panel_specs:
             bindings = [b for b in panel_class.BINDINGS if isinstance(b, Binding)
-                        and not (self.read_only and b.action.split("(")[0] in panel_class.GUARDED)]
+                        and not (self.read_only and b.action.split("(")[0] in panel_class.GUARDED)
+                        and panel_class.binding_serves(b.action, engine)]
             bindings.append(Binding("enter", "", "details of the selected row"))
             sections.append((title, bindings))
         self.push_screen(keys_help(sections, self.get_key_display))
