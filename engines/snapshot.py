@@ -870,6 +870,45 @@ class MongoUser(Frozen):
     roles: list[str] = Field(default_factory=list, description="role@db")
 
 
+class MongoView(Frozen):
+    """A MongoDB view: no data of its own; its pipeline runs on its source collection at every read."""
+
+    database: str
+    name: str
+    view_on: str | None = Field(default=None, description="the collection (or view) it reads")
+    pipeline: str | None = Field(default=None, description="its aggregation pipeline, one line of Extended JSON")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+class FedCollection(Frozen):
+    """A collection an aggregation writes ($merge or $out), named in the profile's data_age_columns with
+    the field that dates its documents: how old its newest document is, against its threshold."""
+
+    database: str
+    name: str
+    field: str
+    newest_at: datetime | None = None
+    age_s: float | None = None
+    threshold_s: float
+    stale: bool | None = Field(default=None, description="None when the age could not be read")
+    error: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+class MongoViews(Frozen):
+    read_at: datetime
+    listed: bool = Field(default=True, description="False: the databases, hence their views, could not be listed")
+    views: list[MongoView] = Field(default_factory=list)
+    fed: list[FedCollection] = Field(default_factory=list)
+    truncated: bool = False
+
+
 class MongoSection(Frozen):
     """What only MongoDB has: serverStatus's counters, the WiredTiger cache, the global lock queue,
     the oplog window, dbStats per database, the command line and the users."""
@@ -888,6 +927,7 @@ class MongoSection(Frozen):
     users: list[MongoUser] | None = None
     members_total: int | None = None
     voting_members: int | None = None
+    views: MongoViews | None = None
 
     @property
     def disk_used_fraction(self) -> float | None:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BackupEntry, Backups, PgBackRestStatus, Snapshot, WalArchiving
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
+from .base import Cell, Panel, show_summary, summary_and_table, sync_rows
 from .text import duration, literal, size
 
 COLUMNS = [
@@ -39,10 +39,7 @@ class BackupsPanel(Panel):
     panel_title = "Backups"
 
     def compose(self) -> ComposeResult:
-        yield Static(id="backups-summary", classes="panel-summary")
-        table = SnapshotTable(id="backups-table", cursor_type="row")
-        add_columns(table, COLUMNS)
-        yield table
+        yield from summary_and_table("backups", COLUMNS)
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         backups = snapshot.backups
@@ -60,11 +57,7 @@ class BackupsPanel(Panel):
             for index, entry in enumerate(backups.entries):
                 rows[f"{entry.origin}:{entry.name}:{index}"] = self._row(entry, now)
         sync_rows(self.query_one("#backups-table", DataTable), rows)
-        notice = part_notice("backups", snapshot.part("backups"))
-        if notice:
-            text.append("\n")
-            text.append_text(notice)
-        self.query_one("#backups-summary", Static).update(text)
+        show_summary(self.query_one("#backups-summary", Static), text, "backups", snapshot)
 
     def _recovery_point(self, text: Text, backups: Backups, now: datetime) -> None:
         rpo = backups.rpo_s

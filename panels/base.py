@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
@@ -16,7 +16,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual._two_way_dict import TwoWayDict
-from textual.widgets import DataTable
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import Row, RowKey
 
 from ..engines.snapshot import PartStatus, Snapshot
@@ -313,6 +314,23 @@ def session_action(action: str, pids: tuple[int, ...]) -> ActionRequested | str:
             return "killOp acts on one operation at a time: unmark all but one"
         return ActionRequested(action, {"opid": pids[0]})
     return ActionRequested(action, {"pids": pids})
+
+
+def summary_and_table(key: str, columns: Sequence[tuple[str, str, int]]) -> Iterator[Widget]:
+    """A panel's summary above its one table: `#KEY-summary` and `#KEY-table`, with `columns`."""
+    yield Static(id=f"{key}-summary", classes="panel-summary")
+    table = SnapshotTable(id=f"{key}-table", cursor_type="row")
+    add_columns(table, columns)
+    yield table
+
+
+def show_summary(summary: Static, text: Text, part: str, snapshot: Snapshot) -> None:
+    """Show a panel's summary `text`, followed by why its part is missing or partial, if it is."""
+    notice = part_notice(part, snapshot.part(part))
+    if notice:
+        text.append("\n")
+        text.append_text(notice)
+    summary.update(text)
 
 
 class ActionRequested(Message):

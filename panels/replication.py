@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot
-from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
+from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, refit_columns, show_summary, sync_rows
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
@@ -110,8 +110,4 @@ class ReplicationPanel(Panel):
                 text.append(f" · {len(inactive)} inactive slot(s) keeping {size(kept)} of WAL", style="bold")
         sync_rows(self.query_one("#replication-standbys", DataTable), standby_rows)
         sync_rows(self.query_one("#replication-slots", DataTable), slot_rows)
-        notice = part_notice("replication", snapshot.part("replication"))
-        if notice:
-            text.append("\n")
-            text.append_text(notice)
-        self.query_one("#replication-summary", Static).update(text)
+        show_summary(self.query_one("#replication-summary", Static), text, "replication", snapshot)

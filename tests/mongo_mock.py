@@ -153,6 +153,14 @@ def repl_status(*, lag_s: float = 3, voting: int = 3, my_state: int = 1) -> dict
             "members": members, "ok": 1.0}
 
 
+def list_views(database: str) -> dict[str, Any]:
+    # listCollections with filter {type: "view"}, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/listCollections/
+    views = [{"name": "open_orders", "type": "view",
+              "options": {"viewOn": "orders", "pipeline": [{"$match": {"status": "open"}}]},
+              "info": {"readOnly": True}}] if database == "shop" else []
+    return {"cursor": {"id": Int64(0), "ns": f"{database}.$cmd.listCollections", "firstBatch": views}, "ok": 1.0}
+
+
 def repl_config(hosts: list[str], *, priorities: list[float] | None = None,
                 hidden: tuple[str, ...] = ()) -> dict[str, Any]:
     # replSetGetConfig, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/replSetGetConfig/
@@ -214,6 +222,12 @@ def profile_entry(ns: str, millis: int, plan: str, at: datetime, nreturned: int 
             "appName": "shop-api", "allUsers": [{"user": "app", "db": "shop"}], "user": "app@shop"}
 
 
+def _path(doc: dict[str, Any], dotted: str) -> Any:
+    for step in dotted.split("."):
+        doc = doc.get(step) if isinstance(doc, dict) else None
+    return doc
+
+
 class MockMongo:
     """A mockupdb server answering like a mongod 7.0 replica set primary; `replies` overrides."""
 
@@ -227,6 +241,7 @@ class MockMongo:
         self.received: list[dict[str, Any]] = []  # every command document but the handshakes, as received
         self.hosts: list[str] | None = None  # the set's members, when a test makes a set of several servers
         self.primary_host: str | None = None
+        self.collections: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (db, collection) -> its documents
         self.release = threading.Event()
         self.profile: dict[str, list[dict]] = {}
         self.oplog = (NOW - timedelta(hours=48), NOW)
@@ -277,6 +292,8 @@ class MockMongo:
                      "ok": 1.0}
         elif name == "find":
             reply = self._find(request)
+        elif name == "listCollections":
+            reply = list_views(request.doc.get("$db", "admin"))
         else:
             reply = self.defaults().get(name, {"ok": 0, "errmsg": f"no such command: '{name}'", "code": 59,
                                                "codeName": "CommandNotFound"})
@@ -302,5 +319,11 @@ class MockMongo:
             if since is not None:
                 docs = [d for d in docs if d["ts"] > since.replace(tzinfo=None)]
         else:
-            docs = []
+            docs = self.collections.get((database, collection), [])
+            sort = list((request.doc.get("sort") or {}).items())
+            if sort:
+                (key, direction), = sort
+                docs = sorted([d for d in docs if _path(d, key) is not None], key=lambda d: _path(d, key),
+                              reverse=direction < 0)
+            docs = docs[:request.doc.get("limit") or None]
         return {"cursor": {"id": Int64(0), "ns": f"{database}.{collection}", "firstBatch": docs}, "ok": 1.0}

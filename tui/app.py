@@ -30,6 +30,7 @@ from ..panels.locks import LocksPanel
 from ..panels.overview import OverviewStrip
 from ..panels.replication import ReplicationPanel
 from ..panels.statements import StatementsPanel
+from ..panels.mongo_views import MongoViewsPanel
 from ..panels.views import ViewsPanel
 from ..panels.text import clean, duration, literal
 from ..themes import STYLESHEET, THEMES, default_theme_name, rich_color
@@ -49,6 +50,7 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("statements", "Slow queries", StatementsPanel),
     ("replication", "Replication", ReplicationPanel),
     ("views", "Views", ViewsPanel),
+    ("views", "Views", MongoViewsPanel),  # one key, one panel per engine
     ("backups", "Backups", BackupsPanel),
     ("findings", "Findings", FindingsPanel),
 ]
@@ -96,7 +98,8 @@ class DbtopApp(ActionsMixin, App):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Keys"),
-        *(Binding(str(n), f"show_panel('{key}')", title, show=False) for n, (key, title, _) in enumerate(PANELS, 1)),
+        *(Binding(str(n), f"show_panel('{key}')", title, show=False)
+          for n, (key, title) in enumerate(dict((key, title) for key, title, _ in PANELS).items(), 1)),
         Binding("tab", "next_panel", "Next panel", show=False, priority=True),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, priority=True),
         Binding("slash", "filter_sessions", "Filter", show=False),

@@ -30,6 +30,7 @@ PART_ROLES = {
     "cmdline": "clusterMonitor (getCmdLineOpts)",
     "users": "userAdminAnyDatabase, or viewUser on admin",
     "host": "clusterMonitor (hostInfo)",
+    "views": "read on each database (listCollections, and find on the collections named in data_age_columns)",
 }
 
 # A lost or unreachable server: the snapshot says the target is unreachable, the next poll reconnects.
