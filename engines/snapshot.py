@@ -191,7 +191,8 @@ class Statement(Frozen):
     calls: int
     total_time_ms: float
     mean_time_ms: float
-    rows: int
+    rows: int | None = Field(description="rows returned or affected; None where they are not counted (an "
+                                         "operation in flight, from MongoDB's currentOp)")
     shared_blks_hit: int | None = Field(default=None, description="buffer blocks; None where the engine has none")
     shared_blks_read: int | None = None
     plan_summary: str | None = Field(default=None, description="MongoDB: the plan (COLLSCAN, IXSCAN { a: 1 })")

@@ -2,9 +2,10 @@
 
 One handler dispatches on `request.command_name`. The replies are shaped like the documented output
 of MongoDB 7.0 (https://www.mongodb.com/docs/v7.0/reference/command/<command>/): the same field
-names, nesting and types, with the optional fields a test may drop (`without`). A test changes what a
-command answers by setting `replies[name]` to a document, an `Unauthorized` error, or `HANG` (the
-command is never answered).
+names, nesting and types; each builder names its page (checked against the v7.0 manual on 2026-12-07).
+A test changes what a command answers by setting `replies[name]` to a document, an `Unauthorized`
+error, `HANG` (the command is never answered), or a function of the request (a reply that changes the
+server: a step-down that swaps the primary). `received` records every command the code under test sent.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def unauthorized(command: str, database: str = "admin") -> dict[str, Any]:
+    # An error reply, 7.0 (ok 0, errmsg, code, codeName): https://www.mongodb.com/docs/v7.0/reference/error-codes/
     """What mongod answers a command the user's roles do not allow (code 13, Unauthorized)."""
     return {"ok": 0, "errmsg": f"not authorized on {database} to execute command {{ {command}: 1 }}",
             "code": 13, "codeName": "Unauthorized"}
@@ -120,6 +122,7 @@ def operation(opid: int, *, secs: int = 0, op: str = "query", ns: str = "shop.or
 
 
 def current_op(ops: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    # currentOp, 7.0: {inprog: [...], ok}: https://www.mongodb.com/docs/v7.0/reference/command/currentOp/
     return {"inprog": ops if ops is not None else [
         operation(101, secs=2, plan="COLLSCAN"), operation(102, secs=75, op="update", waiting=True),
         operation(103, secs=0, app="dbtop", command={"currentOp": 1, "$db": "admin"}),
@@ -144,6 +147,8 @@ def member(_id: int, port: int, state: int, optime: datetime, *, me: bool = Fals
 
 
 def repl_status(*, lag_s: float = 3, voting: int = 3, my_state: int = 1) -> dict[str, Any]:
+    # replSetGetStatus, 7.0 (votingMembersCount and writableVotingMembersCount since 4.4):
+    # https://www.mongodb.com/docs/v7.0/reference/command/replSetGetStatus/
     members = [member(0, 27017, 1, NOW, me=my_state == 1),
                member(1, 27017, 2, NOW - timedelta(seconds=lag_s), me=my_state == 2, sync_source="db1:27017"),
                member(2, 27017, 2, NOW - timedelta(seconds=1), sync_source="db1:27017")][:max(voting, 1)]
@@ -153,11 +158,14 @@ def repl_status(*, lag_s: float = 3, voting: int = 3, my_state: int = 1) -> dict
             "members": members, "ok": 1.0}
 
 
-def list_views(database: str) -> dict[str, Any]:
+def list_views(database: str, name_only: bool = False) -> dict[str, Any]:
     # listCollections with filter {type: "view"}, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/listCollections/
+    # (nameOnly: true answers name and type only)
     views = [{"name": "open_orders", "type": "view",
               "options": {"viewOn": "orders", "pipeline": [{"$match": {"status": "open"}}]},
               "info": {"readOnly": True}}] if database == "shop" else []
+    if name_only:
+        views = [{"name": v["name"], "type": v["type"]} for v in views]
     return {"cursor": {"id": Int64(0), "ns": f"{database}.$cmd.listCollections", "firstBatch": views}, "ok": 1.0}
 
 
@@ -260,6 +268,10 @@ class MockMongo:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def defaults(self) -> dict[str, Any]:
+        # Each reply's shape and version is said where it is built; the small ones here, 7.0:
+        # listDatabases with nameOnly (databases: [{name}]), ping and endSessions ({ok}), killOp
+        # ({info: "attempting to kill op", ok}: https://www.mongodb.com/docs/v7.0/reference/command/killOp/),
+        # replSetFreeze ({ok}: https://www.mongodb.com/docs/v7.0/reference/command/replSetFreeze/).
         return {
             "buildInfo": build_info(), "connectionStatus": connection_status(), "hostInfo": host_info(),
             "serverStatus": server_status(), "currentOp": current_op(), "replSetGetStatus": repl_status(),
@@ -287,13 +299,13 @@ class MockMongo:
                 reply = reply(request)
         elif name == "dbStats":
             reply = db_stats(request.doc.get("$db", "admin"))
-        elif name == "profile":
+        elif name == "profile":  # profile -1, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/profile/
             reply = {"was": 1 if request.doc.get("$db") in self.profile else 0, "slowms": 100, "sampleRate": 1.0,
                      "ok": 1.0}
         elif name == "find":
             reply = self._find(request)
         elif name == "listCollections":
-            reply = list_views(request.doc.get("$db", "admin"))
+            reply = list_views(request.doc.get("$db", "admin"), bool(request.doc.get("nameOnly")))
         else:
             reply = self.defaults().get(name, {"ok": 0, "errmsg": f"no such command: '{name}'", "code": 59,
                                                "codeName": "CommandNotFound"})

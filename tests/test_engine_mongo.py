@@ -65,8 +65,8 @@ async def test_snapshot_from_realistic_replies(mongo):
     assert {u.user for u in m.users} == {"admin", "monitor", "app"}
     # Without the profiler, the long-running operations are the slow ones.
     assert snap.statements.extension_version == "currentOp"
-    assert [(e.key, e.plan_summary) for e in snap.statements.entries] == [
-        ("op:101", "COLLSCAN"), ("op:102", "IXSCAN { status: 1 }")]
+    assert [(e.key, e.plan_summary, e.rows) for e in snap.statements.entries] == [
+        ("op:101", "COLLSCAN", None), ("op:102", "IXSCAN { status: 1 }", None)]  # rows: not counted, not 0
     assert all(p.available for p in snap.parts.values())
     assert snap.mongo.opcounters.per_s is None  # one reading: no rate yet
 

@@ -528,7 +528,7 @@ class MongoCollector:
         """Without the profiler: the operations running for slow_op_s or longer, one entry each."""
         self.parts.status["statements"] = PartStatus(
             available=True, reason=f"the profiler is off: operations running {self.slow_op_s:g} s or longer "
-                                   "from currentOp (rows not counted)",
+                                   "from currentOp",
             fix="db.setProfilingLevel(1, { slowms: 100 }) on the databases to watch")
         entries = []
         for s in sessions:
@@ -537,7 +537,7 @@ class MongoCollector:
             ms = s.query_s * 1000
             entries.append(Statement(key=f"op:{s.pid}", query_id=s.pid, user_id=0, database_id=0, user=s.user,
                                      database=s.database, query=s.query, calls=1, total_time_ms=ms,
-                                     mean_time_ms=ms, rows=0, plan_summary=self._plans.get(s.pid)))
+                                     mean_time_ms=ms, rows=None, plan_summary=self._plans.get(s.pid)))
         return Statements(extension_version="currentOp", entries=entries)
 
     # -- views and the collections aggregations feed ------------------------------------------------
@@ -551,11 +551,20 @@ class MongoCollector:
                 fix="grant the monitoring user clusterMonitor (listDatabases)")
         views: list[MongoView] = []
         for name in [n for n in names if n not in SYSTEM_DATABASES][:DATABASES_CAP]:
-            reply = await self._command("views", name, {"listCollections": 1, "filter": {"type": "view"},
-                                                        "nameOnly": False})
-            for doc in ((reply.get("cursor") or {}).get("firstBatch") or []):
-                options = doc.get("options") or {}
-                views.append(MongoView(database=name, name=str(doc.get("name")), view_on=options.get("viewOn"),
+            # nameOnly takes no collection locks (full listings lock each collection before 5.0, and need
+            # listCollections); the views' definitions are then read for the views alone.
+            listed = await self._command("views", name, {"listCollections": 1, "filter": {"type": "view"},
+                                                         "nameOnly": True, "authorizedCollections": True})
+            found = [str(d.get("name")) for d in (listed.get("cursor") or {}).get("firstBatch") or []]
+            if not found:
+                continue
+            reply = await self._command("views", name, {"listCollections": 1, "nameOnly": False,
+                                                        "filter": {"type": "view", "name": {"$in": found[:VIEWS_CAP]}}})
+            defined = {str(d.get("name")): d.get("options") or {}
+                       for d in (reply.get("cursor") or {}).get("firstBatch") or []}
+            for view in found:
+                options = defined.get(view, {})
+                views.append(MongoView(database=name, name=view, view_on=options.get("viewOn"),
                                        pipeline=command_text(options.get("pipeline"))))
         fed = [await self._read_fed(key, field) for key, field in sorted(self.policy.data_age_columns.items())
                if "." in key]
