@@ -76,3 +76,15 @@ async def test_the_profilers_statements_keep_their_rows_and_hide_only_the_hit_ra
         await until(pilot, lambda: table.row_count == 1)
         labels = [str(c.label) for c in table.ordered_columns]
         assert "Σ rows" in labels and "Σ hit%" not in labels
+
+
+async def test_the_palette_offers_mongodbs_actions_and_not_postgresqls():
+    collector = FakeCollector(scene(), target=f.MONGO_TARGET, engine="mongo")
+    async with fake_dashboard(collector, (120, 40), read_only=False) as (app, pilot):
+        await pilot.press("1")
+        await until(pilot, lambda: app.panel("connections").chosen_pids())
+        opid = app.panel("connections").chosen_pids()[0]
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert f"Kill operation {opid}" in titles and "Step down the primary" in titles
+        assert "Take a backup" in titles and "Freeze this member" in titles
+        assert not [t for t in titles if "Terminate" in t or "Refresh the" in t or "refresh log" in t]

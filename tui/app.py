@@ -57,6 +57,19 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
 
 
 HANGUP_GRACE_S = 2.0
+# The palette's actions on the whole target, by engine: (action, title, help).
+PALETTE_ACTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "postgres": (
+        ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
+        ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
+        ("install-refresh-log", "Install the refresh log", "record materialized view refreshes"),
+        ("uninstall-refresh-log", "Uninstall the refresh log", "remove what install-refresh-log created")),
+    "mongo": (
+        ("backup", "Take a backup", "mongodump --archive --gzip into the profile's backup directory; shows the plan first"),
+        ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
+        ("step-down", "Step down the primary", "replSetStepDown with a 10 s catch-up; shows the plan first (D)"),
+        ("freeze-member", "Freeze this member", "replSetFreeze 60 s: it does not seek election; shows the plan first (F)")),
+}
 
 
 class SnapshotArrived(Message):
@@ -507,23 +520,24 @@ class DbtopApp(ActionsMixin, App):
             yield from self.action_commands()
 
     def action_commands(self) -> Iterable[SystemCommand]:
-        """The guarded actions, on what the panels have selected (each shows its plan first)."""
+        """The guarded actions of the target's engine, on what the panels have selected (each shows its
+        plan first)."""
+        engine = getattr(self.poller.collector, "engine", "postgres")
         if self.has_panel("connections"):
             pids = self.panel("connections").chosen_pids()
-            if pids:
-                which = ", ".join(map(str, pids))
+            which = ", ".join(map(str, pids))
+            if pids and engine == "mongo" and len(pids) == 1:
+                yield SystemCommand(f"Kill operation {which}", "killOp; shows the plan first (k)",
+                                    lambda: self.request_action("kill-op", {"opid": pids[0]}))
+            elif pids and engine == "postgres":
                 yield SystemCommand(f"Cancel the query of session {which}", "pg_cancel_backend; shows the plan first (c)",
                                     lambda: self.request_action("cancel-query", {"pids": pids}))
                 yield SystemCommand(f"Terminate session {which}", "pg_terminate_backend; shows the plan first (k)",
                                     lambda: self.request_action("terminate-session", {"pids": pids}))
-        if self.has_panel("views"):
+        if self.has_panel("views") and engine == "postgres":
             yield SystemCommand("Refresh the selected materialized view", "Views panel; shows the plan first (R)",
                                 self.panel("views").action_refresh_view)
-        for action, title, help_text in (
-                ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
-                ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
-                ("install-refresh-log", "Install the refresh log", "record materialized view refreshes"),
-                ("uninstall-refresh-log", "Uninstall the refresh log", "remove what install-refresh-log created")):
+        for action, title, help_text in PALETTE_ACTIONS[engine]:
             yield SystemCommand(title, help_text, lambda action=action: self.request_action(action, {}))
 
     def action_journal(self) -> None:
