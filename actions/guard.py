@@ -87,8 +87,8 @@ def uncancel() -> None:
         task.uncancel()
 
 
-# explain(exc) -> (detail, error) for a driver error, whether the action had started (`running`).
-Explain = Callable[[BaseException, bool], tuple[str, "str | None"]]
+# await explain(exc, running) -> (detail, error) for a driver error, whether the action had started.
+Explain = Callable[[BaseException, bool], Awaitable[tuple[str, "str | None"]]]
 
 
 async def run_confirmed(outcome: OutcomeOf, session: AsyncContextManager[Any], found: Any, progress: Any, *,
@@ -125,5 +125,5 @@ async def run_confirmed(outcome: OutcomeOf, session: AsyncContextManager[Any], f
     except ConnectError as exc:
         return outcome("failed", "nothing ran: the action's connection could not be opened", str(exc))
     except errors as exc:
-        detail, error = explain(exc, running)
+        detail, error = await explain(exc, running)
         return outcome("failed", detail, error)

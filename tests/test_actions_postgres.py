@@ -312,6 +312,7 @@ async def test_install_and_uninstall_the_refresh_log(pg, journal):
     collector = PostgresCollector(resolve_target(pg.dsn(database="act_rl")))
     install = await collector.plan("install-refresh-log")
     assert install.ready and install.risk == "reversible" and "CREATE EVENT TRIGGER" in install.statements[0].text
+    assert install.confirm_text == "act_rl"  # it creates objects in someone's database: its name is typed
     assert (await collector.run(install)).status == "done"
     assert not (await collector.plan("install-refresh-log")).ready
     # with the log installed, a refresh dbtop ran shows as dbtop's (the demo's case), the log's duration kept
@@ -423,3 +424,19 @@ def test_refresh_plans_without_a_server():
     assert latest_refresh(None, logged) == logged and latest_refresh(ours, None) == ours
     assert split_name('"My S"."T.x"') == ("My S", "T.x") and split_name("a.b.c") == ("a", "b.c")
     assert split_name("t") == (None, "t")
+
+
+async def test_an_action_that_gave_up_waiting_names_who_holds_the_lock(pg, collector, sessions):
+    pg.psql("DROP TABLE IF EXISTS act_held; CREATE TABLE act_held (a int); CREATE INDEX act_held_a_idx ON act_held (a)")
+    reader = await sessions(app="held-by-reader")
+    await reader.execute("BEGIN; SELECT count(*) FROM act_held")  # idle in transaction, holding ACCESS SHARE
+    try:
+        plan = await collector.plan("drop-index", index="public.act_held_a_idx")
+        outcome = await collector.run(plan)
+        assert outcome.status == "failed" and "lock_timeout" in outcome.detail
+        pid = reader.get_server_pid()
+        assert f"held by session {pid} (held-by-reader, idle in transaction since " in outcome.detail
+        assert outcome.detail.endswith("wait for them to finish, or end them (Connections panel), then run it again")
+    finally:
+        await reader.execute("ROLLBACK")
+        pg.psql("DROP TABLE act_held")

@@ -66,7 +66,7 @@ PROFILE_BATCH = 200
 VIEWS_CAP = 500
 SYSTEM_DATABASES = {"local", "config"}
 # The slowly read parts an action changes.
-REREAD_AFTER = {"backup": ("backups",), "verify-backup": ("backups",), "step-down": ("server_facts", "oplog"),
+REREAD_AFTER = {"backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",), "step-down": ("server_facts", "oplog"),
                 "freeze-member": ("server_facts",)}
 
 

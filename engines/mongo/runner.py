@@ -139,7 +139,7 @@ class MongoActionRunner:
     async def _run(self, found, plan: Plan, progress: Progress | None, outcome: OutcomeOf) -> Outcome:
         command = command_name(plan.statements[0]) if plan.statements else (plan.command[:1] or ("command",))[0]
 
-        def explain(exc: BaseException, running: bool) -> tuple[str, str | None]:
+        async def explain(exc: BaseException, running: bool) -> tuple[str, str | None]:
             reason = explain_action_error(exc, command=command if running else _failed_command(exc),
                                           max_time_ms=self.max_time_ms)
             if reason is None:

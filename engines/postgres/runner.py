@@ -20,6 +20,7 @@ from typing import ClassVar
 import asyncpg
 
 from ...actions.guard import ObjectsInUse, OutcomeOf, check_target, run_confirmed
+from ...actions.pg_common import split_name
 from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar
 from ...actions.registry import action_named
 from ...profiles.target import Target
@@ -151,13 +152,17 @@ class PostgresActionRunner:
         return await self._in_use.one_at_a_time(keys, outcome, lambda: self._run(found, plan, progress, outcome))
 
     async def _run(self, found, plan: Plan, progress: Progress | None, outcome: OutcomeOf) -> Outcome:
-        def explain(exc: BaseException, running: bool) -> tuple[str, str | None]:
+        async def explain(exc: BaseException, running: bool) -> tuple[str, str | None]:
             failed = explain_error(exc, statement_timeout_ms=plan.statement_timeout_ms,
                                    lock_timeout_ms=plan.lock_timeout_ms)
             if failed is None:
                 return ("the action's connection was lost: check whether it took effect",
                         one_line(str(exc)) or type(exc).__name__)
-            return f"the server refused or stopped the action: {failed.reason}", failed.explained
+            detail = f"the server refused or stopped the action: {failed.reason}"
+            if isinstance(exc, asyncpg.LockNotAvailableError) and (holders := await self._lock_holders(plan)):
+                detail += (f"; held by {holders}: wait for them to finish, or end them (Connections panel), "
+                           "then run it again")
+            return detail, failed.explained
 
         async def on_cancel(session: ActionSession) -> str:
             return await self._cancelled(found, session, plan)
@@ -166,6 +171,25 @@ class PostgresActionRunner:
                                                          lock_timeout_ms=plan.lock_timeout_ms),
                                    found, progress, errors=(asyncpg.PostgresError, *CONNECTION_LOST),
                                    explain=explain, on_cancel=on_cancel)
+
+    async def _lock_holders(self, plan: Plan) -> str | None:
+        """Who holds a lock on the plan's relation (or its index's table), or None when that cannot
+        be said (no relation, or the question itself failed)."""
+        names = [value for key in ("table", "view", "index") if isinstance(value := plan.params.get(key), str)]
+        if not names:
+            return None
+        try:
+            conn = await self._side_connection()
+            try:
+                rows = []
+                for name in names:
+                    rows += await conn.fetch(sql("action_lock_holders", conn.get_server_version().major),
+                                             *split_name(name))
+            finally:
+                await close_connection(conn)
+        except (ConnectError, asyncpg.PostgresError, *CONNECTION_LOST):
+            return None
+        return lock_holders_text(rows) or None
 
     async def _cancelled(self, found, session: ActionSession, plan: Plan) -> str:
         """The action's task was cancelled while its statement ran: cancel its backend from another
@@ -192,6 +216,17 @@ class PostgresActionRunner:
             session.conn.terminate()
             said.append(f"could not confirm the backend stopped: {one_line(str(exc))}")
         return "; ".join(said)
+
+
+def lock_holders_text(rows) -> str:
+    """'session 6650 (reporting, idle in transaction since 15:11:02)', for each holder (the
+    application name is the server's text: the outcome line is cleaned where it is shown)."""
+    shown = []
+    for row in rows:
+        what = ", ".join(x for x in (one_line(row["application_name"] or "") or row["usename"], row["state"]) if x)
+        since = f" since {row['since']:%H:%M:%S}" if row["since"] is not None else ""
+        shown.append(f"session {row['pid']}" + (f" ({what}{since})" if what or since else ""))
+    return ", ".join(shown)
 
 
 def plan_objects(plan: Plan) -> list[str]:

@@ -107,18 +107,15 @@ def varied_statement(rng: random.Random) -> tuple[str, str, int]:
     return table, f"SELECT {columns} FROM {table} WHERE id IN ({params}){order}", count
 
 
-class LockChainBroken(RuntimeError):
-    """The lock chain fell apart before its time (a session terminated or cancelled)."""
-
-
 class DemoWorkload:
     """The actors of the demo application, each in its own loop that survives errors."""
 
     def __init__(self, connect_kwargs: dict, *, lock_hold_s: float = 120.0, lock_pause_s: float = 10.0,
-                 idle_in_transaction_s: float = 90.0, seed: int | None = None):
+                 lock_rest_after_fix_s: float = 15.0, idle_in_transaction_s: float = 90.0, seed: int | None = None):
         self.connect_kwargs = connect_kwargs
         self.lock_hold_s = lock_hold_s
         self.lock_pause_s = lock_pause_s
+        self.lock_rest_after_fix_s = lock_rest_after_fix_s
         self.idle_in_transaction_s = idle_in_transaction_s
         self.rng = random.Random(seed)
         self.max_user = self.max_channel = self.max_post = 1
@@ -288,6 +285,7 @@ class DemoWorkload:
         ('scheduler') waits for channel 1 too, queued behind B's tuple lock: A -> B -> {C, D}.
         """
         no_timeouts = {"lock_timeout": "0", "statement_timeout": "0"}
+        broken: str | None = None
         async with contextlib.AsyncExitStack() as stack:
             holder = await stack.enter_async_context(self.session("api", **no_timeouts))
             middle = await stack.enter_async_context(self.session("worker", **no_timeouts))
@@ -308,20 +306,25 @@ class DemoWorkload:
                 done, _ = await asyncio.wait([hold, *waits], return_when=asyncio.FIRST_COMPLETED)
                 if not hold.done():
                     # A waiter got its lock or failed (its session terminated, its statement
-                    # cancelled): the chain is broken, so start it again rather than wait out the hold.
+                    # cancelled): the operator fixed it. Let the fix show before planting it again.
                     hold.cancel()
                     failure = next((t.exception() for t in done if t.exception() is not None), None)
-                    raise LockChainBroken(f"{type(failure).__name__}: {failure}" if failure
-                                          else "a waiting session got its lock early")
-                await holder.execute("COMMIT")
-                await asyncio.wait_for(waits[0], timeout=30)
-                await middle.execute("COMMIT")
-                await asyncio.wait_for(asyncio.gather(*waits[1:]), timeout=30)
+                    broken = (f"{type(failure).__name__}: {' '.join(str(failure).split())[:200]}" if failure
+                              else "a waiting session got its lock early")
+                else:
+                    await holder.execute("COMMIT")
+                    await asyncio.wait_for(waits[0], timeout=30)
+                    await middle.execute("COMMIT")
+                    await asyncio.wait_for(asyncio.gather(*waits[1:]), timeout=30)
             finally:
                 for wait in waits:
                     wait.cancel()
                 await asyncio.gather(*waits, return_exceptions=True)
-        await asyncio.sleep(self.lock_pause_s)
+        if broken is not None:
+            log(f"lock chain: broken ({broken}); planted again in {self.lock_rest_after_fix_s:g} s")
+            await asyncio.sleep(self.lock_rest_after_fix_s)
+        else:
+            await asyncio.sleep(self.lock_pause_s)
 
 
 # -- the guardian --------------------------------------------------------------------------------
