@@ -66,8 +66,8 @@ PROFILE_BATCH = 200
 VIEWS_CAP = 500
 SYSTEM_DATABASES = {"local", "config"}
 # The slowly read parts an action changes.
-REREAD_AFTER = {"backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",), "step-down": ("server_facts", "oplog"),
-                "freeze-member": ("server_facts",)}
+REREAD_AFTER = {"backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",),
+                "step-down": ("server_facts", "oplog"), "freeze-member": ("server_facts",)}
 
 
 def version_number(version: str) -> int:
