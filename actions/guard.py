@@ -93,10 +93,12 @@ Explain = Callable[[BaseException, bool], Awaitable[tuple[str, "str | None"]]]
 
 async def run_confirmed(outcome: OutcomeOf, session: AsyncContextManager[Any], found: Any, progress: Any, *,
                         errors: tuple[type[BaseException], ...], explain: Explain,
-                        on_cancel: Callable[[Any], Awaitable[str]] | None = None) -> Outcome:
+                        on_cancel: Callable[[Any], Awaitable[str]] | None = None,
+                        failed_detail: Callable[[ActionFailed], Awaitable[str]] | None = None) -> Outcome:
     """Open the action's session, plan again, refuse if anything changed, else run the action: its
     Outcome. `errors` are the driver's; `on_cancel(session)` stops what runs when the task is cancelled
-    mid-action and says what it did (without it, the cancellation propagates)."""
+    mid-action and says what it did (without it, the cancellation propagates); `failed_detail` may say
+    more of an action that failed (who held the lock it gave up on)."""
     plan = outcome.plan
     running = False
     try:
@@ -115,7 +117,8 @@ async def run_confirmed(outcome: OutcomeOf, session: AsyncContextManager[Any], f
                 uncancel()
                 return outcome("cancelled", detail, preconditions=fresh.preconditions)
             except ActionFailed as failed:
-                return outcome("failed", failed.detail, failed.error, preconditions=fresh.preconditions)
+                detail = await failed_detail(failed) if failed_detail is not None else failed.detail
+                return outcome("failed", detail, failed.error, preconditions=fresh.preconditions)
             return outcome("done", detail, preconditions=fresh.preconditions)
     except asyncio.CancelledError:
         if running:

@@ -360,14 +360,14 @@ class Panel(Vertical):
         super().__init__(**kwargs)
         self.snapshot: Snapshot | None = None
 
-    # Guarded actions (by the id a binding passes, as in act('kill-op')) that serve some engines only: their
-    # keys are hidden, and do nothing, on another engine's snapshots.
+    # Guarded actions (by the id a binding passes, as in act('kill-op'), else the binding's action) that serve
+    # some engines only: their keys are hidden, and do nothing, on another engine's snapshots.
     ACTION_ENGINES: dict[str, frozenset[str]] = {}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.GUARDED and getattr(self.app, "read_only", False):
             return False
-        engines = self.ACTION_ENGINES.get(str(parameters[0])) if parameters else None
+        engines = self.ACTION_ENGINES.get(str(parameters[0]) if parameters else action)
         if engines is not None and (self.snapshot is None or self.snapshot.engine not in engines):
             return False
         return True
@@ -375,7 +375,8 @@ class Panel(Vertical):
     @classmethod
     def binding_serves(cls, action: str, engine: str) -> bool:
         """Whether a binding's action (e.g. "act('kill-op')") serves `engine`'s targets."""
-        engines = cls.ACTION_ENGINES.get(action.partition("(")[2].rstrip(")").strip("'\""))
+        name, _, argument = action.partition("(")
+        engines = cls.ACTION_ENGINES.get(argument.rstrip(")").strip("'\"") if argument else name)
         return engines is None or engine in engines
 
     def apply(self, snapshot: Snapshot) -> None:

@@ -20,6 +20,7 @@ from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.engines.postgres.views import latest_refresh
 from dbtop.engines.snapshot import ViewRefresh
 from dbtop.profiles.target import resolve_target
+from dbtop.tui.plan_text import outcome_line
 
 from .conftest import open_lock_chain, wait_until
 
@@ -432,11 +433,23 @@ async def test_an_action_that_gave_up_waiting_names_who_holds_the_lock(pg, colle
     await reader.execute("BEGIN; SELECT count(*) FROM act_held")  # idle in transaction, holding ACCESS SHARE
     try:
         plan = await collector.plan("drop-index", index="public.act_held_a_idx")
-        outcome = await collector.run(plan)
-        assert outcome.status == "failed" and "lock_timeout" in outcome.detail
         pid = reader.get_server_pid()
-        assert f"held by session {pid} (held-by-reader, idle in transaction since " in outcome.detail
-        assert outcome.detail.endswith("wait for them to finish, or end them (Connections panel), then run it again")
+        assert any(w.startswith(f"session {pid} (held-by-reader, idle in transaction since ") and
+                   "leaves the index INVALID" in w for w in plan.warnings)
+        outcome = await collector.run(plan)
+        assert outcome.status == "failed" and "lock timeout" in outcome.detail
+        pid = reader.get_server_pid()
+        assert f"the lock is held by session {pid} (held-by-reader, idle in transaction since " in outcome.detail
+        # DROP INDEX CONCURRENTLY's first step marks the index INVALID before it waits: said, with what to do
+        assert pg.psql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'act_held_a_idx'::regclass").strip() == "f"
+        assert "index public.act_held_a_idx is left INVALID: queries no longer use it" in outcome.detail
+        assert "Locks panel" not in outcome_line(outcome)  # it shows waiting sessions; this one is idle
+        # a statement the action runs itself (VACUUM) names the holders from the runner
+        pg.psql("CREATE TABLE IF NOT EXISTS act_held_b (a int)")
+        await reader.execute("LOCK TABLE act_held_b IN SHARE UPDATE EXCLUSIVE MODE")
+        vacuum = await collector.run(await collector.plan("vacuum", table="public.act_held_b"))
+        assert vacuum.status == "failed" and f"held by session {pid} (held-by-reader" in vacuum.detail
+        assert vacuum.detail.endswith("wait for them to finish, or end them (Connections panel), then run it again")
     finally:
         await reader.execute("ROLLBACK")
-        pg.psql("DROP TABLE act_held")
+        pg.psql("DROP TABLE act_held; DROP TABLE IF EXISTS act_held_b")

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..engines.base import Collector
@@ -38,7 +38,6 @@ from ..actions.journal import Journal
 from ..actions.plan import Outcome
 from ..panels.findings import finding_action
 from .acting import ACTION_BINDINGS, ActionRun, ActionsMixin
-from .confirm import ConfirmScreen
 from .poller import SnapshotPoller
 from .tab_labels import alerts, panels_with_urgent_findings, tab_labels
 from .screens import (DetailPage, DetailScreen, ProfilePicker, finding_page, keys_help, session_detail,
@@ -65,11 +64,16 @@ PALETTE_ACTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("install-refresh-log", "Install the refresh log", "record materialized view refreshes"),
         ("uninstall-refresh-log", "Uninstall the refresh log", "remove what install-refresh-log created")),
     "mongo": (
-        ("backup", "Take a backup", "mongodump --archive --gzip into the profile's backup directory; shows the plan first"),
+        ("backup", "Take a backup", "mongodump --archive --gzip into the profile's backup directory; shows the plan "
+                                    "first"),
         ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
         ("step-down", "Step down the primary", "replSetStepDown with a 10 s catch-up; shows the plan first (D)"),
-        ("freeze-member", "Freeze this member", "replSetFreeze 60 s: it does not seek election; shows the plan first (F)")),
+        ("freeze-member", "Freeze this member",
+         "replSetFreeze 60 s: it does not seek election; shows the plan first (F)")),
 }
+# The app's actions on the dashboard itself (not the figures: pause, interval, theme, quit work everywhere).
+DASHBOARD_ONLY = frozenset({"show_panel", "next_panel", "previous_panel", "filter_sessions", "zoom", "help",
+                            "pick_profile", "journal"})
 
 
 class SnapshotArrived(Message):
@@ -383,8 +387,11 @@ class DbtopApp(ActionsMixin, App):
         self.action_show_panel(keys[(current + step) % len(keys)])
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Tab moves between panels, but in the confirm screen it moves to the field to type in.
-        if action in ("next_panel", "previous_panel") and isinstance(self.screen, ConfirmScreen):
+        # Over a dialog (confirm, detail, profiles) the keys that act on the dashboard behind it do
+        # nothing: Tab moves within the dialog (to the field to type in), and a digit, / or Enter
+        # must not switch panels or open pages behind it (focus would leave the dialog, and Escape
+        # could no longer close it).
+        if action in DASHBOARD_ONLY and isinstance(self.screen, ModalScreen):
             return False
         return True
 
@@ -537,6 +544,10 @@ class DbtopApp(ActionsMixin, App):
         if self.has_panel("views") and engine == "postgres":
             yield SystemCommand("Refresh the selected materialized view", "Views panel; shows the plan first (R)",
                                 self.panel("views").action_refresh_view)
+        if self.has_panel("replication") and self.panel("replication").is_postgres_standby():
+            yield SystemCommand("Promote this standby to primary", "pg_promote; shows the plan first: lag, paused "
+                                "replay, whether the primary still answers (O in the Replication panel)",
+                                self.panel("replication").action_promote)
         for action, title, help_text in PALETTE_ACTIONS[engine]:
             yield SystemCommand(title, help_text, lambda action=action: self.request_action(action, {}))
 

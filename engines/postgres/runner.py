@@ -20,11 +20,11 @@ from typing import ClassVar
 import asyncpg
 
 from ...actions.guard import ObjectsInUse, OutcomeOf, check_target, run_confirmed
-from ...actions.pg_common import split_name
+from ...actions.pg_common import lock_holders_text, split_name
 from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar
 from ...actions.registry import action_named
 from ...profiles.target import Target
-from ..errors import ConnectError
+from ..errors import ActionFailed, ConnectError
 from ..policy import WatchPolicy
 from .connect import close_connection, open_connection
 from .errors import CONNECTION_LOST, explain_error, one_line
@@ -158,11 +158,18 @@ class PostgresActionRunner:
             if failed is None:
                 return ("the action's connection was lost: check whether it took effect",
                         one_line(str(exc)) or type(exc).__name__)
-            detail = f"the server refused or stopped the action: {failed.reason}"
+            detail, error = f"the server refused or stopped the action: {failed.reason}", failed.explained
             if isinstance(exc, asyncpg.LockNotAvailableError) and (holders := await self._lock_holders(plan)):
                 detail += (f"; held by {holders}: wait for them to finish, or end them (Connections panel), "
                            "then run it again")
-            return detail, failed.explained
+                error = failed.reason  # its generic fix ("see the Locks panel") is replaced by the names
+            return detail, error
+
+        async def failed_detail(failed: ActionFailed) -> str:
+            if isinstance(failed.__cause__, asyncpg.LockNotAvailableError) and (
+                    holders := await self._lock_holders(plan)):
+                return f"{failed.detail}; the lock is held by {holders}"
+            return failed.detail
 
         async def on_cancel(session: ActionSession) -> str:
             return await self._cancelled(found, session, plan)
@@ -170,7 +177,7 @@ class PostgresActionRunner:
         return await run_confirmed(outcome, self.session(statement_timeout_ms=plan.statement_timeout_ms,
                                                          lock_timeout_ms=plan.lock_timeout_ms),
                                    found, progress, errors=(asyncpg.PostgresError, *CONNECTION_LOST),
-                                   explain=explain, on_cancel=on_cancel)
+                                   explain=explain, on_cancel=on_cancel, failed_detail=failed_detail)
 
     async def _lock_holders(self, plan: Plan) -> str | None:
         """Who holds a lock on the plan's relation (or its index's table), or None when that cannot
@@ -218,21 +225,12 @@ class PostgresActionRunner:
         return "; ".join(said)
 
 
-def lock_holders_text(rows) -> str:
-    """'session 6650 (reporting, idle in transaction since 15:11:02)', for each holder (the
-    application name is the server's text: the outcome line is cleaned where it is shown)."""
-    shown = []
-    for row in rows:
-        what = ", ".join(x for x in (one_line(row["application_name"] or "") or row["usename"], row["state"]) if x)
-        since = f" since {row['since']:%H:%M:%S}" if row["since"] is not None else ""
-        shown.append(f"session {row['pid']}" + (f" ({what}{since})" if what or since else ""))
-    return ", ".join(shown)
-
-
 def plan_objects(plan: Plan) -> list[str]:
     """What a plan acts on, for the one-action-per-object rule: each session, the relation (table,
     view or index share pg_class's names), the slot; an action without such a parameter (the
-    refresh log) is its own object."""
+    refresh log) is its own object; a request to the cluster's manager acts on the whole cluster."""
+    if plan.request is not None:
+        return ["the cluster's manager"]
     objects = []
     for name, value in sorted(plan.params.items()):
         if name == "pids":

@@ -50,7 +50,9 @@ CHANNEL_LATEST_POSTS = ("SELECT id, author_id, title, published_at FROM posts WH
 USER_BY_ID = "SELECT * FROM users WHERE id = $1"
 POST_METRIC_HISTORY = ("SELECT recorded_at, impressions, likes, comments FROM post_metrics WHERE post_id = $1 "
                        "ORDER BY recorded_at")
-COUNT_CHANNEL_POSTS = "SELECT count(*) FROM posts WHERE channel_id = $1"
+# The export reads users, not the tables with planted index problems: its 2-minute transaction
+# would otherwise make every DROP INDEX CONCURRENTLY on them wait, and fail, in the demo.
+COUNT_PLAN_USERS = "SELECT count(*) FROM users WHERE plan = $1"
 LOCK_USER_ROW = "SELECT id, plan FROM users WHERE id = $1 FOR UPDATE"
 TOUCH_POST = "UPDATE posts SET updated_at = now() WHERE id = $1"
 RECORD_METRIC = ("INSERT INTO post_metrics (post_id, recorded_at, impressions, reach, likes, comments, shares, "
@@ -211,7 +213,7 @@ class DemoWorkload:
         """A report export holding a repeatable-read snapshot open while it formats the output."""
         async with self.session("reporting") as conn:
             await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-            await conn.fetchval(COUNT_CHANNEL_POSTS, self.channel_id())
+            await conn.fetchval(COUNT_PLAN_USERS, self.rng.choice(PLANS))
             await asyncio.sleep(self.idle_in_transaction_s * 1.5 * (0.8 + 0.4 * self.rng.random()))
             await conn.execute("COMMIT")
         await asyncio.sleep(3)
