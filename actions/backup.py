@@ -25,16 +25,16 @@ import contextlib
 import os
 import re
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ..engines.backups.inventory import (PARTIAL_SUFFIX, BackupInventory, BackupMetadata, TableRecord,
-                                         backup_checksum, metadata_path, write_metadata)
+from ..engines.backups.inventory import PARTIAL_SUFFIX, BackupMetadata, TableRecord, metadata_path, write_metadata
 from ..engines.errors import ActionFailed
 from ..engines.postgres.cluster import ClientTool, find_client_tool
 from ..engines.postgres.dump import client_environment, conninfo, run_client
 from ..engines.quoting import qualified
+from .backup_files import (backup_directory, dbtop_version, directory_precondition, name_preconditions, seal_backup,
+                           sync_directory)
 from .plan import Plan, Precondition, Progress, ProgressUpdate, Scalar
 
 LOCK_WAIT_MS = 10_000  # pg_dump gives up rather than queue behind DDL (and everything queued behind it)
@@ -42,18 +42,6 @@ LONG_MS = 6 * 3600 * 1000  # counting rows in a large database is a long stateme
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.dump")
 SNAPSHOT_PLACEHOLDER = "--snapshot=<exported when it starts>"
 CLIENT_PACKAGE_HINT = "install PostgreSQL's client programs (Debian: apt-get install postgresql-client-{major})"
-
-
-def dbtop_version() -> str:
-    try:
-        return version("dbtop")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def backup_directory(session: Any) -> Path:
-    """The profile's backup directory (its `backup_dir`, else dbtop's default for the profile)."""
-    return BackupInventory.from_policy(session.policy, session.target.label).directory
 
 
 def backup_name(database: str, at: datetime) -> str:
@@ -78,23 +66,6 @@ def tool_preconditions(tool: ClientTool | None, name: str, server_major: int, wh
               + CLIENT_PACKAGE_HINT.format(major=server_major) + f" or newer")
     return [found, Precondition(name=f"{name}_version", description=f"{name} is not older than {what}",
                                 passed=recent, detail=detail, seen={"major": tool.major})]
-
-
-def directory_precondition(directory: Path) -> Precondition:
-    """The backup directory is writable, or can be created (its nearest existing parent is writable)."""
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing == directory and not directory.is_dir():
-        passed, detail = False, f"{directory} is not a directory: point the profile's backup_dir at one"
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        passed, detail = False, f"{existing} is not writable by this user"
-    elif existing == directory:
-        passed, detail = True, f"{directory}"
-    else:
-        passed, detail = True, f"{directory} (will be created)"
-    return Precondition(name="backup_directory", description="the backup directory is writable", passed=passed,
-                        detail=detail, seen={"directory": str(directory)})
 
 
 async def dumped_tables(session: Any) -> tuple[list[dict[str, Any]], list[str]]:
@@ -122,7 +93,6 @@ class Backup:
         bare = bool(SAFE_NAME.fullmatch(name))
         final = directory / (name if bare else "invalid.dump")
         partial = final.with_name(final.name + PARTIAL_SUFFIX)
-        clash = [p.name for p in (final, partial, metadata_path(final)) if p.exists() or p.is_symlink()]
         preconditions = [
             *tool_preconditions(tool, "pg_dump", session.major, "the server"),
             Precondition(name="readable", description="the role can read every table and sequence it dumps",
@@ -132,11 +102,7 @@ class Backup:
                                  f"{', '.join(unreadable[:5])}{' …' if len(unreadable) > 5 else ''}: "
                                  "GRANT SELECT on them, or back up as a role that may")),
             directory_precondition(directory),
-            Precondition(name="name_valid", description="the backup's name is a plain file name ending in .dump",
-                         passed=bare, detail=None if bare else f"{name!r} is not: name it like app-20250101.dump"),
-            Precondition(name="name_free", description=f"{name} does not exist yet", passed=not clash,
-                         detail=f"{', '.join(clash)} already exists" if clash else None,
-                         seen={"file": str(final)}),
+            *name_preconditions(name, final, bare, ".dump", "app-20250101.dump"),
         ]
         command = (str(tool.path) if tool else "pg_dump", "--format=custom", f"--file={partial}",
                    f"--lock-wait-timeout={LOCK_WAIT_MS}", "--no-password", SNAPSHOT_PLACEHOLDER,
@@ -182,7 +148,7 @@ class Backup:
                 with client_environment(session.connection) as env:
                     records = await _dump_and_count(session, tables, run_client(argv, env, tick=tick), partial)
             report(ProgressUpdate(phase="checksumming", done=partial.stat().st_size, total=total, unit="bytes"))
-            digest, size = await asyncio.to_thread(_seal, partial)
+            digest, size = await asyncio.to_thread(seal_backup, partial)
             metadata = BackupMetadata(
                 file=final.name, database=session.target.database, target=session.target.label, format="custom",
                 started_at=started, finished_at=datetime.now(timezone.utc), server_version=server["server_version"],
@@ -190,7 +156,7 @@ class Backup:
                 sha256=digest, database_size_bytes=server["database_size"], tables=records)
             write_metadata(metadata_path(final), metadata)
             os.rename(partial, final)
-            _sync_directory(directory)
+            sync_directory(directory)
         except BaseException:
             partial.unlink(missing_ok=True)
             if not final.exists():  # metadata written, rename failed: it must not describe a missing file
@@ -233,22 +199,6 @@ async def _dump_and_count(session: Any, tables: list[dict[str, Any]], dumping: A
             if not task.done():
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _seal(path: Path) -> tuple[str, int]:
-    """Flush a finished dump to disk; its SHA-256 and size."""
-    with path.open("rb") as data:
-        os.fsync(data.fileno())
-    return backup_checksum(path), path.stat().st_size
-
-
-def _sync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 BACKUP = Backup()

@@ -17,7 +17,7 @@ from typing import Any
 from ..engines.backups.inventory import METADATA_SUFFIX, build_backups, metadata_path, scan_backup_directory
 from ..engines.errors import ActionFailed
 from ..engines.postgres.dump import run_client
-from .backup import backup_directory
+from .backup_files import backup_directory
 from .plan import Plan, Precondition, Progress, ProgressUpdate
 
 RM = ("rm", "-r", "--")
@@ -51,7 +51,7 @@ def prune_paths(directory: Path, policy: Any, now: datetime) -> tuple[list[Path]
 
 class PruneBackups:
     name = "prune-backups"
-    engines = frozenset({"postgres"})
+    engines = frozenset({"postgres", "mongo"})  # files in the backup directory: the same on every engine
 
     async def plan(self, session: Any, **params: Any) -> Plan:
         now = datetime.now(timezone.utc)

@@ -34,6 +34,15 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "install-refresh-log": (".refresh_log", "INSTALL_REFRESH_LOG"),
     "uninstall-refresh-log": (".refresh_log", "UNINSTALL_REFRESH_LOG"),
     "promote": (".promote", "PROMOTE"),
+    "kill-op": (".mongo_kill_op", "KILL_OP"),
+    "step-down": (".mongo_replica_set", "STEP_DOWN"),
+    "freeze-member": (".mongo_replica_set", "FREEZE_MEMBER"),
+}
+# (engine, action name) -> (module, object): an engine's own implementation of an action another engine
+# has under the same name, so `dbtop backup take` means the same on every engine.
+ENGINE_ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("mongo", "backup"): (".mongo_backup", "MONGO_BACKUP"),
+    ("mongo", "verify-backup"): (".mongo_backup", "MONGO_VERIFY_BACKUP"),
 }
 
 
@@ -53,7 +62,7 @@ class Action(Protocol):
 def action_named(name: str, engine: str) -> Action:
     """The action called `name` for an `engine` target; raises UnknownAction with a one-line reason."""
     try:
-        module_name, object_name = ACTIONS[name]
+        module_name, object_name = ENGINE_ACTIONS.get((engine, name)) or ACTIONS[name]
     except KeyError:
         known = ", ".join(sorted(ACTIONS)) or "none yet"
         raise UnknownAction(f"dbtop has no action named {name!r} (actions: {known})") from None

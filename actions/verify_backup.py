@@ -19,17 +19,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from ..engines.backups.inventory import (InvalidMetadata, TableRecord, Verification, backup_checksum,
-                                         metadata_path, read_metadata, write_metadata)
+from ..engines.backups.inventory import TableRecord, backup_checksum, metadata_path, read_metadata
 from ..engines.errors import ActionFailed, ConnectError
 from ..engines.postgres.connect import close_connection, open_connection
 from ..engines.postgres.dump import client_environment, conninfo, run_client
 from ..engines.quoting import qualified, quote_ident
 from ..profiles.target import Target
-from .backup import LONG_MS, backup_directory, client_tool, dumped_tables, tool_preconditions
+from .backup import LONG_MS, client_tool, dumped_tables, tool_preconditions
+from .backup_files import backup_directory, described_backup, record_verification
 from .plan import Plan, PlannedStatement, Precondition, Progress, ProgressUpdate, Scalar
 
 REFRESH_LOG_TABLE = ("dbtop", "refresh_log")  # engines/postgres/refresh_log.py's table
@@ -98,19 +97,8 @@ class VerifyBackup:
         now = datetime.now(timezone.utc)
         name = str(name or "")
         path = backup_directory(session) / name
-        preconditions: list[Precondition] = []
-        meta = None
-        try:
-            if not name or "/" in name or name.startswith("."):
-                raise InvalidMetadata(f"{name!r} is not the name of a backup in {path.parent}")
-            meta = read_metadata(metadata_path(path))
-            described = Precondition(name="backup", description=f"{name} is a backup dbtop took", passed=True,
-                                     detail=f"{meta.database}, {meta.size_bytes} bytes, taken {meta.finished_at:%Y-%m-%d %H:%M} UTC",
-                                     seen={"sha256": meta.sha256, "size_bytes": meta.size_bytes})
-        except InvalidMetadata as exc:
-            described = Precondition(name="backup", description=f"{name} is a backup dbtop took", passed=False,
-                                     detail=f"{exc}: only backups with dbtop's metadata can be verified")
-        preconditions.append(described)
+        described, meta = described_backup(name, path)
+        preconditions: list[Precondition] = [described]
         if meta is not None and meta.format != "custom":
             preconditions.append(Precondition(name="format", description="the backup is a custom-format archive",
                                               passed=False, detail=f"it is {meta.format}: not verified by dbtop"))
@@ -205,10 +193,10 @@ class VerifyBackup:
         except _StepFailed as failed:
             skipped = [f"{n}. {STEPS[n - 1]}: not run" for n in range(failed.number + 1, 6)]
             summary = f"{path.name} FAILED verification at step {failed.number} ({STEPS[failed.number - 1]})"
-            self._record(meta_file, "failed", summary + ": " + lines[-1].split(": ", 2)[-1])
+            record_verification(meta_file, "failed", METHOD, summary + ": " + lines[-1].split(": ", 2)[-1])
             raise ActionFailed("\n".join([summary, *lines, *skipped]), lines[-1]) from None
         report(ProgressUpdate(phase="verified", done=5, total=5, unit="steps"))
-        self._record(meta_file, "passed", "; ".join(line.split(": ", 2)[-1] for line in lines))
+        record_verification(meta_file, "passed", METHOD, "; ".join(line.split(": ", 2)[-1] for line in lines))
         return "\n".join([f"{path.name} verified: 5 of 5 steps passed", *lines])
 
     async def _test_restore(self, session: Any, plan: Plan, tables: list[TableRecord]) -> tuple[bool, str]:
@@ -264,12 +252,6 @@ class VerifyBackup:
         return True, (f"restored into {scratch}: {len(counted)} tables, {total} rows, every count as dumped"
                       + "".join(f" ({note})" for note in grown))
 
-    @staticmethod
-    def _record(meta_file: Path, result: str, detail: str) -> None:
-        """Write the verification into the metadata (the rest of it, unknown fields too, kept)."""
-        meta = read_metadata(meta_file)
-        check = Verification(at=datetime.now(timezone.utc), result=result, method=METHOD, detail=detail[:1000])
-        write_metadata(meta_file, meta.model_copy(update={"verification": check}))
 
 
 class _StepFailed(Exception):

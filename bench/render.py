@@ -172,7 +172,7 @@ async def measure_apply(snapshots: list[Snapshot]) -> dict[str, list[float]]:
         for n, snap in enumerate(snapshots[1:], start=2):
             started = time.process_time()
             with app.batch_update():
-                for key, _, _ in PANELS:
+                for key, _, _ in app.panel_specs:
                     app.panel(key).apply(snap)
             every_panel.append((time.process_time() - started) * 1000)
     return {"refresh (overview + visible panel + draw)": refresh, "every panel (no draw)": every_panel}

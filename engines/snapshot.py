@@ -191,7 +191,8 @@ class Statement(Frozen):
     calls: int
     total_time_ms: float
     mean_time_ms: float
-    rows: int
+    rows: int | None = Field(description="rows returned or affected; None where they are not counted (an "
+                                         "operation in flight, from MongoDB's currentOp)")
     shared_blks_hit: int | None = Field(default=None, description="buffer blocks; None where the engine has none")
     shared_blks_read: int | None = None
     plan_summary: str | None = Field(default=None, description="MongoDB: the plan (COLLSCAN, IXSCAN { a: 1 })")
@@ -979,6 +980,45 @@ class MongoUser(Frozen):
     roles: list[str] = Field(default_factory=list, description="role@db")
 
 
+class MongoView(Frozen):
+    """A MongoDB view: no data of its own; its pipeline runs on its source collection at every read."""
+
+    database: str
+    name: str
+    view_on: str | None = Field(default=None, description="the collection (or view) it reads")
+    pipeline: str | None = Field(default=None, description="its aggregation pipeline, one line of Extended JSON")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+class FedCollection(Frozen):
+    """A collection an aggregation writes ($merge or $out), named in the profile's data_age_columns with
+    the field that dates its documents: how old its newest document is, against its threshold."""
+
+    database: str
+    name: str
+    field: str
+    newest_at: datetime | None = None
+    age_s: float | None = None
+    threshold_s: float
+    stale: bool | None = Field(default=None, description="None when the age could not be read")
+    error: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+class MongoViews(Frozen):
+    read_at: datetime
+    listed: bool = Field(default=True, description="False: the databases, hence their views, could not be listed")
+    views: list[MongoView] = Field(default_factory=list)
+    fed: list[FedCollection] = Field(default_factory=list)
+    truncated: bool = False
+
+
 class MongoSection(Frozen):
     """What only MongoDB has: serverStatus's counters, the WiredTiger cache, the global lock queue,
     the oplog window, dbStats per database, the command line and the users."""
@@ -997,6 +1037,7 @@ class MongoSection(Frozen):
     users: list[MongoUser] | None = None
     members_total: int | None = None
     voting_members: int | None = None
+    views: MongoViews | None = None
 
     @property
     def disk_used_fraction(self) -> float | None:

@@ -36,7 +36,7 @@ class StatementMetric(BaseModel):
     calls: int
     total_time_ms: float
     mean_time_ms: float
-    rows: int
+    rows: int | None
     share_pct: float
 
 
@@ -332,7 +332,7 @@ def to_markdown(report: AuditReport) -> str:
             w("|---|---|---|---|---|---|---|")
             for i, s in enumerate(m.top_statements, 1):
                 w(f"| {i} | {s.calls:,} | {s.mean_time_ms:.2f} ms | {s.total_time_ms / 1000:.1f} s | "
-                  f"{s.share_pct:.1f}% | {s.rows:,} | `{_cell(s.query)[:200]}` |")
+                  f"{s.share_pct:.1f}% | {'-' if s.rows is None else f'{s.rows:,}'} | `{_cell(s.query)[:200]}` |")
     w("")
     w("## Action items")
     w("")

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BackupEntry, Backups, PgBackRestStatus, Snapshot, WalArchiving
-from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, part_notice, sync_rows
+from .base import ActionRequested, Cell, Panel, current_row_key, show_summary, summary_and_table, sync_rows
 from .text import duration, literal, size
 
 COLUMNS = [
@@ -49,17 +49,8 @@ class BackupsPanel(Panel):
         rest = self.snapshot.postgres.pgbackrest if self.snapshot is not None and self.snapshot.postgres else None
         return rest.profile_stanza if rest is not None else None
 
-    def _postgres(self) -> bool:
-        if self.snapshot is not None and self.snapshot.engine != "postgres":
-            self.notify("dbtop takes and verifies PostgreSQL backups only", severity="warning", markup=False)
-            return False
-        return True
-
     def compose(self) -> ComposeResult:
-        yield Static(id="backups-summary", classes="panel-summary")
-        table = SnapshotTable(id="backups-table", cursor_type="row")
-        add_columns(table, COLUMNS)
-        yield table
+        yield from summary_and_table("backups", COLUMNS)
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         backups = snapshot.backups
@@ -81,11 +72,7 @@ class BackupsPanel(Panel):
             for index, entry in enumerate(backups.entries):
                 rows[f"{entry.origin}:{entry.name}:{index}"] = self._row(entry, now)
         sync_rows(self.query_one("#backups-table", DataTable), rows)
-        notice = part_notice("backups", snapshot.part("backups"))
-        if notice:
-            text.append("\n")
-            text.append_text(notice)
-        self.query_one("#backups-summary", Static).update(text)
+        show_summary(self.query_one("#backups-summary", Static), text, "backups", snapshot)
 
     def _recovery_point(self, text: Text, backups: Backups, now: datetime) -> None:
         rpo = backups.rpo_s
@@ -172,16 +159,13 @@ class BackupsPanel(Panel):
                 text.append(" · backup running", style="bold")
 
     def action_take_backup(self) -> None:
-        if not self._postgres():
-            return
+        # pg_dump or mongodump by the target's engine: the actions share their names
         if self.stanza:
             self.post_message(ActionRequested("pgbackrest-backup", {"type": "incr"}))
         else:
             self.post_message(ActionRequested("backup", {}))
 
     def action_verify_backup(self) -> None:
-        if not self._postgres():
-            return
         if self.stanza:
             self.post_message(ActionRequested("pgbackrest-verify", {}))
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
@@ -16,7 +16,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual._two_way_dict import TwoWayDict
-from textual.widgets import DataTable
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import Row, RowKey
 
 from ..engines.snapshot import PartStatus, Snapshot
@@ -298,6 +299,40 @@ class SessionChosen(Message):
         self.pid = pid
 
 
+# The actions on a session or operation, by engine: PostgreSQL cancels or terminates sessions, MongoDB kills
+# an operation (killOp; it has no separate cancel).
+SESSION_ACTION_ENGINES = {"cancel-query": frozenset({"postgres"}), "terminate-session": frozenset({"postgres"}),
+                          "kill-op": frozenset({"mongo"})}
+
+
+def session_action(action: str, pids: tuple[int, ...]) -> ActionRequested | str:
+    """The request for `action` on the chosen sessions (or operations), or why there is none."""
+    if not pids:
+        return "select a row first"
+    if action == "kill-op":
+        if len(pids) > 1:
+            return "killOp acts on one operation at a time: unmark all but one"
+        return ActionRequested(action, {"opid": pids[0]})
+    return ActionRequested(action, {"pids": pids})
+
+
+def summary_and_table(key: str, columns: Sequence[tuple[str, str, int]]) -> Iterator[Widget]:
+    """A panel's summary above its one table: `#KEY-summary` and `#KEY-table`, with `columns`."""
+    yield Static(id=f"{key}-summary", classes="panel-summary")
+    table = SnapshotTable(id=f"{key}-table", cursor_type="row")
+    add_columns(table, columns)
+    yield table
+
+
+def show_summary(summary: Static, text: Text, part: str, snapshot: Snapshot) -> None:
+    """Show a panel's summary `text`, followed by why its part is missing or partial, if it is."""
+    notice = part_notice(part, snapshot.part(part))
+    if notice:
+        text.append("\n")
+        text.append_text(notice)
+    summary.update(text)
+
+
 class ActionRequested(Message):
     """The operator asked for a guarded action on what a panel shows (the app plans it, shows the
     plan and runs it; a panel never does). `params` are the action's parameters."""
@@ -325,15 +360,32 @@ class Panel(Vertical):
         super().__init__(**kwargs)
         self.snapshot: Snapshot | None = None
 
+    # Guarded actions (by the id a binding passes, as in act('kill-op'), else the binding's action) that serve
+    # some engines only: their keys are hidden, and do nothing, on another engine's snapshots.
+    ACTION_ENGINES: dict[str, frozenset[str]] = {}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.GUARDED and getattr(self.app, "read_only", False):
             return False
+        engines = self.ACTION_ENGINES.get(str(parameters[0]) if parameters else action)
+        if engines is not None and (self.snapshot is None or self.snapshot.engine not in engines):
+            return False
         return True
+
+    @classmethod
+    def binding_serves(cls, action: str, engine: str) -> bool:
+        """Whether a binding's action (e.g. "act('kill-op')") serves `engine`'s targets."""
+        name, _, argument = action.partition("(")
+        engines = cls.ACTION_ENGINES.get(argument.rstrip(")").strip("'\"") if argument else name)
+        return engines is None or engine in engines
 
     def apply(self, snapshot: Snapshot) -> None:
         """Show this snapshot. Called only with reachable snapshots."""
+        engine_changed = self.snapshot is None or self.snapshot.engine != snapshot.engine
         self.snapshot = snapshot
         self.render_snapshot(snapshot)
+        if engine_changed and self.ACTION_ENGINES:
+            self.refresh_bindings()
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         """Each panel draws its own part of the snapshot here."""

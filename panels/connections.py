@@ -11,8 +11,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from ..engines.snapshot import Session, Snapshot
-from .base import (ActionRequested, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
-                   part_notice, refit_columns, sync_rows)
+from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns,
+                   current_row_key, fit_columns, part_notice, refit_columns, session_action, sync_rows)
 from .text import clean, duration, literal
 
 # Processes without a client or a query (checkpointer, walwriter, launchers, …) are not sessions.
@@ -121,8 +121,10 @@ class ConnectionsPanel(Panel):
         Binding("space", "mark", "Mark", show=False),
         Binding("c", "act('cancel-query')", "Cancel query"),
         Binding("k", "act('terminate-session')", "Terminate"),
+        Binding("k", "act('kill-op')", "Kill op"),
     ]
     GUARDED = frozenset({"mark", "act"})
+    ACTION_ENGINES = SESSION_ACTION_ENGINES
 
     filter_text: reactive[str] = reactive("")
     sort_column: reactive[str] = reactive("xact_s")
@@ -337,9 +339,11 @@ class ConnectionsPanel(Panel):
         return (pid,) if pid is not None else ()
 
     def action_act(self, action: str) -> None:
-        pids = self.chosen_pids()
-        if pids:
-            self.post_message(ActionRequested(action, {"pids": pids}))
+        request = session_action(action, self.chosen_pids())
+        if isinstance(request, str):
+            self.notify(request, severity="warning", markup=False)
+        else:
+            self.post_message(request)
 
     def clear_marks(self) -> None:
         if self.marked:

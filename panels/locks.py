@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BlockingNode, Lock, RootBlocker, Session, Snapshot
 from ..themes import rich_color
-from .base import (ActionRequested, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
-                   part_notice, refit_columns, sync_rows)
+from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns,
+                   current_row_key, fit_columns, part_notice, refit_columns, session_action, sync_rows)
 from .text import duration
 
 # At 80 columns: pid, blocks, lock, relation and application; the others join as the table widens
@@ -75,8 +75,10 @@ class LocksPanel(Panel):
     BINDINGS = [
         Binding("c", "act('cancel-query')", "Cancel query"),
         Binding("k", "act('terminate-session')", "Terminate"),
+        Binding("k", "act('kill-op')", "Kill op"),
     ]
     GUARDED = frozenset({"act"})
+    ACTION_ENGINES = SESSION_ACTION_ENGINES
 
     def compose(self) -> ComposeResult:
         yield Static(id="locks-summary", classes="panel-summary")
@@ -183,7 +185,9 @@ class LocksPanel(Panel):
         behind it)."""
         pid = self.selected_pid()
         if pid is not None:
-            self.post_message(ActionRequested(action, {"pids": (pid,)}))
+            request = session_action(action, (pid,))
+            assert not isinstance(request, str)  # one pid: always a request
+            self.post_message(request)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -102,8 +102,15 @@ class ReplicationPanel(Panel):
         # Shown only while the target is a PostgreSQL standby (and the app may act); on a managed
         # cluster its plan refuses and names the manager's command.
         Binding("O", "promote", "Promote standby"),
+        # MongoDB, on the server dbtop watches: its primary steps down, a secondary is frozen (point dbtop
+        # at the member to freeze). F freezes on MongoDB, fails over on a Patroni cluster.
+        Binding("D", "act('step-down')", "Step down"),
+        Binding("F", "act('freeze-member')", "Freeze member"),
     ]
     GUARDED = frozenset({"act", "pause_manager", "promote"})
+    ACTION_ENGINES = {"switchover": frozenset({"postgres"}), "failover": frozenset({"postgres"}),
+                      "pause_manager": frozenset({"postgres"}),
+                      "step-down": frozenset({"mongo"}), "freeze-member": frozenset({"mongo"})}
 
     def is_postgres_standby(self) -> bool:
         """The last snapshot says the target is a PostgreSQL standby: the one thing promote acts on."""
@@ -236,6 +243,9 @@ class ReplicationPanel(Panel):
         return None
 
     def action_act(self, action: str) -> None:
+        if action in ("step-down", "freeze-member"):  # MongoDB: the member dbtop watches
+            self.post_message(ActionRequested(action, {}))
+            return
         member = current_row_key(self.query_one("#replication-members", DataTable))
         if member:
             self.post_message(ActionRequested(action, {"candidate": member}))

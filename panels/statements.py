@@ -41,6 +41,9 @@ RANKINGS: dict[str, Ranking] = {
     "io": Ranking("blocks read in last interval", "read", _interval("shared_blks_read"), lambda v: number(v), True),
 }
 RANKING_ORDER = list(RANKINGS)
+# MongoDB without the profiler: the operations running now, from currentOp, ranked by how long they have run.
+RUNNING = Ranking("time running now (currentOp)", "running", lambda s, _: s.total_time_ms, milliseconds, False)
+CURRENT_OP = "currentOp"
 
 # The value, its share and calls/s are per interval (or, for Σ rankings, since reset); Σ columns
 # are counted since the statistics were reset.
@@ -59,9 +62,34 @@ COLUMNS = [
 ]
 
 
-def columns_for(ranking: str) -> list[tuple[str, str, int]]:
-    header = RANKINGS[ranking].header
-    return [(key, header if key == "value" else label, width) for key, label, width in COLUMNS]
+# The columns a source of statements has no figure for, hidden rather than shown empty or as a fake zero:
+# MongoDB has no buffer blocks; an operation from currentOp is one call, still running, rows not counted.
+COLUMNS_LACKING = {
+    "postgres": frozenset(),
+    "mongo": frozenset({"hit"}),
+    CURRENT_OP: frozenset({"calls_per_s", "mean", "calls", "rows", "hit"}),
+}
+
+
+def source_of(snapshot: Snapshot) -> str:
+    return CURRENT_OP if snapshot.statements.extension_version == CURRENT_OP else snapshot.engine
+
+
+def rankings_for(source: str) -> list[str]:
+    """The rankings that mean something for a source of statements (`m` cycles through them)."""
+    if source == CURRENT_OP:
+        return [CURRENT_OP]
+    return [key for key in RANKING_ORDER if not (source == "mongo" and key == "io")]
+
+
+def ranking_named(key: str) -> Ranking:
+    return RUNNING if key == CURRENT_OP else RANKINGS[key]
+
+
+def columns_for(ranking: str, source: str = "postgres") -> list[tuple[str, str, int]]:
+    header = ranking_named(ranking).header
+    lacking = COLUMNS_LACKING.get(source, frozenset())
+    return [(key, header if key == "value" else label, width) for key, label, width in COLUMNS if key not in lacking]
 
 
 class StatementsPanel(Panel):
@@ -88,8 +116,13 @@ class StatementsPanel(Panel):
     def table(self) -> DataTable:
         return self.query_one("#statements-table", DataTable)
 
+    def ranking_for(self, snapshot: Snapshot) -> str:
+        """The ranking chosen, or the first that means something for this snapshot's statements."""
+        available = rankings_for(source_of(snapshot))
+        return self.ranking if self.ranking in available else available[0]
+
     def ranked(self, snapshot: Snapshot) -> tuple[list[tuple[Statement, float]], float]:
-        value_of = RANKINGS[self.ranking].value_of
+        value_of = ranking_named(self.ranking_for(snapshot)).value_of
         statements = snapshot.statements
         values = [(s, value_of(s, statements.delta(s))) for s in statements.entries if not s.from_dbtop]
         present = [(s, v) for s, v in values if v]
@@ -98,7 +131,10 @@ class StatementsPanel(Panel):
         return present[:TOP], total
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
-        ranking = RANKINGS[self.ranking]
+        ranking = ranking_named(self.ranking_for(snapshot))
+        wanted = columns_for(self.ranking_for(snapshot), source_of(snapshot))
+        if refit_columns(self.table, self.columns_shown, wanted):
+            self.columns_shown = wanted
         top, total = self.ranked(snapshot)
         rows = {}
         for rank, (s, value) in enumerate(top, start=1):
@@ -106,7 +142,7 @@ class StatementsPanel(Panel):
             blocks = (s.shared_blks_hit or 0) + (s.shared_blks_read or 0)
             delta = snapshot.statements.delta(s)
             calls_per_s = delta.calls_per_s if delta else (0.0 if snapshot.statements.interval_s else None)
-            rows[s.key] = [
+            cells = dict(zip([key for key, _, _ in COLUMNS], [
                 Cell(str(rank), rank),
                 Cell(ranking.show(value), value),
                 Cell(f"{value / total:.0%}" if total else "", value / total if total else None),
@@ -120,7 +156,8 @@ class StatementsPanel(Panel):
                                200),
                 Cell.untrusted(s.user, 30),
                 Cell.untrusted(s.database, 40),
-            ]
+            ]))
+            rows[s.key] = [cells[key] for key, _, _ in self.columns_shown]
         sync_rows(self.table, rows)
         part = snapshot.part("statements")
         notice = part_notice("statements", part)
@@ -130,7 +167,7 @@ class StatementsPanel(Panel):
         self.query_one("#statements-summary", Static).update(self.summary(snapshot, len(top), notice))
 
     def summary(self, snapshot: Snapshot, shown: int, notice: Text | None) -> Text:
-        ranking = RANKINGS[self.ranking]
+        ranking = ranking_named(self.ranking_for(snapshot))
         interval_s = snapshot.statements.interval_s
         own = sum(1 for s in snapshot.statements.entries if s.from_dbtop)
         tracked = len(snapshot.statements.entries) - own
@@ -155,17 +192,23 @@ class StatementsPanel(Panel):
             text.append(f", {rest} at zero")
         if own:
             text.append(f" · dbtop's own {own} hidden")
+        if source_of(snapshot) == CURRENT_OP:
+            text.append(" · one row per operation, from its start: no totals, rows are not counted")
+            return text
         last = f"the last {duration(interval_s)}" if interval_s is not None else "the last interval"
         text.append(f" · Σ = since reset, others = {last}")
         return text
 
     def action_next_ranking(self) -> None:
-        self.ranking = RANKING_ORDER[(RANKING_ORDER.index(self.ranking) + 1) % len(RANKING_ORDER)]
+        order = rankings_for(source_of(self.snapshot)) if self.snapshot is not None else RANKING_ORDER
+        current = order.index(self.ranking) if self.ranking in order else -1
+        self.ranking = order[(current + 1) % len(order)]
 
     def watch_ranking(self) -> None:
         if not self.is_mounted:
             return
-        wanted = columns_for(self.ranking)
+        wanted = columns_for(self.ranking_for(self.snapshot) if self.snapshot is not None else self.ranking,
+                             source_of(self.snapshot) if self.snapshot is not None else "postgres")
         if refit_columns(self.table, self.columns_shown, wanted):
             self.columns_shown = wanted
         if self.snapshot is not None:

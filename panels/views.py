@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import MaterializedView, Snapshot
-from .base import ActionRequested, Cell, Panel, current_row_key, SnapshotTable, add_columns, part_notice, sync_rows
+from .base import ActionRequested, Cell, Panel, current_row_key, show_summary, summary_and_table, sync_rows
 from .text import duration, number, size
 
 COLUMNS = [
@@ -45,10 +45,7 @@ class ViewsPanel(Panel):
     GUARDED = frozenset({"refresh_view"})
 
     def compose(self) -> ComposeResult:
-        yield Static(id="views-summary", classes="panel-summary")
-        table = SnapshotTable(id="views-table", cursor_type="row")
-        add_columns(table, COLUMNS)
-        yield table
+        yield from summary_and_table("views", COLUMNS)
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
         views = snapshot.views
@@ -62,11 +59,7 @@ class ViewsPanel(Panel):
             rows = dict(sorted(rows.items(), key=lambda item: (item[1][1].sort_value, -(item[1][2].sort_value or 0))))
             self._summary(text, views)
         sync_rows(self.query_one("#views-table", DataTable), rows)
-        notice = part_notice("views", snapshot.part("views"))
-        if notice:
-            text.append("\n")
-            text.append_text(notice)
-        self.query_one("#views-summary", Static).update(text)
+        show_summary(self.query_one("#views-summary", Static), text, "views", snapshot)
 
     def _summary(self, text: Text, views) -> None:
         items = views.views

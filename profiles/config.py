@@ -160,9 +160,10 @@ class Profile(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=dict, description="findings' thresholds by name")
     refresh_interval: float | None = Field(default=None, ge=0.5, le=60)
     patroni_url: str | None = Field(default=None, description="Patroni's REST API (default: port 8008 on the host)")
-    failover_max_lag: Duration | None = Field(default=None, description="how far behind a standby (promote) or a "
-                                                                       "Patroni candidate (switchover, failover) "
-                                                                       "may be (default 10s)")
+    failover_max_lag: Duration | None = Field(default=None, description="how far behind a standby (promote), a "
+                                                                       "Patroni candidate (switchover, failover) or "
+                                                                       "a MongoDB secondary (step-down) may be "
+                                                                       "(default 10s)")
     read_only: bool = True
     theme: str | None = None
 

@@ -2,9 +2,10 @@
 
 One handler dispatches on `request.command_name`. The replies are shaped like the documented output
 of MongoDB 7.0 (https://www.mongodb.com/docs/v7.0/reference/command/<command>/): the same field
-names, nesting and types, with the optional fields a test may drop (`without`). A test changes what a
-command answers by setting `replies[name]` to a document, an `Unauthorized` error, or `HANG` (the
-command is never answered).
+names, nesting and types; each builder names its page (checked against the v7.0 manual on 2026-12-07).
+A test changes what a command answers by setting `replies[name]` to a document, an `Unauthorized`
+error, `HANG` (the command is never answered), or a function of the request (a reply that changes the
+server: a step-down that swaps the primary). `received` records every command the code under test sent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from copy import deepcopy
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bson import Int64
+from bson import Int64, ObjectId
 from bson.timestamp import Timestamp
 from mockupdb import MockupDB
 
@@ -23,6 +24,7 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def unauthorized(command: str, database: str = "admin") -> dict[str, Any]:
+    # An error reply, 7.0 (ok 0, errmsg, code, codeName): https://www.mongodb.com/docs/v7.0/reference/error-codes/
     """What mongod answers a command the user's roles do not allow (code 13, Unauthorized)."""
     return {"ok": 0, "errmsg": f"not authorized on {database} to execute command {{ {command}: 1 }}",
             "code": 13, "codeName": "Unauthorized"}
@@ -32,7 +34,8 @@ def ts(dt: datetime) -> Timestamp:
     return Timestamp(int(dt.timestamp()), 1)
 
 
-def hello(port: int, *, set_name: str | None = "rs0", primary: bool = True) -> dict[str, Any]:
+def hello(port: int, *, set_name: str | None = "rs0", primary: bool = True, hosts: list[str] | None = None,
+          primary_host: str | None = None) -> dict[str, Any]:
     # hello, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/hello/
     doc: dict[str, Any] = {
         "isWritablePrimary": primary, "topologyVersion": {"processId": {"$oid": "0" * 24}, "counter": Int64(0)},
@@ -43,11 +46,11 @@ def hello(port: int, *, set_name: str | None = "rs0", primary: bool = True) -> d
     doc.pop("topologyVersion")  # mockupdb cannot hold an extended-JSON ObjectId here; pymongo does not need it
     if set_name:
         me = f"127.0.0.1:{port}"
-        doc.update({"hosts": [me], "setName": set_name, "setVersion": 1, "secondary": not primary, "me": me,
+        doc.update({"hosts": hosts or [me], "setName": set_name, "setVersion": 1, "secondary": not primary, "me": me,
                     "electionId": None})
         doc.pop("electionId")
-        if primary:
-            doc["primary"] = me
+        if primary or primary_host:
+            doc["primary"] = me if primary else primary_host
     return doc
 
 
@@ -119,6 +122,7 @@ def operation(opid: int, *, secs: int = 0, op: str = "query", ns: str = "shop.or
 
 
 def current_op(ops: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    # currentOp, 7.0: {inprog: [...], ok}: https://www.mongodb.com/docs/v7.0/reference/command/currentOp/
     return {"inprog": ops if ops is not None else [
         operation(101, secs=2, plan="COLLSCAN"), operation(102, secs=75, op="update", waiting=True),
         operation(103, secs=0, app="dbtop", command={"currentOp": 1, "$db": "admin"}),
@@ -143,6 +147,8 @@ def member(_id: int, port: int, state: int, optime: datetime, *, me: bool = Fals
 
 
 def repl_status(*, lag_s: float = 3, voting: int = 3, my_state: int = 1) -> dict[str, Any]:
+    # replSetGetStatus, 7.0 (votingMembersCount and writableVotingMembersCount since 4.4):
+    # https://www.mongodb.com/docs/v7.0/reference/command/replSetGetStatus/
     members = [member(0, 27017, 1, NOW, me=my_state == 1),
                member(1, 27017, 2, NOW - timedelta(seconds=lag_s), me=my_state == 2, sync_source="db1:27017"),
                member(2, 27017, 2, NOW - timedelta(seconds=1), sync_source="db1:27017")][:max(voting, 1)]
@@ -150,6 +156,34 @@ def repl_status(*, lag_s: float = 3, voting: int = 3, my_state: int = 1) -> dict
             "syncSourceId": -1, "heartbeatIntervalMillis": Int64(2000), "majorityVoteCount": voting // 2 + 1,
             "writeMajorityCount": voting // 2 + 1, "votingMembersCount": voting, "writableVotingMembersCount": voting,
             "members": members, "ok": 1.0}
+
+
+def list_views(database: str, name_only: bool = False) -> dict[str, Any]:
+    # listCollections with filter {type: "view"}, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/listCollections/
+    # (nameOnly: true answers name and type only)
+    views = [{"name": "open_orders", "type": "view",
+              "options": {"viewOn": "orders", "pipeline": [{"$match": {"status": "open"}}]},
+              "info": {"readOnly": True}}] if database == "shop" else []
+    if name_only:
+        views = [{"name": v["name"], "type": v["type"]} for v in views]
+    return {"cursor": {"id": Int64(0), "ns": f"{database}.$cmd.listCollections", "firstBatch": views}, "ok": 1.0}
+
+
+def repl_config(hosts: list[str], *, priorities: list[float] | None = None,
+                hidden: tuple[str, ...] = ()) -> dict[str, Any]:
+    # replSetGetConfig, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/replSetGetConfig/
+    priorities = priorities or [1.0] * len(hosts)
+    return {"config": {"_id": "rs0", "version": 1, "term": 3, "protocolVersion": Int64(1),
+                       "writeConcernMajorityJournalDefault": True,
+                       "members": [{"_id": n, "host": host, "arbiterOnly": False, "buildIndexes": True,
+                                    "hidden": host in hidden, "priority": 0.0 if host in hidden else priorities[n],
+                                    "tags": {}, "secondaryDelaySecs": Int64(0), "votes": 1}
+                                   for n, host in enumerate(hosts)],
+                       "settings": {"chainingAllowed": True, "heartbeatIntervalMillis": 2000,
+                                    "heartbeatTimeoutSecs": 10, "electionTimeoutMillis": 10000,
+                                    "catchUpTimeoutMillis": -1, "catchUpTakeoverDelayMillis": 30000,
+                                    "getLastErrorModes": {}, "replicaSetId": ObjectId("65a1b2c3d4e5f60718293a4b")}},
+            "ok": 1.0}
 
 
 def db_stats(name: str, *, fs_used: int = 40 * 2**30, fs_total: int = 100 * 2**30) -> dict[str, Any]:
@@ -196,6 +230,12 @@ def profile_entry(ns: str, millis: int, plan: str, at: datetime, nreturned: int 
             "appName": "shop-api", "allUsers": [{"user": "app", "db": "shop"}], "user": "app@shop"}
 
 
+def _path(doc: dict[str, Any], dotted: str) -> Any:
+    for step in dotted.split("."):
+        doc = doc.get(step) if isinstance(doc, dict) else None
+    return doc
+
+
 class MockMongo:
     """A mockupdb server answering like a mongod 7.0 replica set primary; `replies` overrides."""
 
@@ -206,6 +246,10 @@ class MockMongo:
         self.primary = primary
         self.replies: dict[str, Any] = {}
         self.seen: list[str] = []
+        self.received: list[dict[str, Any]] = []  # every command document but the handshakes, as received
+        self.hosts: list[str] | None = None  # the set's members, when a test makes a set of several servers
+        self.primary_host: str | None = None
+        self.collections: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (db, collection) -> its documents
         self.release = threading.Event()
         self.profile: dict[str, list[dict]] = {}
         self.oplog = (NOW - timedelta(hours=48), NOW)
@@ -224,36 +268,53 @@ class MockMongo:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def defaults(self) -> dict[str, Any]:
+        # Each reply's shape and version is said where it is built; the small ones here, 7.0:
+        # listDatabases with nameOnly (databases: [{name}]), ping and endSessions ({ok}), killOp
+        # ({info: "attempting to kill op", ok}: https://www.mongodb.com/docs/v7.0/reference/command/killOp/),
+        # replSetFreeze ({ok}: https://www.mongodb.com/docs/v7.0/reference/command/replSetFreeze/).
         return {
             "buildInfo": build_info(), "connectionStatus": connection_status(), "hostInfo": host_info(),
             "serverStatus": server_status(), "currentOp": current_op(), "replSetGetStatus": repl_status(),
             "listDatabases": {"databases": [{"name": "admin"}, {"name": "local"}, {"name": "shop"}], "ok": 1.0},
             "getCmdLineOpts": cmdline(), "usersInfo": users_info(), "ping": {"ok": 1.0},
-            "endSessions": {"ok": 1.0},
+            "endSessions": {"ok": 1.0}, "killOp": {"info": "attempting to kill op", "ok": 1.0},
+            "replSetGetConfig": repl_config([f"db{n}:27017" for n in (1, 2, 3)]),
+            "replSetFreeze": {"ok": 1.0},
         }
 
     def _handle(self, request) -> bool:
         name = request.command_name
         if name in ("ismaster", "isMaster", "hello"):
+            if "maxTimeMS" in request.doc:  # sent as a command by the code under test, not a driver's handshake
+                self.received.append(dict(request.doc))
             override = self.replies.get("hello")
             return request.replies(override if isinstance(override, dict) else
-                                   hello(self.port, set_name=self.set_name, primary=self.primary))
+                                   hello(self.port, set_name=self.set_name, primary=self.primary, hosts=self.hosts,
+                                         primary_host=self.primary_host))
         self.seen.append(name)
+        self.received.append(dict(request.doc))
         if name in self.replies:
             reply = self.replies[name]
+            if callable(reply):  # a reply that changes the server, e.g. a step-down that swaps the primary
+                reply = reply(request)
         elif name == "dbStats":
             reply = db_stats(request.doc.get("$db", "admin"))
-        elif name == "profile":
+        elif name == "profile":  # profile -1, 7.0: https://www.mongodb.com/docs/v7.0/reference/command/profile/
             reply = {"was": 1 if request.doc.get("$db") in self.profile else 0, "slowms": 100, "sampleRate": 1.0,
                      "ok": 1.0}
         elif name == "find":
             reply = self._find(request)
+        elif name == "listCollections":
+            reply = list_views(request.doc.get("$db", "admin"), bool(request.doc.get("nameOnly")))
         else:
             reply = self.defaults().get(name, {"ok": 0, "errmsg": f"no such command: '{name}'", "code": 59,
                                                "codeName": "CommandNotFound"})
         if reply is HANG:
             self.release.wait(30)
             return True
+        if name == "currentOp" and "opid" in request.doc and isinstance(reply, dict) and "inprog" in reply:
+            # currentOp's filter on opid, as mongod applies it
+            reply = {**reply, "inprog": [op for op in reply["inprog"] if op.get("opid") == request.doc["opid"]]}
         return request.replies(deepcopy(reply))
 
     def _find(self, request) -> dict[str, Any]:
@@ -270,5 +331,11 @@ class MockMongo:
             if since is not None:
                 docs = [d for d in docs if d["ts"] > since.replace(tzinfo=None)]
         else:
-            docs = []
+            docs = self.collections.get((database, collection), [])
+            sort = list((request.doc.get("sort") or {}).items())
+            if sort:
+                (key, direction), = sort
+                docs = sorted([d for d in docs if _path(d, key) is not None], key=lambda d: _path(d, key),
+                              reverse=direction < 0)
+            docs = docs[:request.doc.get("limit") or None]
         return {"cursor": {"id": Int64(0), "ns": f"{database}.{collection}", "firstBatch": docs}, "ok": 1.0}

@@ -665,6 +665,14 @@ CASES += [
           "mongo.version_eol", Severity.HIGH, "6.0.20"),
     Quiet("mongo_version_eol", "7.0 (and an unknown 9.0)",
           lambda: f.mongo_healthy(server=f.mongo_server(version="9.0.0", version_num=90000))),
+    Fires("mongo_version_eol", "3.6, long past",
+          lambda: f.mongo_healthy(server=f.mongo_server(version="3.6.23", version_num=30623)),
+          "mongo.version_eol", Severity.HIGH, "3.6.23"),
+    Fires("mongo_version_eol", "2.6, older than every release listed",
+          lambda: f.mongo_healthy(server=f.mongo_server(version="2.6.12", version_num=20612)),
+          "mongo.version_eol", Severity.HIGH, "2.6.12"),
+    Quiet("mongo_version_eol", "8.2, supported on premises until 8.0's date",
+          lambda: f.mongo_healthy(server=f.mongo_server(version="8.2.1", version_num=80201))),
 ]
 
 FIRES = [c for c in CASES if isinstance(c, Fires)]

@@ -24,6 +24,7 @@ from .plan_text import entry_line, entry_result, outcome_line
 
 BACKUP_ACTIONS = frozenset({"backup", "verify-backup", "prune-backups", "pgbackrest-backup", "pgbackrest-verify"})
 REFRESH_LOG_ACTIONS = frozenset({"install-refresh-log", "uninstall-refresh-log"})
+REPLICA_SET_ACTIONS = frozenset({"step-down", "freeze-member"})
 # Actions sent to the cluster's manager (Patroni): each acts on the whole cluster.
 MANAGER_ACTIONS = frozenset({"switchover", "failover", "pause", "resume"})
 # A table, a view and an index are all relations: a VACUUM and a CREATE INDEX on one table wait for each other.
@@ -42,9 +43,13 @@ def objects_of(action: str, params: dict[str, Scalar]) -> frozenset[str]:
         return frozenset({"backups"})
     if action in REFRESH_LOG_ACTIONS:
         return frozenset({"refresh-log"})
+    if action in REPLICA_SET_ACTIONS:
+        return frozenset({"replica-set"})
     if action in MANAGER_ACTIONS:
         return frozenset({"cluster"})
     objects = {f"pid:{pid}" for pid in params.get("pids") or ()}  # type: ignore[union-attr]
+    if params.get("opid") is not None:
+        objects.add(f"opid:{params['opid']}")
     objects |= {f"relation:{params[k]}" for k in RELATION_PARAMS if params.get(k)}
     if params.get("slot"):
         objects.add(f"slot:{params['slot']}")

@@ -30,6 +30,7 @@ from ..panels.locks import LocksPanel
 from ..panels.overview import OverviewStrip
 from ..panels.replication import ReplicationPanel
 from ..panels.statements import StatementsPanel
+from ..panels.mongo_views import MongoViewsPanel
 from ..panels.views import ViewsPanel
 from ..panels.text import clean, duration, literal
 from ..themes import STYLESHEET, THEMES, default_theme_name, rich_color
@@ -48,12 +49,28 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("statements", "Slow queries", StatementsPanel),
     ("replication", "Replication", ReplicationPanel),
     ("views", "Views", ViewsPanel),
+    ("views", "Views", MongoViewsPanel),  # one key, one panel per engine
     ("backups", "Backups", BackupsPanel),
     ("findings", "Findings", FindingsPanel),
 ]
 
 
 HANGUP_GRACE_S = 2.0
+# The palette's actions on the whole target, by engine: (action, title, help).
+PALETTE_ACTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "postgres": (
+        ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
+        ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
+        ("install-refresh-log", "Install the refresh log", "record materialized view refreshes"),
+        ("uninstall-refresh-log", "Uninstall the refresh log", "remove what install-refresh-log created")),
+    "mongo": (
+        ("backup", "Take a backup", "mongodump --archive --gzip into the profile's backup directory; shows the plan "
+                                    "first"),
+        ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
+        ("step-down", "Step down the primary", "replSetStepDown with a 10 s catch-up; shows the plan first (D)"),
+        ("freeze-member", "Freeze this member",
+         "replSetFreeze 60 s: it does not seek election; shows the plan first (F)")),
+}
 # The app's actions on the dashboard itself (not the figures: pause, interval, theme, quit work everywhere).
 DASHBOARD_ONLY = frozenset({"show_panel", "next_panel", "previous_panel", "filter_sessions", "zoom", "help",
                             "pick_profile", "journal"})
@@ -98,7 +115,8 @@ class DbtopApp(ActionsMixin, App):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Keys"),
-        *(Binding(str(n), f"show_panel('{key}')", title, show=False) for n, (key, title, _) in enumerate(PANELS, 1)),
+        *(Binding(str(n), f"show_panel('{key}')", title, show=False)
+          for n, (key, title) in enumerate(dict((key, title) for key, title, _ in PANELS).items(), 1)),
         Binding("tab", "next_panel", "Next panel", show=False, priority=True),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, priority=True),
         Binding("slash", "filter_sessions", "Filter", show=False),
@@ -417,9 +435,11 @@ class DbtopApp(ActionsMixin, App):
         titles = ", ".join(title for _, title, _ in self.panel_specs)
         everywhere.insert(3, Binding("1", "", titles, key_display=f"1 … {len(self.panel_specs)}"))
         sections = [("everywhere", everywhere)]
+        engine = getattr(self.poller.collector, "engine", "postgres")
         for key, title, panel_class in self.panel_specs:
             bindings = [b for b in panel_class.BINDINGS if isinstance(b, Binding)
-                        and not (self.read_only and b.action.split("(")[0] in panel_class.GUARDED)]
+                        and not (self.read_only and b.action.split("(")[0] in panel_class.GUARDED)
+                        and panel_class.binding_serves(b.action, engine)]
             bindings.append(Binding("enter", "", "details of the selected row"))
             sections.append((title, bindings))
         self.push_screen(keys_help(sections, self.get_key_display))
@@ -507,16 +527,21 @@ class DbtopApp(ActionsMixin, App):
             yield from self.action_commands()
 
     def action_commands(self) -> Iterable[SystemCommand]:
-        """The guarded actions, on what the panels have selected (each shows its plan first)."""
+        """The guarded actions of the target's engine, on what the panels have selected (each shows its
+        plan first)."""
+        engine = getattr(self.poller.collector, "engine", "postgres")
         if self.has_panel("connections"):
             pids = self.panel("connections").chosen_pids()
-            if pids:
-                which = ", ".join(map(str, pids))
+            which = ", ".join(map(str, pids))
+            if pids and engine == "mongo" and len(pids) == 1:
+                yield SystemCommand(f"Kill operation {which}", "killOp; shows the plan first (k)",
+                                    lambda: self.request_action("kill-op", {"opid": pids[0]}))
+            elif pids and engine == "postgres":
                 yield SystemCommand(f"Cancel the query of session {which}", "pg_cancel_backend; shows the plan first (c)",
                                     lambda: self.request_action("cancel-query", {"pids": pids}))
                 yield SystemCommand(f"Terminate session {which}", "pg_terminate_backend; shows the plan first (k)",
                                     lambda: self.request_action("terminate-session", {"pids": pids}))
-        if self.has_panel("views"):
+        if self.has_panel("views") and engine == "postgres":
             yield SystemCommand("Refresh the selected materialized view", "Views panel; shows the plan first (R)",
                                 self.panel("views").action_refresh_view)
         if self.has_panel("replication") and self.panel("replication").is_postgres_standby():
@@ -545,11 +570,7 @@ class DbtopApp(ActionsMixin, App):
             pause = "resume" if cluster.paused else "pause"
             yield SystemCommand(f"{pause.capitalize()} Patroni", "maintenance mode on or off (PATCH /config); shows "
                                 "the plan first (Replication panel: P)", lambda: self.request_action(pause, {}))
-        for action, title, help_text in (
-                ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
-                ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),
-                ("install-refresh-log", "Install the refresh log", "record materialized view refreshes"),
-                ("uninstall-refresh-log", "Uninstall the refresh log", "remove what install-refresh-log created")):
+        for action, title, help_text in PALETTE_ACTIONS[engine]:
             yield SystemCommand(title, help_text, lambda action=action: self.request_action(action, {}))
 
     def action_journal(self) -> None:

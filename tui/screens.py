@@ -199,7 +199,7 @@ def statement_page(statement: Statement, delta: StatementDelta | None, taken_at:
         ("query id", statement.query_id), ("user", statement.user), ("database", statement.database),
         ("top level", "yes" if statement.toplevel else "no (inside a function)"),
         ("calls", number(statement.calls)), ("total time", milliseconds(statement.total_time_ms)),
-        ("mean time", milliseconds(statement.mean_time_ms)), ("rows", number(statement.rows)),
+        ("mean time", milliseconds(statement.mean_time_ms)), ("rows", number(statement.rows) if statement.rows is not None else "not counted (an operation in flight)"),
         ("shared blocks hit / read", f"{number(statement.shared_blks_hit)} / {number(statement.shared_blks_read)}"),
         ("last interval", (f"{delta.calls} calls, {milliseconds(delta.total_time_ms)}, {delta.rows} rows "
                            f"in {duration(delta.interval_s)}") if delta else "did not run"),

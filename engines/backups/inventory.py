@@ -80,7 +80,7 @@ class BackupMetadata(BaseModel):
     file: str = Field(description="the backup's file or directory name, in the same directory")
     database: str
     target: str = Field(description="where it was taken from (a label, never a password)")
-    format: Literal["custom", "directory", "tar", "plain", "plain-gzip"]
+    format: Literal["custom", "directory", "tar", "plain", "plain-gzip", "archive-gzip"]  # archive-gzip: mongodump
     started_at: AwareDatetime
     finished_at: AwareDatetime
     server_version: str

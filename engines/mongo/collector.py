@@ -25,7 +25,7 @@ from pymongo import AsyncMongoClient
 from ...actions.plan import Outcome, Plan, Progress, Scalar
 from ...profiles.target import Target, mask_url
 from ..backups.inventory import BackupInventory, build_backups, scan_backup_directory
-from ..errors import ConnectError, UnknownAction
+from ..errors import ConnectError
 from ..parts import CostCounter, PartFailed, Parts
 from ..policy import WatchPolicy
 from ..redact import redact
@@ -34,10 +34,13 @@ from ..snapshot import (
     Blocking,
     CommandLine,
     DatabaseStats,
+    FedCollection,
     GlobalLock,
     Lock,
     MongoSection,
     MongoUser,
+    MongoView,
+    MongoViews,
     OpCounters,
     OplogWindow,
     PartStatus,
@@ -54,12 +57,17 @@ from ..snapshot import (
 )
 from .connect import APP_NAME, explain_connect_error, open_client
 from .errors import CONNECTION_LOST, explain_error, one_line
+from .runner import MongoActionRunner
 
 QUERY_TEXT_CAP = 4096
 OPCOUNTER_FIELDS = ("insert", "query", "update", "delete", "getmore", "command")
 DATABASES_CAP = 50
 PROFILE_BATCH = 200
+VIEWS_CAP = 500
 SYSTEM_DATABASES = {"local", "config"}
+# The slowly read parts an action changes.
+REREAD_AFTER = {"backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",),
+                "step-down": ("server_facts", "oplog"), "freeze-member": ("server_facts",)}
 
 
 def version_number(version: str) -> int:
@@ -168,6 +176,7 @@ class MongoCollector:
     def __init__(self, target: Target, *, max_time_ms: int = 2000, socket_timeout_ms: int | None = None,
                  server_selection_timeout_ms: int = 3000, facts_every_s: float = 60.0, oplog_every_s: float = 60.0,
                  databases_every_s: float = 300.0, users_every_s: float = 300.0, backups_every_s: float = 60.0,
+                 views_every_s: float = 60.0,
                  backoff_base_s: float = 5.0, slow_op_s: float = 1.0, policy: WatchPolicy | None = None,
                  backups: BackupInventory | None = None, statement_timeout_ms: int | None = None,
                  lock_timeout_ms: int | None = None, catalog_first_after_s: float | None = None):
@@ -183,7 +192,7 @@ class MongoCollector:
         self.server_selection_timeout_ms = server_selection_timeout_ms
         self.every_s = {"server_facts": facts_every_s, "cmdline": facts_every_s, "host": facts_every_s,
                         "oplog": oplog_every_s, "databases": databases_every_s, "users": users_every_s,
-                        "backups": backups_every_s}
+                        "backups": backups_every_s, "views": views_every_s}
         self.slow_op_s = slow_op_s
         self.parts = Parts(self._explain, backoff_base_s=backoff_base_s)
         self._client: AsyncMongoClient | None = None
@@ -194,6 +203,7 @@ class MongoCollector:
         self._cost = CostCounter()
         self._running: dict[str, str] = {}  # part -> the command it is running, for its error text
         self._plans: dict[int, str] = {}  # opid -> planSummary of the operations in flight
+        self.actions = MongoActionRunner(target, self.policy, server_selection_timeout_ms=server_selection_timeout_ms)
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -296,8 +306,10 @@ class MongoCollector:
         cmdline = await self.parts.read_every("cmdline", self.every_s["cmdline"], self._read_cmdline)
         users = await self.parts.read_every("users", self.every_s["users"], self._read_users)
         backups = await self.parts.read_every("backups", self.every_s["backups"], self._read_backups)
+        views = await self.parts.read_every("views", self.every_s["views"], lambda: self._read_views(databases))
 
         section = self._section(status or {}, host, oplog, databases, cmdline, users, members)
+        section = section.model_copy(update={"views": views})
         server = self._server_info(hello, facts or {}, status)
         connections = _int((status or {}).get("connections", {}).get("current"))
         finished = time.monotonic()
@@ -516,7 +528,7 @@ class MongoCollector:
         """Without the profiler: the operations running for slow_op_s or longer, one entry each."""
         self.parts.status["statements"] = PartStatus(
             available=True, reason=f"the profiler is off: operations running {self.slow_op_s:g} s or longer "
-                                   "from currentOp (rows not counted)",
+                                   "from currentOp",
             fix="db.setProfilingLevel(1, { slowms: 100 }) on the databases to watch")
         entries = []
         for s in sessions:
@@ -525,8 +537,67 @@ class MongoCollector:
             ms = s.query_s * 1000
             entries.append(Statement(key=f"op:{s.pid}", query_id=s.pid, user_id=0, database_id=0, user=s.user,
                                      database=s.database, query=s.query, calls=1, total_time_ms=ms,
-                                     mean_time_ms=ms, rows=0, plan_summary=self._plans.get(s.pid)))
+                                     mean_time_ms=ms, rows=None, plan_summary=self._plans.get(s.pid)))
         return Statements(extension_version="currentOp", entries=entries)
+
+    # -- views and the collections aggregations feed ------------------------------------------------
+    async def _read_views(self, databases: list[DatabaseStats] | None) -> MongoViews:
+        """Every database's views (listCollections), and the data age of the collections the profile
+        names in data_age_columns ("db.collection" = "field")."""
+        names = [d.name for d in databases or []]
+        if databases is None:  # the databases part says why; the collections named in the profile still count
+            self.parts.status["views"] = PartStatus(
+                available=True, reason="views not listed: the databases could not be listed (see the databases part)",
+                fix="grant the monitoring user clusterMonitor (listDatabases)")
+        views: list[MongoView] = []
+        for name in [n for n in names if n not in SYSTEM_DATABASES][:DATABASES_CAP]:
+            # nameOnly takes no collection locks (full listings lock each collection before 5.0, and need
+            # listCollections); the views' definitions are then read for the views alone.
+            listed = await self._command("views", name, {"listCollections": 1, "filter": {"type": "view"},
+                                                         "nameOnly": True, "authorizedCollections": True})
+            found = [str(d.get("name")) for d in (listed.get("cursor") or {}).get("firstBatch") or []]
+            if not found:
+                continue
+            reply = await self._command("views", name, {"listCollections": 1, "nameOnly": False,
+                                                        "filter": {"type": "view", "name": {"$in": found[:VIEWS_CAP]}}})
+            defined = {str(d.get("name")): d.get("options") or {}
+                       for d in (reply.get("cursor") or {}).get("firstBatch") or []}
+            for view in found:
+                options = defined.get(view, {})
+                views.append(MongoView(database=name, name=view, view_on=options.get("viewOn"),
+                                       pipeline=command_text(options.get("pipeline"))))
+        fed = [await self._read_fed(key, field) for key, field in sorted(self.policy.data_age_columns.items())
+               if "." in key]
+        return MongoViews(read_at=datetime.now(timezone.utc), listed=databases is not None, views=views[:VIEWS_CAP],
+                          fed=fed, truncated=len(views) > VIEWS_CAP)
+
+    async def _read_fed(self, key: str, field: str) -> FedCollection:
+        """The newest `field` value in collection `key` ("db.collection"): one find, sorted on the field
+        (cheap with an index on it; without one maxTimeMS stops the scan and the row says so)."""
+        database, _, name = key.partition(".")
+        threshold = self.policy.freshness_for(database, name)
+        fed = FedCollection(database=database, name=name, field=field, threshold_s=threshold)
+        try:
+            docs = await self._find("views", database, name, {field: {"$exists": True}}, sort=[(field, -1)],
+                                    limit=1, projection={field: 1, "_id": 0})
+        except CONNECTION_LOST:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one collection's failure is its row's, not the part's
+            failed = self._explain("views", exc)
+            reason = failed.reason if failed else one_line(str(exc))
+            if failed and "maxTimeMS" in failed.reason:
+                reason += f" (an index on {{{field}: -1}} makes this read cheap)"
+            return fed.model_copy(update={"error": redact(reason)})
+        if not docs:
+            return fed.model_copy(update={"error": f"no document of {key} has a {field} field"})
+        value: Any = docs[0]
+        for step in field.split("."):
+            value = value.get(step) if isinstance(value, dict) else None
+        at = as_datetime(value)
+        if at is None:
+            return fed.model_copy(update={"error": f"{field} holds a {type(value).__name__}, not a date"})
+        age = max(0.0, (datetime.now(timezone.utc) - at).total_seconds())
+        return fed.model_copy(update={"newest_at": at, "age_s": age, "stale": age > threshold})
 
     # -- security facts --------------------------------------------------------------------------
     async def _read_cmdline(self) -> CommandLine:
@@ -602,12 +673,17 @@ class MongoCollector:
         return OpCounters(**base, interval_s=interval,
                           per_s={f: max(0, v - p) / interval for f, v, p in zip(OPCOUNTER_FIELDS, values, previous[0])})
 
-    # -- actions: none yet (killOp, step-down, freeze, mongodump come with the actions protocol) --
+    # -- actions, on a client of their own (runner.py) --------------------------------------------
     async def plan(self, action: str, **params: Scalar) -> Plan:
-        raise UnknownAction(f"no action named {action!r} for MongoDB targets yet")
+        return await self.actions.plan(action, **params)
 
     async def run(self, plan: Plan, progress: Progress | None = None) -> Outcome:
-        raise UnknownAction(f"no action named {plan.action!r} for MongoDB targets yet")
+        outcome = await self.actions.run(plan, progress)
+        if outcome.status in ("done", "failed", "cancelled"):
+            # the next snapshot shows the effect: what the action changed is read again at once
+            for part in REREAD_AFTER.get(plan.action, ()):
+                self.parts.postpone(part, 0)
+        return outcome
 
 
 def _lock_resource(op: dict[str, Any]) -> str | None:

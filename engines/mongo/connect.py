@@ -15,8 +15,8 @@ from .errors import one_line
 APP_NAME = "dbtop"
 
 
-def client_options(target: Target, *, server_selection_timeout_ms: int,
-                   socket_timeout_ms: int) -> tuple[str, dict[str, Any]]:
+def client_options(target: Target, *, server_selection_timeout_ms: int, socket_timeout_ms: int,
+                   app_name: str = APP_NAME) -> tuple[str, dict[str, Any]]:
     """The URI and the options dbtop adds: its appName and timeouts; the password from the keyring
     when the URI names a user without one. A URI naming one host and neither replicaSet nor
     directConnection connects to that host alone: dbtop watches the server it was pointed at (with
@@ -29,7 +29,7 @@ def client_options(target: Target, *, server_selection_timeout_ms: int,
     except (InvalidURI, ConfigurationError, ValueError) as exc:
         raise ConnectError(f"{mask_url(uri)} is not a MongoDB URI dbtop can use ({one_line(mask_url(str(exc)))})") from None
     options: dict[str, Any] = {
-        "appName": APP_NAME,
+        "appName": app_name,
         "serverSelectionTimeoutMS": server_selection_timeout_ms,
         "socketTimeoutMS": socket_timeout_ms,
         "connectTimeoutMS": int(target.connect_timeout_s * 1000),
@@ -45,10 +45,12 @@ def client_options(target: Target, *, server_selection_timeout_ms: int,
     return uri, options
 
 
-def open_client(target: Target, *, server_selection_timeout_ms: int = 3000,
-                socket_timeout_ms: int = 5000) -> AsyncMongoClient:
+def open_client(target: Target, *, server_selection_timeout_ms: int = 3000, socket_timeout_ms: int = 5000,
+                app_name: str = APP_NAME, **extra: Any) -> AsyncMongoClient:
+    """A client on `target`; `extra` adds driver options (the action client's heartbeat)."""
     uri, options = client_options(target, server_selection_timeout_ms=server_selection_timeout_ms,
-                                  socket_timeout_ms=socket_timeout_ms)
+                                  socket_timeout_ms=socket_timeout_ms, app_name=app_name)
+    options.update(extra)
     try:
         return AsyncMongoClient(uri, **options)
     except PyMongoError as exc:

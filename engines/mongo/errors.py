@@ -30,6 +30,7 @@ PART_ROLES = {
     "cmdline": "clusterMonitor (getCmdLineOpts)",
     "users": "userAdminAnyDatabase, or viewUser on admin",
     "host": "clusterMonitor (hostInfo)",
+    "views": "read on each database (listCollections, and find on the collections named in data_age_columns)",
 }
 
 # A lost or unreachable server: the snapshot says the target is unreachable, the next poll reconnects.
@@ -60,4 +61,33 @@ def explain_error(part: str, exc: BaseException, *, command: str, max_time_ms: i
         return PartFailed(f"{command} failed: {message}", None)
     if isinstance(exc, (AutoReconnect, ServerSelectionTimeoutError, ConnectionFailure, ConfigurationError)):
         return None
+    return None
+
+
+# What each command an action sends needs, by the built-in role that grants it (a user may always
+# kill its own operations).
+ACTION_ROLES = {
+    "killOp": "hostManager (the killop action on the cluster; clusterAdmin includes it)",
+    "replSetStepDown": "clusterManager (the replSetStateChange action; clusterAdmin includes it)",
+    "replSetFreeze": "clusterManager (the replSetStateChange action; clusterAdmin includes it)",
+    "currentOp": "clusterMonitor (the inprog action)",
+    "replSetGetStatus": "clusterMonitor",
+    "replSetGetConfig": "clusterMonitor",
+    "mongodump": "backup",
+    "mongorestore": "restore",
+}
+
+
+def explain_action_error(exc: BaseException, *, command: str, max_time_ms: int | None) -> str | None:
+    """One line saying why an action's command `command` failed, naming the role that would allow it;
+    None when the connection is gone (the caller says so)."""
+    if isinstance(exc, NetworkTimeout):
+        return f"{command}: no answer in time (socket timeout): check whether it took effect"
+    if isinstance(exc, ExecutionTimeout) or (isinstance(exc, OperationFailure) and exc.code == MAX_TIME_EXPIRED):
+        return f"{command}: stopped by maxTimeMS" + (f" after {max_time_ms / 1000:g} s" if max_time_ms else "")
+    if isinstance(exc, OperationFailure):
+        message = one_line((exc.details or {}).get("errmsg") or str(exc))
+        if exc.code == UNAUTHORIZED or "not authorized" in message.lower():
+            return f"{message} — needs {ACTION_ROLES.get(command, 'a role allowing ' + command)}"
+        return f"{command} failed: {message}"
     return None

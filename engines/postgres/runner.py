@@ -15,16 +15,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import ClassVar
 
 import asyncpg
 
-from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar, Status
+from ...actions.guard import ObjectsInUse, OutcomeOf, check_target, run_confirmed
 from ...actions.pg_common import lock_holders_text, split_name
+from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar
 from ...actions.registry import action_named
 from ...profiles.target import Target
-from ..errors import ActionFailed, ActionRefused, ConnectError
+from ..errors import ActionFailed, ConnectError
 from ..policy import WatchPolicy
 from .connect import close_connection, open_connection
 from .errors import CONNECTION_LOST, explain_error, one_line
@@ -142,78 +142,42 @@ class PostgresActionRunner:
             return await found.plan(session, **params)
 
     # (target label, database, object) -> the plan running on it, for every runner of this process
-    _running: ClassVar[dict[tuple[str, str | None, str], Plan]] = {}
+    _in_use: ClassVar[ObjectsInUse] = ObjectsInUse()
 
     async def run(self, plan: Plan, progress: Progress | None = None) -> Outcome:
-        if plan.target.engine != self.engine or plan.target.label != self.target.label:
-            raise ActionRefused(f"the plan is for {plan.target.label} ({plan.target.engine}), "
-                                f"not {self.target.label}: plan it again on this target")
+        check_target(plan, self.engine, self.target.label)
         found = action_named(plan.action, self.engine)
-        started = datetime.now(timezone.utc)
-
-        def outcome(status: Status, detail: str, error: str | None = None, preconditions=()) -> Outcome:
-            return Outcome(action=plan.action, target=plan.target, status=status, detail=detail, error=error,
-                           preconditions=preconditions, started_at=started, finished_at=datetime.now(timezone.utc))
-
+        outcome = OutcomeOf(plan)
         keys = [(plan.target.label, plan.target.database, name) for name in plan_objects(plan)]
-        busy = [(key[2], self._running[key]) for key in keys if key in self._running]
-        if busy:
-            name, other = busy[0]
-            return outcome("refused", f"nothing ran: {other.action} is already running on {name} (since "
-                                      f"{other.planned_at:%H:%M:%S}); wait for it to finish")
-        for key in keys:
-            self._running[key] = plan
-        try:
-            return await self._run(found, plan, progress, outcome)
-        finally:
-            for key in keys:
-                self._running.pop(key, None)
+        return await self._in_use.one_at_a_time(keys, outcome, lambda: self._run(found, plan, progress, outcome))
 
-    async def _run(self, found, plan: Plan, progress: Progress | None, outcome) -> Outcome:
-        session: ActionSession | None = None
-        running = False
-        try:
-            async with self.session(statement_timeout_ms=plan.statement_timeout_ms,
-                                    lock_timeout_ms=plan.lock_timeout_ms) as session:
-                fresh = await found.plan(session, **plan.params)
-                changes = plan.changes_since(fresh)
-                if changes or not fresh.ready:
-                    reasons = changes or [f"{p.description}: {p.detail or 'failed'}" for p in fresh.failed]
-                    return outcome("refused", "nothing ran: " + "; ".join(reasons),
-                                   preconditions=fresh.preconditions)
-                running = True
-                try:
-                    detail = await found.run(session, plan, progress)
-                except asyncio.CancelledError:
-                    detail = await self._cancelled(found, session, plan)
-                    _uncancel()
-                    return outcome("cancelled", detail, preconditions=fresh.preconditions)
-                except ActionFailed as failed:
-                    detail = failed.detail
-                    if isinstance(failed.__cause__, asyncpg.LockNotAvailableError) and (
-                            holders := await self._lock_holders(plan)):
-                        detail += f"; the lock is held by {holders}"
-                    return outcome("failed", detail, failed.error, preconditions=fresh.preconditions)
-                return outcome("done", detail, preconditions=fresh.preconditions)
-        except asyncio.CancelledError:
-            if running:
-                raise
-            _uncancel()
-            return outcome("cancelled", "nothing ran: cancelled before the action started")
-        except ConnectError as exc:
-            return outcome("failed", "nothing ran: the action's connection could not be opened", str(exc))
-        except (asyncpg.PostgresError, *CONNECTION_LOST) as exc:
+    async def _run(self, found, plan: Plan, progress: Progress | None, outcome: OutcomeOf) -> Outcome:
+        async def explain(exc: BaseException, running: bool) -> tuple[str, str | None]:
             failed = explain_error(exc, statement_timeout_ms=plan.statement_timeout_ms,
                                    lock_timeout_ms=plan.lock_timeout_ms)
             if failed is None:
-                lost = one_line(str(exc)) or type(exc).__name__
-                return outcome("failed", "the action's connection was lost: check whether it took effect", lost)
+                return ("the action's connection was lost: check whether it took effect",
+                        one_line(str(exc)) or type(exc).__name__)
             detail, error = f"the server refused or stopped the action: {failed.reason}", failed.explained
             if isinstance(exc, asyncpg.LockNotAvailableError) and (holders := await self._lock_holders(plan)):
                 detail += (f"; held by {holders}: wait for them to finish, or end them (Connections panel), "
                            "then run it again")
                 error = failed.reason  # its generic fix ("see the Locks panel") is replaced by the names
-            return outcome("failed", detail, error)
+            return detail, error
+
+        async def failed_detail(failed: ActionFailed) -> str:
+            if isinstance(failed.__cause__, asyncpg.LockNotAvailableError) and (
+                    holders := await self._lock_holders(plan)):
+                return f"{failed.detail}; the lock is held by {holders}"
+            return failed.detail
+
+        async def on_cancel(session: ActionSession) -> str:
+            return await self._cancelled(found, session, plan)
+
+        return await run_confirmed(outcome, self.session(statement_timeout_ms=plan.statement_timeout_ms,
+                                                         lock_timeout_ms=plan.lock_timeout_ms),
+                                   found, progress, errors=(asyncpg.PostgresError, *CONNECTION_LOST),
+                                   explain=explain, on_cancel=on_cancel, failed_detail=failed_detail)
 
     async def _lock_holders(self, plan: Plan) -> str | None:
         """Who holds a lock on the plan's relation (or its index's table), or None when that cannot
@@ -278,9 +242,3 @@ def plan_objects(plan: Plan) -> list[str]:
             objects.append(f"slot {value}")
     return objects or [plan.action.removeprefix("install-").removeprefix("uninstall-")]
 
-
-def _uncancel() -> None:
-    """The cancellation was handled (the Outcome says so): the task goes on to return it."""
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()

@@ -290,17 +290,30 @@ def mongo_versions() -> dict:
     return tomllib.loads(text)
 
 
+def _release(major: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in major.split("."))
+    except ValueError:
+        return (0,)
+
+
 @rule(engines=MONGO)
 def mongo_version_eol(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     if snapshot.server is None:
         return
     major = ".".join(snapshot.server.version.split(".")[:2])
-    known = mongo_versions()["versions"].get(major)
+    versions = mongo_versions()["versions"]
+    known = versions.get(major)
+    oldest = min(versions, key=_release)
+    if known is None and _release(major) < _release(oldest):  # older than every release the table lists
+        known, when = versions[oldest], f"before {versions[oldest]['eol']:%Y-%m-%d} (when {oldest} did)"
+    elif known is not None:
+        when = f"on {known['eol']:%Y-%m-%d}"
     if known is None or snapshot.taken_at.date() < known["eol"]:
         return
     yield Finding(
         id="mongo.version_eol", rule="mongo.version_eol", area="technology", severity=Severity.HIGH,
-        title=f"MongoDB {major} reached its end of life on {known['eol']:%Y-%m-%d}",
+        title=f"MongoDB {major} reached its end of life {when}",
         evidence=[Evidence(subject="buildInfo.version", detail=f"{snapshot.server.version}; EOL {known['eol']}")],
         impact="No more bug or security fixes for this release.",
         fix="Upgrade one major release at a time (feature compatibility version first), secondaries before the "

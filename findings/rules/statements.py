@@ -37,6 +37,10 @@ def statements_extension_missing(snapshot: Snapshot, t: Thresholds) -> Iterator[
                   "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;")
 
 
+def rows_text(rows: int | None) -> str:
+    return f"{rows:,} rows" if rows is not None else "rows not counted"
+
+
 @rule
 def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     mean_ms = t.get("performance.slow_mean_ms", 20)
@@ -52,7 +56,7 @@ def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             title=f"Statement averaging {s.mean_time_ms:.0f} ms over {s.calls:,} calls ({share:.0f}% of all time)",
             evidence=[Evidence(subject=f"queryid {s.query_id}",
                                detail=f"{s.user or '?'}@{s.database or '?'}: mean {s.mean_time_ms:.1f} ms, "
-                                      f"{s.calls:,} calls, {s.rows:,} rows; {clean(s.query, 300)}")],
+                                      f"{s.calls:,} calls, {rows_text(s.rows)}; {clean(s.query, 300)}")],
             impact="Slow statements called often hold connections longer and add up to most of the server's load.",
             fix="EXPLAIN (ANALYZE, BUFFERS) the statement with typical parameters; add the index it needs or "
                 "rewrite it; check it is not an N+1 loop.",
@@ -63,7 +67,8 @@ def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def n_plus_one(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     min_calls = t.get("performance.n_plus_one_min_calls", 10000)
     for s in _application_statements(snapshot):
-        if s.calls < min_calls or s.rows > s.calls or not s.query or not ONE_ROW_LOOKUP.search(s.query):
+        if (s.rows is None or s.calls < min_calls or s.rows > s.calls or not s.query
+                or not ONE_ROW_LOOKUP.search(s.query)):
             continue
         yield Finding(
             id=f"performance.n_plus_one:{s.query_id}", rule="performance.n_plus_one", area="performance",

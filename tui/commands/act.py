@@ -30,6 +30,10 @@ VERBS: dict[str, tuple[str, str | None, str]] = {
     "uninstall-refresh-log": ("uninstall-refresh-log", None, "remove what install-refresh-log created"),
     "promote": ("promote", None, "make the standby TARGET the primary (pg_promote); refused on lag or paused "
                                  "replay, and needs --accept-split-brain while its primary still answers"),
+    "killop": ("kill-op", "opid", "OPID: MongoDB: the operation to kill (killOp), as currentOp shows it"),
+    "stepdown": ("step-down", None, "MongoDB: step down the primary (replSetStepDown, 10 s catch-up)"),
+    "freeze": ("freeze-member", "seconds", "[SECONDS]: MongoDB: keep this secondary from seeking election "
+                                           "(replSetFreeze; default 60, 0 unfreezes)"),
 }
 # The action ids work as verbs too (terminate-session, cancel-query, refresh-view).
 ALIASES = {action: verb for verb, (action, _, _) in VERBS.items() if action != verb}
@@ -54,6 +58,10 @@ def act_parser() -> argparse.ArgumentParser:
             sub.add_argument("--candidate", required=True, metavar="NAME", dest="values", type=lambda v: [v],
                              help="the Patroni member to lead (as the Replication panel lists it); "
                                   "--confirm takes the same name")
+        elif param == "opid":
+            sub.add_argument("values", nargs=1, metavar="OPID", type=opid)
+        elif param == "seconds":
+            sub.add_argument("values", nargs="?", metavar="SECONDS", type=seconds)
         elif param is not None:
             sub.add_argument("values", nargs=1, metavar=param.upper())
         if verb == "promote":
@@ -70,6 +78,18 @@ def pid(text: str) -> int:
     return int(text)
 
 
+def opid(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an operation id (a number, as currentOp shows it)")
+    return int(text)
+
+
+def seconds(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return int(text)
+
+
 def action_params(verb: str, values: list) -> tuple[str, dict[str, Scalar]]:
     verb = ALIASES.get(verb, verb)
     action, param, _ = VERBS[verb]
@@ -79,6 +99,8 @@ def action_params(verb: str, values: list) -> tuple[str, dict[str, Scalar]]:
         return action, {"pids": tuple(dict.fromkeys(values))}
     if verb == "create-index":
         return action, {"table": values[0], "columns": values[1]}
+    if param == "seconds":
+        return action, {"seconds": values} if values is not None else {}
     return action, {param: values[0]}
 
 
@@ -87,7 +109,7 @@ def run(argv: list[str], ask: Callable[[str], str] = input) -> int:
         args = act_parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    action, params = action_params(args.verb, getattr(args, "values", []))
+    action, params = action_params(args.verb, getattr(args, "values", None))
 
     async def steps(guarded: GuardedRun) -> int:
         status, _ = await guarded.act(action, params)
