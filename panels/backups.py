@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BackupEntry, Backups, PgBackRestStatus, Snapshot, WalArchiving
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows
+from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, sync_rows, update_static
 from .text import duration, literal, size
 
 COLUMNS = [
@@ -64,7 +64,7 @@ class BackupsPanel(Panel):
         if notice:
             text.append("\n")
             text.append_text(notice)
-        self.query_one("#backups-summary", Static).update(text)
+        update_static(self.query_one("#backups-summary", Static), text)
 
     def _recovery_point(self, text: Text, backups: Backups, now: datetime) -> None:
         rpo = backups.rpo_s

@@ -16,7 +16,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual._two_way_dict import TwoWayDict
-from textual.widgets import DataTable
+from textual.content import Content
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import Row, RowKey
 
 from ..engines.snapshot import PartStatus, Snapshot
@@ -275,6 +276,33 @@ def current_row_key(table: DataTable) -> str | None:
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
     except Exception:  # noqa: BLE001 - an out-of-range cursor just means no row
         return None
+
+
+def content_key(content: object) -> tuple:
+    """What a Static's content shows: its text and its styles (Text's and Content's own equality
+    compare the text alone)."""
+    if isinstance(content, Text):
+        return ("text", content.plain, tuple(content.spans), str(content.style))
+    if isinstance(content, Content):
+        return ("content", content.plain, tuple(content.spans))
+    return ("other", content)
+
+
+def update_static(static: Static, content: Text | Content | str, fixed_size: bool = False) -> None:
+    """Show `content` in `static`. Nothing is done when it shows it already, and the screen is laid
+    out again (a pass over every widget) only when the widget's size may change: never for a widget
+    of `fixed_size`, else unless old and new are one line each of the same width that fits."""
+    old = static.content
+    if content_key(old) == content_key(content):
+        return
+    layout = not fixed_size
+    if layout:
+        old_plain = old.plain if isinstance(old, (Text, Content)) else old if isinstance(old, str) else None
+        new_plain = content.plain if isinstance(content, (Text, Content)) else content
+        if (old_plain is not None and "\n" not in old_plain and "\n" not in new_plain
+                and cell_len(old_plain) == cell_len(new_plain) <= static.size.width):
+            layout = False
+    static.update(content, layout=layout)
 
 
 def part_notice(name: str, part: PartStatus) -> Text | None:

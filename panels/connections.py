@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Static
 
 from ..engines.snapshot import Session, Snapshot
 from .base import (ActionRequested, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns, current_row_key, fit_columns,
-                   part_notice, refit_columns, sync_rows)
+                   part_notice, refit_columns, sync_rows, update_static)
 from .text import clean, duration, literal
 
 # Processes without a client or a query (checkpointer, walwriter, launchers, …) are not sessions.
@@ -231,7 +231,7 @@ class ConnectionsPanel(Panel):
         if notice:
             text.append("\n")
             text.append_text(notice)
-        self.query_one("#connections-summary", Static).update(text)
+        update_static(self.query_one("#connections-summary", Static), text)
 
     def on_resize(self) -> None:
         columns = visible_columns(self.size.width)

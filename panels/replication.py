@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
+from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows, update_static
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
@@ -102,4 +102,4 @@ class ReplicationPanel(Panel):
         if notice:
             text.append("\n")
             text.append_text(notice)
-        self.query_one("#replication-summary", Static).update(text)
+        update_static(self.query_one("#replication-summary", Static), text)

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import MaterializedView, Snapshot
-from .base import ActionRequested, Cell, Panel, current_row_key, SnapshotTable, add_columns, part_notice, sync_rows
+from .base import ActionRequested, Cell, Panel, current_row_key, SnapshotTable, add_columns, part_notice, sync_rows, update_static
 from .text import duration, number, size
 
 COLUMNS = [
@@ -66,7 +66,7 @@ class ViewsPanel(Panel):
         if notice:
             text.append("\n")
             text.append_text(notice)
-        self.query_one("#views-summary", Static).update(text)
+        update_static(self.query_one("#views-summary", Static), text)
 
     def _summary(self, text: Text, views) -> None:
         items = views.views
