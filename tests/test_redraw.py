@@ -59,3 +59,36 @@ async def test_a_static_is_repainted_only_on_change_and_laid_out_only_when_it_ma
         update_static(line, Text("age 1s", style="bold"), fixed_size=True)
         update_static(line, Text("age 10 minutes"), fixed_size=True)
         assert calls == [False, False, False]
+
+
+async def test_the_key_bar_is_composed_once_at_start_and_again_only_when_its_keys_change():
+    from textual.widgets import Footer
+
+    from . import fakes as f
+    from .fakes import FakeCollector, fake_dashboard
+    from .test_app import screen_text
+
+    composed: list[int] = []
+    original = Footer.compose
+
+    def counting(self):
+        composed.append(1)
+        return original(self)
+
+    Footer.compose = counting
+    try:
+        async with fake_dashboard(FakeCollector([f.healthy()])) as (app, pilot):
+            await pilot.pause(0.2)
+            at_start = len(composed)
+            assert at_start <= 2  # the empty bar, then its keys (Textual's own: 6)
+            assert "Rank by" not in screen_text(app) and "Hide idle" in screen_text(app)
+            await pilot.press("3")  # Slow queries: its own keys
+            await pilot.pause(0.2)
+            assert "Rank by" in screen_text(app) and "Hide idle" not in screen_text(app)
+            assert len(composed) == at_start + 1
+            await pilot.press("tab", "shift+tab")  # focus moves, the keys come back to the same
+            await pilot.pause(0.2)
+            assert "Rank by" in screen_text(app)
+            assert len(composed) <= at_start + 3
+    finally:
+        Footer.compose = original

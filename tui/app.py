@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from ..engines.base import Collector
 from ..engines.snapshot import Snapshot
@@ -40,6 +40,7 @@ from ..actions.plan import Outcome
 from ..panels.findings import finding_action
 from .acting import ACTION_BINDINGS, ActionRun, ActionsMixin
 from .confirm import ConfirmScreen
+from .footer import KeysFooter
 from .poller import SnapshotPoller
 from .tab_labels import alerts, panels_with_urgent_findings, tab_labels
 from .screens import (DetailPage, DetailScreen, ProfilePicker, finding_page, keys_help, session_detail,
@@ -148,7 +149,7 @@ class DbtopApp(ActionsMixin, App):
             for n, (key, title, panel_class) in enumerate(self.panel_specs, 1):
                 with TabPane(f"{n} {title}", id=key):
                     yield panel_class(id=f"{key}-panel")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         if self.settles_garbage_collector:
