@@ -15,8 +15,8 @@ import asyncpg
 
 from ..engines.errors import ActionFailed
 from ..engines.quoting import qualified, quote_ident
-from .pg_common import (Facts, may_maintain, one_line, progress_reader, quoted, read_relation, same_relation, shown,
-                        utc_now)
+from .pg_common import (Facts, lock_holders_text, may_maintain, one_line, progress_reader, quoted, read_relation,
+                        same_relation, shown, split_name, utc_now)
 from .plan import Plan, PlannedStatement, PlanTarget, Precondition, Progress, Scalar
 from ..engines.postgres.errors import CONNECTION_LOST
 
@@ -37,7 +37,8 @@ def _size(facts: Facts) -> str:
     return f"{size} bytes"
 
 
-def drop_index_plan(index: str, facts: Facts | None, *, target: PlanTarget, planned_at: datetime | None = None) -> Plan:
+def drop_index_plan(index: str, facts: Facts | None, *, target: PlanTarget, holders: str | None = None,
+                    planned_at: datetime | None = None) -> Plan:
     found = same_relation(facts, index, "iI", "index")
     facts = facts if found.passed else None
     preconditions = [found]
@@ -59,7 +60,10 @@ def drop_index_plan(index: str, facts: Facts | None, *, target: PlanTarget, plan
                 statements=(PlannedStatement(text=f"DROP INDEX CONCURRENTLY {quoted(facts) if facts else index}"),),
                 preconditions=tuple(preconditions), risk="destructive",
                 warnings=("the queries that used it will use another plan: check it is unused, on standbys too",
-                          "getting it back means building it again (CREATE INDEX CONCURRENTLY)"),
+                          "getting it back means building it again (CREATE INDEX CONCURRENTLY)",
+                          *((f"{holders} hold(s) a lock on its table now: the drop waits up to "
+                             f"{LOCK_TIMEOUT_MS / 1000:g} s for their transactions, then stops and leaves the index "
+                             "INVALID (unused by queries)",) if holders else ())),
                 confirm_text=name, statement_timeout_ms=DROP_TIMEOUT_MS, lock_timeout_ms=LOCK_TIMEOUT_MS,
                 planned_at=planned_at or utc_now())
 
@@ -139,11 +143,34 @@ class DropIndex:
     engines = frozenset({"postgres"})
 
     async def plan(self, session: Any, *, index: str) -> Plan:
-        return drop_index_plan(index, await read_relation(session, index), target=session.target)
+        holders = lock_holders_text(await session.conn.fetch(session.sql("action_lock_holders"), *split_name(index)))
+        return drop_index_plan(index, await read_relation(session, index), target=session.target, holders=holders)
 
     async def run(self, session: Any, plan: Plan, progress: Progress | None) -> str:
-        await session.conn.execute(plan.statements[0].text)
+        try:
+            await session.conn.execute(plan.statements[0].text)
+        except (asyncpg.PostgresError, *CONNECTION_LOST) as exc:
+            raise ActionFailed(f"the drop stopped ({one_line(exc)}); {await self._left(session, plan)}",
+                               one_line(exc)) from exc
         return f"dropped index {plan.confirm_text}"
+
+    @staticmethod
+    async def _left(session: Any, plan: Plan) -> str:
+        """What a stopped DROP INDEX CONCURRENTLY left: its first step marks the index INVALID (queries
+        stop using it, writes still maintain it) before it waits for the table's transactions."""
+        oid = next(p.seen["oid"] for p in plan.preconditions if p.name == "same_index")
+        name = plan.confirm_text
+        try:
+            valid = await session.conn.fetchval(session.sql("action_index_valid"), oid)
+        except (asyncpg.PostgresError, *CONNECTION_LOST) as exc:
+            return f"whether index {name} is still valid could not be read ({one_line(exc)}): look at it before going on"
+        if valid is None:
+            return f"index {name} is gone"
+        if valid:
+            return f"index {name} is unchanged and still used"
+        return (f"index {name} is left INVALID: queries no longer use it, writes still maintain it; run the drop "
+                "again when the table's transactions have ended (it finishes the drop), or REINDEX INDEX "
+                "CONCURRENTLY to use it again")
 
 
 class Reindex:

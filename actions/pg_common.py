@@ -127,3 +127,15 @@ def progress_reader(query: str, unit: str | None = None):
 
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def lock_holders_text(rows) -> str:
+    """'session 6650 (reporting, idle in transaction since 15:11:02)', for each holder (the
+    application name is the server's text: plans and outcome lines are cleaned where shown)."""
+    holders = []
+    for row in rows:
+        application = " ".join(str(row["application_name"] or "").split())
+        what = ", ".join(x for x in (application or row["usename"], row["state"]) if x)
+        since = f" since {row['since']:%H:%M:%S}" if row["since"] is not None else ""
+        holders.append(f"session {row['pid']}" + (f" ({what}{since})" if what or since else ""))
+    return ", ".join(holders)

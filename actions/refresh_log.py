@@ -1,7 +1,8 @@
 """install-refresh-log / uninstall-refresh-log: dbtop's refresh log of materialized views (the event
 trigger of engines/postgres/refresh_log.py) as actions like the others: the script shown whole, the
 same checks (a superuser; not installed yet, no foreign schema named dbtop; installed, to remove it),
-a typed confirm to remove it (its history goes with it), and a journal line."""
+the database's name typed to install it (it creates objects in someone's database) or to remove it
+(its history goes with it), and a journal line."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def refresh_log_plan(install: bool, state: refresh_log.RefreshLogState, *, targe
                     summary=f"install dbtop's refresh log in database {state.database}",
                     statements=(PlannedStatement(text=refresh_log.install_sql()),), preconditions=(superuser, state_check),
                     risk="reversible", warnings=("it creates: " + "; ".join(refresh_log.OBJECTS),),
-                    statement_timeout_ms=10_000, lock_timeout_ms=1000, planned_at=planned_at or utc_now())
+                    confirm_text=state.database, statement_timeout_ms=10_000, lock_timeout_ms=1000, planned_at=planned_at or utc_now())
     return Plan(action="uninstall-refresh-log", target=target,
                 summary=f"remove dbtop's refresh log from database {state.database}",
                 statements=(PlannedStatement(text=refresh_log.uninstall_sql()),), preconditions=(superuser, state_check),

@@ -17,7 +17,7 @@ from dbtop.findings.model import Finding
 PENDING: set[str] = set()
 PARAMS = {"terminate-session": {"pids"}, "cancel-query": {"pids"}, "refresh-view": {"view"}, "vacuum": {"table"},
           "analyze": {"table"}, "vacuum-analyze": {"table"}, "drop-index": {"index"}, "reindex": {"index"},
-          "create-index": {"table", "columns"}, "drop-slot": {"slot"}}
+          "create-index": {"table", "columns"}, "drop-slot": {"slot"}, "verify-backup": {"name"}}
 
 
 def named_actions() -> list[tuple[str, str, int, set[str] | None]]:

@@ -98,6 +98,19 @@ async def test_the_backup_plan_names_the_command_without_its_password(source, tm
     assert [p.name for p in escaping.failed] == ["name_valid"] and "outside" not in " ".join(escaping.command)
 
 
+async def test_the_next_snapshot_shows_the_backup_just_taken(source, tmp_path):
+    # The inventory is read every minute; an action that changes it makes the next snapshot read it again.
+    collector = collector_for(source, tmp_path / "backups")
+    await collector.connect()
+    try:
+        assert (await collector.snapshot()).backups.entries == []
+        plan, outcome = await take(collector)
+        assert outcome.status == "done", outcome
+        assert [e.name for e in (await collector.snapshot()).backups.entries] == [plan.params["name"]]
+    finally:
+        await collector.close()
+
+
 async def test_take_then_verify_makes_the_recovery_point_good(source, tmp_path):
     directory = tmp_path / "backups"
     collector = collector_for(source, directory, rpo_s=3600)
@@ -456,3 +469,38 @@ def test_the_cron_line_takes_verifies_and_prunes_unattended(server, source, tmp_
     assert journal.verify().intact
     assert PASSWORD not in journal.path.read_text()
     assert backup_command.run(["take", url, "--confirm", "not-the-target"]) == 2  # refused, nothing ran
+
+
+def test_every_postgres_action_says_which_slow_parts_it_changes():
+    # A slow part (read every 30 s – 10 min) an action changed would show the old state until then:
+    # an action is either listed in REREAD_AFTER or changes only what every snapshot reads.
+    from importlib import import_module
+
+    from dbtop.actions.registry import ACTIONS
+    from dbtop.engines.postgres.collector import REREAD_AFTER
+
+    every_snapshot_only = {"terminate-session", "cancel-query", "drop-slot"}
+    postgres_actions = {name for name, (module, attribute) in ACTIONS.items()
+                        if "postgres" in getattr(import_module(module, "dbtop.actions"), attribute).engines}
+    assert postgres_actions - set(REREAD_AFTER) == every_snapshot_only
+
+
+async def test_a_database_with_the_refresh_log_verifies(server, tmp_path):
+    # dbtop's own event trigger records the restore's view refreshes in the scratch copy: its
+    # refresh log grows during the test restore, which is not a damaged backup.
+    server.psql("DROP DATABASE IF EXISTS backup_rl")
+    server.psql("CREATE DATABASE backup_rl")
+    server.psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 10) g; "
+                "CREATE MATERIALIZED VIEW mv1 AS SELECT count(*) FROM t; "
+                "CREATE MATERIALIZED VIEW mv2 AS SELECT max(g) FROM t", database="backup_rl")
+    collector = collector_for(resolve_target(server.dsn(database="backup_rl")), tmp_path / "backups")
+    try:
+        assert (await collector.run(await collector.plan("install-refresh-log"))).status == "done"
+        server.psql("REFRESH MATERIALIZED VIEW mv1", database="backup_rl")
+        plan, outcome = await take(collector)
+        assert outcome.status == "done", outcome
+        checked = await collector.run(await collector.plan("verify-backup", name=plan.params["name"]))
+        assert checked.status == "done", checked.detail
+        assert "dbtop.refresh_log has 2 more row(s): the restore's own view refreshes" in checked.detail
+    finally:
+        server.psql("DROP DATABASE IF EXISTS backup_rl WITH (FORCE)")

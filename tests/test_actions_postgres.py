@@ -20,6 +20,7 @@ from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.engines.postgres.views import latest_refresh
 from dbtop.engines.snapshot import ViewRefresh
 from dbtop.profiles.target import resolve_target
+from dbtop.tui.plan_text import outcome_line
 
 from .conftest import open_lock_chain, wait_until
 
@@ -312,6 +313,7 @@ async def test_install_and_uninstall_the_refresh_log(pg, journal):
     collector = PostgresCollector(resolve_target(pg.dsn(database="act_rl")))
     install = await collector.plan("install-refresh-log")
     assert install.ready and install.risk == "reversible" and "CREATE EVENT TRIGGER" in install.statements[0].text
+    assert install.confirm_text == "act_rl"  # it creates objects in someone's database: its name is typed
     assert (await collector.run(install)).status == "done"
     assert not (await collector.plan("install-refresh-log")).ready
     # with the log installed, a refresh dbtop ran shows as dbtop's (the demo's case), the log's duration kept
@@ -423,3 +425,31 @@ def test_refresh_plans_without_a_server():
     assert latest_refresh(None, logged) == logged and latest_refresh(ours, None) == ours
     assert split_name('"My S"."T.x"') == ("My S", "T.x") and split_name("a.b.c") == ("a", "b.c")
     assert split_name("t") == (None, "t")
+
+
+async def test_an_action_that_gave_up_waiting_names_who_holds_the_lock(pg, collector, sessions):
+    pg.psql("DROP TABLE IF EXISTS act_held; CREATE TABLE act_held (a int); CREATE INDEX act_held_a_idx ON act_held (a)")
+    reader = await sessions(app="held-by-reader")
+    await reader.execute("BEGIN; SELECT count(*) FROM act_held")  # idle in transaction, holding ACCESS SHARE
+    try:
+        plan = await collector.plan("drop-index", index="public.act_held_a_idx")
+        pid = reader.get_server_pid()
+        assert any(w.startswith(f"session {pid} (held-by-reader, idle in transaction since ") and
+                   "leaves the index INVALID" in w for w in plan.warnings)
+        outcome = await collector.run(plan)
+        assert outcome.status == "failed" and "lock timeout" in outcome.detail
+        pid = reader.get_server_pid()
+        assert f"the lock is held by session {pid} (held-by-reader, idle in transaction since " in outcome.detail
+        # DROP INDEX CONCURRENTLY's first step marks the index INVALID before it waits: said, with what to do
+        assert pg.psql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'act_held_a_idx'::regclass").strip() == "f"
+        assert "index public.act_held_a_idx is left INVALID: queries no longer use it" in outcome.detail
+        assert "Locks panel" not in outcome_line(outcome)  # it shows waiting sessions; this one is idle
+        # a statement the action runs itself (VACUUM) names the holders from the runner
+        pg.psql("CREATE TABLE IF NOT EXISTS act_held_b (a int)")
+        await reader.execute("LOCK TABLE act_held_b IN SHARE UPDATE EXCLUSIVE MODE")
+        vacuum = await collector.run(await collector.plan("vacuum", table="public.act_held_b"))
+        assert vacuum.status == "failed" and f"held by session {pid} (held-by-reader" in vacuum.detail
+        assert vacuum.detail.endswith("wait for them to finish, or end them (Connections panel), then run it again")
+    finally:
+        await reader.execute("ROLLBACK")
+        pg.psql("DROP TABLE act_held; DROP TABLE IF EXISTS act_held_b")

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from textual.widgets import Button, DataTable, Input
+from textual.widgets import Button, DataTable, Input, TabbedContent
 
 from dbtop.actions import registry
 from dbtop.actions.journal import Journal
@@ -453,3 +453,29 @@ async def to_thread(function, *args, **kwargs):
     import asyncio
 
     return await asyncio.to_thread(function, *args, **kwargs)
+
+
+async def test_keys_typed_over_a_detail_page_do_not_reach_the_dashboard_behind_it():
+    # An operator who types an object's name into a detail page (the confirm screen had not come
+    # up yet) must not switch panels or open pages behind it: Escape must still close the page.
+    from dbtop.findings.model import Evidence, Finding
+    from dbtop.tui.screens import DetailScreen
+
+    finding = Finding(id="performance.slow_statement:1", rule="performance.slow_statement", area="performance",
+                      severity="high", title="Statement averaging 963 ms", impact="i", fix="f",
+                      evidence=[Evidence(subject="q")], statement="EXPLAIN SELECT 1")
+    async with fake_dashboard(FakeCollector(fakes.healthy(sessions=[fakes.idle(101)])), size=(120, 40)) as (app, pilot):
+        app.findings = [finding]
+        app.query_one("#findings-panel").set_findings([finding], [], app.latest.sequence)
+        await pilot.press("7")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        page = app.screen
+        await pilot.press("tab", "1", "/", "enter", "shift+tab", "3", "enter")
+        await pilot.pause()
+        assert app.screen_stack[1:] == [page] and app.focused in page.query("*")
+        assert app.query_one(TabbedContent).active == "findings"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailScreen)

@@ -3,13 +3,16 @@ with the source it comes from (dbtop's event-trigger log, the file time, or unkn
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from dbtop.actions.journal import Journal
 from dbtop.engines.policy import WatchPolicy
 from dbtop.engines.postgres import refresh_log
 from dbtop.engines.postgres.collector import PostgresCollector
@@ -202,28 +205,37 @@ async def test_data_age_reads_the_only_timestamp_column_or_the_one_named(views_d
     assert by_name["latest"].data_age_s is None and "missing_column" in by_name["latest"].data_age_error
 
 
-def run_views_cli(pg, command: str, typed: str, user: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*dbtop_command(), "views", command, pg.dsn(user=user, database=DB)],
-                          input=typed + "\n", capture_output=True, text=True, timeout=60)
+def run_views_cli(pg, command: str, confirm: str, state: Path, user: str | None = None,
+                  profile_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([*dbtop_command(), "views", command, pg.dsn(user=user, database=DB), "--confirm", confirm,
+                           *profile_args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "XDG_STATE_HOME": str(state)})
 
 
-def test_cli_shows_what_it_creates_and_needs_the_database_name_typed(views_db):
-    wrong = run_views_cli(views_db, "install-refresh-log", "postgres")
-    assert wrong.returncode == 1 and "nothing was changed" in wrong.stderr
+def test_cli_shows_what_it_creates_needs_the_database_name_and_journals_it(views_db, tmp_path):
+    wrong = run_views_cli(views_db, "install-refresh-log", "postgres", tmp_path)
+    assert wrong.returncode == 2 and "does not confirm it" in wrong.stderr and "nothing ran" in wrong.stderr
     assert "CREATE EVENT TRIGGER dbtop_record_refresh" in wrong.stdout and "schema dbtop" in wrong.stdout
     assert "event trigger" not in log_objects(views_db)
 
     views_db.psql("DROP ROLE IF EXISTS plain_user; CREATE ROLE plain_user LOGIN")
-    refused = run_views_cli(views_db, "install-refresh-log", DB, user="plain_user")
+    refused = run_views_cli(views_db, "install-refresh-log", DB, tmp_path, user="plain_user")
     assert refused.returncode == 2 and "needs a superuser" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    read_only = run_views_cli(views_db, "install-refresh-log", DB, tmp_path, profile_args=("--read-only",))
+    assert read_only.returncode == 2 and "read-only" in read_only.stderr
 
-    done = run_views_cli(views_db, "install-refresh-log", DB)
+    done = run_views_cli(views_db, "install-refresh-log", DB, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "event trigger dbtop_record_refresh" in log_objects(views_db)
-    again = run_views_cli(views_db, "install-refresh-log", DB)
+    again = run_views_cli(views_db, "install-refresh-log", DB, tmp_path)
     assert again.returncode == 2 and "already installed" in again.stderr
 
-    removed = run_views_cli(views_db, "uninstall-refresh-log", DB)
+    removed = run_views_cli(views_db, "uninstall-refresh-log", DB, tmp_path)
     assert removed.returncode == 0, removed.stderr
     assert log_objects(views_db) == ""
+    journal = Journal(tmp_path / "dbtop" / "journal.jsonl")
+    assert journal.verify().intact
+    assert [(e.action, e.outcome) for e in journal.entries()] == [
+        ("install-refresh-log", "refused"), ("install-refresh-log", "refused"), ("install-refresh-log", "refused"),
+        ("install-refresh-log", "done"), ("install-refresh-log", "refused"), ("uninstall-refresh-log", "done")]

@@ -762,3 +762,16 @@ def test_every_rule_id_counts_in_a_checklist():
                for rule_id in rule_ids_written_in(function)}
     # the hba item's "not checked" note is that finding's evidence (scores._hba_rules)
     assert written - listed == {"security.hba_not_checked"}
+
+
+def test_never_verified_backups_name_the_newest_one_dbtop_can_verify():
+    from dbtop.findings.rules.backups import backups_never_verified
+
+    entries = (f.backup("old.dump", "unverified", age_s=3 * DAY), f.backup("new.dump", "unverified", age_s=HOUR),
+               f.backup("manual.sql", "unverified", age_s=60, origin="foreign", format="plain"))
+    [finding] = backups_never_verified(f.healthy(backups=f.backups(*entries)), Thresholds())
+    assert finding.addressed_by == "action:verify-backup" and finding.action_params == {"name": "new.dump"}
+    # a foreign dump has no metadata to verify against: no action is offered for it
+    foreign = f.backup("manual.sql", "unverified", origin="foreign", format="plain")
+    [finding] = backups_never_verified(f.healthy(backups=f.backups(foreign)), Thresholds())
+    assert finding.addressed_by is None and finding.action_params == {}

@@ -17,7 +17,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ..engines.base import Collector
@@ -39,7 +39,6 @@ from ..actions.journal import Journal
 from ..actions.plan import Outcome
 from ..panels.findings import finding_action
 from .acting import ACTION_BINDINGS, ActionRun, ActionsMixin
-from .confirm import ConfirmScreen
 from .footer import KeysFooter
 from .poller import SnapshotPoller
 from .tab_labels import alerts, panels_with_urgent_findings, tab_labels
@@ -58,6 +57,9 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
 
 
 HANGUP_GRACE_S = 2.0
+# The app's actions on the dashboard itself (not the figures: pause, interval, theme, quit work everywhere).
+DASHBOARD_ONLY = frozenset({"show_panel", "next_panel", "previous_panel", "filter_sessions", "zoom", "help",
+                            "pick_profile", "journal"})
 
 
 class SnapshotArrived(Message):
@@ -376,8 +378,11 @@ class DbtopApp(ActionsMixin, App):
         self.action_show_panel(keys[(current + step) % len(keys)])
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Tab moves between panels, but in the confirm screen it moves to the field to type in.
-        if action in ("next_panel", "previous_panel") and isinstance(self.screen, ConfirmScreen):
+        # Over a dialog (confirm, detail, profiles) the keys that act on the dashboard behind it do
+        # nothing: Tab moves within the dialog (to the field to type in), and a digit, / or Enter
+        # must not switch panels or open pages behind it (focus would leave the dialog, and Escape
+        # could no longer close it).
+        if action in DASHBOARD_ONLY and isinstance(self.screen, ModalScreen):
             return False
         return True
 

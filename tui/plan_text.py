@@ -53,8 +53,9 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[str]]]:
 def confirm_prompt(plan: Plan) -> str:
     """What the operator is asked: to type the object's name, or only to confirm."""
     if not plan.ready:
-        names = ", ".join(clean(p.description, 80) for p in plan.failed)
-        return f"cannot run: a precondition failed ({names})"
+        failed = "; ".join(clean(p.description, 80) + (f" — {clean(p.detail, 160)}" if p.detail else "")
+                           for p in plan.failed)
+        return f"cannot run: a precondition failed ({failed})"
     if plan.confirm_text is not None:
         return f"type {clean(plan.confirm_text, 80)} to run it"
     return "confirm to run it"

@@ -94,6 +94,7 @@ REREAD_AFTER: dict[str, tuple[str, ...]] = {
     "refresh-view": ("views",), "install-refresh-log": ("views",), "uninstall-refresh-log": ("views",),
     "vacuum": ("catalog",), "analyze": ("catalog",), "vacuum-analyze": ("catalog",),
     "drop-index": ("catalog",), "reindex": ("catalog",), "create-index": ("catalog",),
+    "backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",),
 }
 
 

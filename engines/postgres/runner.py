@@ -21,6 +21,7 @@ from typing import ClassVar
 import asyncpg
 
 from ...actions.plan import Outcome, Plan, PlannedStatement, PlanTarget, Progress, ProgressUpdate, Scalar, Status
+from ...actions.pg_common import lock_holders_text, split_name
 from ...actions.registry import action_named
 from ...profiles.target import Target
 from ..errors import ActionFailed, ActionRefused, ConnectError
@@ -188,7 +189,11 @@ class PostgresActionRunner:
                     _uncancel()
                     return outcome("cancelled", detail, preconditions=fresh.preconditions)
                 except ActionFailed as failed:
-                    return outcome("failed", failed.detail, failed.error, preconditions=fresh.preconditions)
+                    detail = failed.detail
+                    if isinstance(failed.__cause__, asyncpg.LockNotAvailableError) and (
+                            holders := await self._lock_holders(plan)):
+                        detail += f"; the lock is held by {holders}"
+                    return outcome("failed", detail, failed.error, preconditions=fresh.preconditions)
                 return outcome("done", detail, preconditions=fresh.preconditions)
         except asyncio.CancelledError:
             if running:
@@ -203,7 +208,31 @@ class PostgresActionRunner:
             if failed is None:
                 lost = one_line(str(exc)) or type(exc).__name__
                 return outcome("failed", "the action's connection was lost: check whether it took effect", lost)
-            return outcome("failed", f"the server refused or stopped the action: {failed.reason}", failed.explained)
+            detail, error = f"the server refused or stopped the action: {failed.reason}", failed.explained
+            if isinstance(exc, asyncpg.LockNotAvailableError) and (holders := await self._lock_holders(plan)):
+                detail += (f"; held by {holders}: wait for them to finish, or end them (Connections panel), "
+                           "then run it again")
+                error = failed.reason  # its generic fix ("see the Locks panel") is replaced by the names
+            return outcome("failed", detail, error)
+
+    async def _lock_holders(self, plan: Plan) -> str | None:
+        """Who holds a lock on the plan's relation (or its index's table), or None when that cannot
+        be said (no relation, or the question itself failed)."""
+        names = [value for key in ("table", "view", "index") if isinstance(value := plan.params.get(key), str)]
+        if not names:
+            return None
+        try:
+            conn = await self._side_connection()
+            try:
+                rows = []
+                for name in names:
+                    rows += await conn.fetch(sql("action_lock_holders", conn.get_server_version().major),
+                                             *split_name(name))
+            finally:
+                await close_connection(conn)
+        except (ConnectError, asyncpg.PostgresError, *CONNECTION_LOST):
+            return None
+        return lock_holders_text(rows) or None
 
     async def _cancelled(self, found, session: ActionSession, plan: Plan) -> str:
         """The action's task was cancelled while its statement ran: cancel its backend from another

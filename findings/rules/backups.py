@@ -86,7 +86,7 @@ def backups_never_verified(snapshot: Snapshot, t: Thresholds) -> Iterator[Findin
     failed = [e for e in backups.entries if e.status in ("verification_failed", "partial", "missing_file",
                                                          "corrupt_metadata")]
     if unverified:
-        yield Finding(
+        never_verified = dict(
             id="backup.never_verified", rule="backup.never_verified", area="backup", severity=Severity.MEDIUM,
             title=f"{len(unverified)} backup(s) never verified",
             evidence=[Evidence(subject=e.name, detail=f"{e.origin}, {e.format or e.backup_type or '?'}")
@@ -94,8 +94,14 @@ def backups_never_verified(snapshot: Snapshot, t: Thresholds) -> Iterator[Findin
             impact="A backup nobody restored is a hope: truncated files, wrong databases and missing roles are "
                    "found during the incident.",
             fix="Verify each backup after it is taken (dbtop's verify action restores the table of contents and "
-                "checks the checksum).",
-            addressed_by="action:verify-backup")
+                "checks the checksum).")
+        # dbtop verifies the backups it took (they carry its metadata): the newest of them first
+        ours = [e for e in unverified if e.origin == "dbtop"]
+        if ours:
+            newest = max(ours, key=lambda e: (e.taken_at is not None, e.taken_at or 0, e.name))
+            yield Finding(**never_verified, addressed_by="action:verify-backup", action_params={"name": newest.name})
+        else:
+            yield Finding(**never_verified)
     if failed:
         yield Finding(
             id="backup.bad_files", rule="backup.bad_files", area="backup", severity=Severity.HIGH,
