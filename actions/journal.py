@@ -47,6 +47,8 @@ class JournalEntry(BaseModel):
     statements: list[str] = Field(default_factory=list, description="statements or the command line, secrets removed")
     preconditions: list[Precondition] = Field(default_factory=list)
     typed: str | None = Field(default=None, description="what the operator typed to confirm")
+    typed_second: str | None = Field(default=None, description="what was typed for a plan's second confirmation "
+                                                               "('split-brain'), when it asked for one")
     outcome: Status
     duration_s: float | None = None
     error: str | None = None
@@ -73,13 +75,13 @@ class Journal:
         self.path = path or default_journal_path()
         self.head_path = self.path.with_name(self.path.name + ".head")
 
-    def record(self, plan: Plan, outcome: Outcome, *, typed: str | None = None,
+    def record(self, plan: Plan, outcome: Outcome, *, typed: str | None = None, typed_second: str | None = None,
                detail: dict[str, Any] | None = None) -> JournalEntry:
         """The journal line of a plan that was run (or refused, or failed)."""
         return self.append(
             target=plan.target.label, action=plan.action, outcome=outcome.status, profile=plan.target.profile,
-            statements=[s.shown() for s in plan.statements] + ([" ".join(plan.command)] if plan.command else []),
-            preconditions=list(outcome.preconditions or plan.preconditions), typed=typed,
+            statements=plan.runs,
+            preconditions=list(outcome.preconditions or plan.preconditions), typed=typed, typed_second=typed_second,
             duration_s=outcome.duration_s, error=outcome.error, now=outcome.finished_at,
             detail={"summary": plan.summary, "result": outcome.detail,
                     "system_identifier": plan.target.system_identifier, "host": plan.target.host,
@@ -87,8 +89,9 @@ class Journal:
 
     def append(self, *, target: str, action: str, outcome: Status, statements: list[str] | None = None,
                preconditions: list[Precondition] | None = None, profile: str | None = None,
-               typed: str | None = None, duration_s: float | None = None, error: str | None = None,
-               detail: dict[str, Any] | None = None, now: datetime | None = None) -> JournalEntry:
+               typed: str | None = None, typed_second: str | None = None, duration_s: float | None = None,
+               error: str | None = None, detail: dict[str, Any] | None = None,
+               now: datetime | None = None) -> JournalEntry:
         """Append one entry; raises OSError when the journal cannot be written (an action whose
         journal line cannot be written must not be reported as journaled)."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -100,7 +103,7 @@ class Journal:
                 time=now or datetime.now(timezone.utc), os_user=_os_user(), host=socket.gethostname(),
                 profile=profile, target=redact(target), action=action,
                 statements=[redact(s) for s in statements or []], preconditions=preconditions or [],
-                typed=typed, outcome=outcome, duration_s=duration_s,
+                typed=typed, typed_second=typed_second, outcome=outcome, duration_s=duration_s,
                 error=redact(error) if error is not None else None, detail=detail or {},
                 prev_sha256=line_hash(previous) if previous is not None else GENESIS)
             line = entry.model_dump_json().encode() + b"\n"

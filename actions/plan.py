@@ -10,6 +10,7 @@ Both are immutable and round-trip through JSON, for the journal.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Literal, Protocol
 
@@ -55,6 +56,18 @@ class PlannedStatement(PlanModel):
         return f"{self.text}  -- {bound}"
 
 
+class PlannedRequest(PlanModel):
+    """One HTTP request to a cluster manager's REST API (Patroni's), exactly as it is sent: the
+    method, the URL (never with credentials) and the JSON body."""
+
+    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+    url: str
+    body: dict[str, Scalar] = Field(default_factory=dict)
+
+    def shown(self) -> str:
+        return f"{self.method} {self.url}" + (f" {json.dumps(self.body, sort_keys=True)}" if self.body else "")
+
+
 class Precondition(PlanModel):
     """One thing checked before the plan may run, and what was found. `seen` holds the values it
     rests on (a backend's start time, a view's oid …); they are compared again just before running."""
@@ -76,21 +89,35 @@ class Plan(PlanModel):
                                       description="the action's parameters, to plan again before running")
     statements: tuple[PlannedStatement, ...] = ()
     command: tuple[str, ...] = Field(default=(), description="argv of an external command (never a secret)")
+    request: PlannedRequest | None = Field(default=None, description="an HTTP request to the cluster's manager")
     preconditions: tuple[Precondition, ...] = ()
     risk: Risk
     warnings: tuple[str, ...] = ()
     confirm_text: str | None = Field(default=None, description="what the operator must type to confirm")
+    second_confirm_text: str | None = Field(
+        default=None, description="a second text to type, for a plan whose warnings say it does something the "
+                                  "operator must accept on its own (promoting while the primary answers: 'split-brain')")
+    manual_steps: tuple[str, ...] = Field(default=(), description="what the operator does by hand afterwards; "
+                                                                  "shown, never run")
     statement_timeout_ms: int | None = Field(default=None, gt=0)
     lock_timeout_ms: int | None = Field(default=None, gt=0)
     planned_at: AwareDatetime
 
     @model_validator(mode="after")
     def _complete(self) -> Plan:
-        if not self.statements and not self.command:
-            raise ValueError("a plan names the statements or the command it runs")
+        if not self.statements and not self.command and self.request is None:
+            raise ValueError("a plan names the statements, the command or the request it runs")
         if self.risk in TYPED_CONFIRM and not self.confirm_text:
             raise ValueError(f"a {self.risk} plan needs the text the operator types to confirm")
+        if self.second_confirm_text is not None and self.confirm_text is None:
+            raise ValueError("a second confirmation comes after a first one: give confirm_text too")
         return self
+
+    @property
+    def runs(self) -> list[str]:
+        """What it runs, one line each, as shown and journaled: statements, the command, the request."""
+        return ([s.shown() for s in self.statements] + ([" ".join(self.command)] if self.command else [])
+                + ([self.request.shown()] if self.request else []))
 
     @property
     def ready(self) -> bool:
@@ -101,8 +128,11 @@ class Plan(PlanModel):
     def failed(self) -> tuple[Precondition, ...]:
         return tuple(p for p in self.preconditions if not p.passed)
 
-    def confirmed_by(self, typed: str) -> bool:
-        """Whether what the operator typed confirms this plan (anything, when no text is asked)."""
+    def confirmed_by(self, typed: str, second: str | None = None) -> bool:
+        """Whether what the operator typed confirms this plan (anything, when no text is asked), and
+        `second` its second confirmation when it asks for one."""
+        if self.second_confirm_text is not None and (second or "").strip() != self.second_confirm_text:
+            return False
         return self.confirm_text is None or typed.strip() == self.confirm_text
 
     def changes_since(self, fresh: Plan) -> list[str]:
@@ -111,9 +141,11 @@ class Plan(PlanModel):
         changes = []
         if fresh.target != self.target:
             changes.append(f"the target changed: {_identity(self.target)} is now {_identity(fresh.target)}")
-        if fresh.statements != self.statements or fresh.command != self.command:
-            changes.append("what would run changed: " + "; ".join(
-                [s.shown() for s in fresh.statements] + ([" ".join(fresh.command)] if fresh.command else [])))
+        if fresh.second_confirm_text != self.second_confirm_text:
+            changes.append(f"the second confirmation it needs changed: {fresh.second_confirm_text or 'none'} "
+                           f"(confirmed with {self.second_confirm_text or 'none'})")
+        if (fresh.statements, fresh.command, fresh.request) != (self.statements, self.command, self.request):
+            changes.append("what would run changed: " + "; ".join(fresh.runs))
         before = {p.name: p for p in self.preconditions}
         for now in fresh.preconditions:
             then = before.pop(now.name, None)

@@ -25,8 +25,13 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "reindex": (".indexes", "REINDEX"),
     "create-index": (".indexes", "CREATE_INDEX"),
     "drop-slot": (".slots", "DROP_SLOT"),
+    "switchover": (".patroni", "SWITCHOVER"),
+    "failover": (".patroni", "FAILOVER"),
+    "pause": (".patroni", "PAUSE"),
+    "resume": (".patroni", "RESUME"),
     "install-refresh-log": (".refresh_log", "INSTALL_REFRESH_LOG"),
     "uninstall-refresh-log": (".refresh_log", "UNINSTALL_REFRESH_LOG"),
+    "promote": (".promote", "PROMOTE"),
 }
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 class ConnectError(RuntimeError):
     """The target cannot be monitored; str() is one line for the operator. `password_refused`
-    says the server refused (or asked for) a password, for callers that know where it came from."""
+    says the server refused (or asked for) a password, for callers that know where it came from;
+    `server_answered` that a server answered and refused (a wrong password, no free slot, starting
+    up), as opposed to nothing answering at all (refused, timed out, no such host)."""
 
-    def __init__(self, message: str, password_refused: bool = False):
+    def __init__(self, message: str, password_refused: bool = False, server_answered: bool = False):
         super().__init__(message)
         self.password_refused = password_refused
+        self.server_answered = server_answered or password_refused
 
 
 class EngineUnavailable(ConnectError):

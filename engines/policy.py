@@ -25,6 +25,10 @@ class WatchPolicy(BaseModel):
     verify_target: str | None = Field(default=None, description="the profile whose server test-restores backups")
     pgbackrest_timeout_s: float = 10.0
     thresholds: dict[str, float] = Field(default_factory=dict)
+    patroni_url: str | None = Field(default=None, description="Patroni's REST API; None: port 8008 on the host")
+    failover_max_lag_s: float = Field(default=10.0, gt=0,
+                                      description="how far behind a standby (promote) or a Patroni candidate "
+                                                  "(switchover, failover) may be")
 
     def freshness_for(self, schema: str, name: str) -> float:
         for key in (f"{schema}.{name}", name):

@@ -1,4 +1,4 @@
-"""SQL identifiers written as PostgreSQL's quote_ident() writes them: for the statements dbtop runs and
+"""SQL identifiers (and string constants) written as PostgreSQL's quote_ident() (quote_literal()) writes them: for the statements dbtop runs and
 the ones it shows to copy. One quoter for the collector, the rules and the actions; no driver import."""
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ def quote_ident(name: str) -> str:
 
 def qualified(schema: str, name: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+def quote_literal(value: str) -> str:
+    """A string constant as PostgreSQL's quote_literal() writes it, for statements shown to copy:
+    quotes doubled, and backslashes doubled in an E'' string when there are any."""
+    quoted = value.replace("'", "''")
+    if "\\" in value:
+        return "E'" + quoted.replace("\\", "\\\\") + "'"
+    return "'" + quoted + "'"
 
 
 # The key words PostgreSQL's quote_ident() quotes: every one that is not "unreserved" (reserved,

@@ -771,6 +771,88 @@ class CollectorCost(Frozen):
     client_cpu_ms: float
 
 
+class PatroniMember(Frozen):
+    """One member of a Patroni cluster as `GET /cluster` lists it. `state` is Patroni's own word
+    ("running", "streaming", "stopped" …: 3.x calls a streaming replica "running", 4.x "streaming")."""
+
+    name: str
+    role: str = Field(description="leader, replica, sync_standby or standby_leader")
+    state: str | None = None
+    host: str | None = None
+    port: int | None = None
+    api_url: str | None = None
+    timeline: int | None = None
+    lag_bytes: int | None = Field(default=None, description="None: Patroni said 'unknown' or gave none")
+    pending_restart: bool = False
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role in ("leader", "standby_leader", "master", "primary")
+
+    @property
+    def streaming(self) -> bool:
+        """A replica Patroni reports as replicating (3.x says "running", 4.x "streaming")."""
+        return not self.is_leader and self.state in ("running", "streaming")
+
+
+class PatroniCluster(Frozen):
+    """The cluster as Patroni sees it (`GET /cluster`), read through the REST API at `api_url`."""
+
+    read_at: datetime
+    members: list[PatroniMember] = Field(default_factory=list)
+    paused: bool = False
+    scope: str | None = None
+    version: str | None = Field(default=None, description="Patroni's version, from GET /patroni")
+
+    @property
+    def leader(self) -> PatroniMember | None:
+        return next((m for m in self.members if m.is_leader), None)
+
+    def member(self, name: str) -> PatroniMember | None:
+        return next((m for m in self.members if m.name == name), None)
+
+
+ManagerKind = Literal["patroni", "repmgr", "pg_auto_failover", "none", "unknown"]
+MANAGER_TITLES: dict[str, str] = {"patroni": "Patroni", "repmgr": "repmgr", "pg_auto_failover": "pg_auto_failover",
+                                  "none": "none (plain streaming)", "unknown": "unknown"}
+
+
+class ClusterManager(Frozen):
+    """Who manages the cluster's failover. SQL hints only make dbtop look; Patroni is confirmed by its
+    REST API answering for the same system identifier. `promote_instead`: the manager's own way to
+    promote, to use instead of a raw promotion (which a manager undoes, losing the writes made)."""
+
+    kind: ManagerKind
+    evidence: tuple[str, ...] = ()
+    api_url: str | None = Field(default=None, description="the Patroni REST API that answered")
+    member: str | None = Field(default=None, description="the connected server's Patroni member name")
+    patroni_cluster: PatroniCluster | None = None
+    error: str | None = Field(default=None, description="why the manager could not be read or confirmed")
+    promote_instead: str | None = None
+    read_at: datetime | None = None
+
+    @property
+    def title(self) -> str:
+        return MANAGER_TITLES[self.kind]
+
+    def role_disagreement(self, in_recovery: bool | None) -> str | None:
+        """Where Patroni's view of the connected member differs from what the server itself reports
+        (`pg_is_in_recovery()`), in one line; None when they agree or either is not known."""
+        cluster = self.patroni_cluster
+        if self.kind != "patroni" or cluster is None or self.member is None or in_recovery is None:
+            return None
+        member = cluster.member(self.member)
+        if member is None:
+            return f"Patroni does not list {self.member}, the server dbtop is connected to, as a member"
+        if member.is_leader and in_recovery:
+            return (f"Patroni calls {member.name} the leader, but the server is in recovery "
+                    "(pg_is_in_recovery() is true)")
+        if not member.is_leader and not in_recovery:
+            return (f"Patroni calls {member.name} a {member.role}, but the server is not in recovery "
+                    "(pg_is_in_recovery() is false): it accepts writes Patroni will discard when it rewinds it")
+        return None
+
+
 class PostgresSection(Frozen):
     """What only PostgreSQL has: pg_stat_database's counters, the catalog facts, replication slots,
     WAL archiving and pgBackRest."""
@@ -780,6 +862,7 @@ class PostgresSection(Frozen):
     slots: list[ReplicationSlot] = Field(default_factory=list)
     archiving: WalArchiving | None = None
     pgbackrest: PgBackRestStatus | None = None
+    manager: ClusterManager | None = Field(default=None, description="who manages failover (Patroni, repmgr …)")
 
 
 class OpCounters(Frozen):
@@ -937,6 +1020,7 @@ class Snapshot(Frozen):
         section = data.pop("postgres", None) or {}
         data["activity"] = section.get("activity")
         data["catalog"] = section.get("catalog")
+        data["manager"] = section.get("manager")
         if data.get("replication") is not None:
             data["replication"]["slots"] = section.get("slots", [])
         if data.get("backups") is not None:
@@ -950,7 +1034,8 @@ class Snapshot(Frozen):
         if not isinstance(data, dict) or data.get("engine") != "postgres" or "postgres" in data:
             return data
         data = dict(data)
-        section = {"activity": data.pop("activity", None), "catalog": data.pop("catalog", None)}
+        section = {"activity": data.pop("activity", None), "catalog": data.pop("catalog", None),
+                   "manager": data.pop("manager", None)}
         replication = data.get("replication")
         if isinstance(replication, dict):
             replication = data["replication"] = dict(replication)

@@ -57,6 +57,23 @@ def replication_lag(snapshot: Snapshot) -> str:
     return f"lag {duration(max(lags))}" if lags else f"{len(rep.standbys)} standby, lag ?"
 
 
+MANAGER_SHORT = {"patroni": "Patroni", "repmgr": "repmgr", "pg_auto_failover": "pg_auto_failover",
+                 "none": "no manager", "unknown": "manager ?"}
+
+
+def manager_short(snapshot: Snapshot) -> str:
+    """Who manages the cluster, in a word or two for the strip ('' before it is known)."""
+    manager = snapshot.postgres.manager if snapshot.postgres else None
+    if manager is None:
+        return ""
+    said = MANAGER_SHORT[manager.kind]
+    if manager.patroni_cluster is not None and manager.patroni_cluster.paused:
+        said += " PAUSED"
+    if manager.role_disagreement(snapshot.server.is_standby if snapshot.server else None):
+        said += " DISAGREES"
+    return said
+
+
 def spark_data(history: deque[float]) -> list[float]:
     """What a sparkline is given: nothing until there are two samples (Textual draws a lone
     sample as a full bar, so a first `tps 0.0` looked like a peak), then the history."""
@@ -109,7 +126,8 @@ class OverviewStrip(Vertical):
         update_static(self.query_one("#overview-hit", Static), f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
         self.query_one("#overview-tps-spark", Sparkline).data = spark_data(self.tps_history)
         self.query_one("#overview-hit-spark", Sparkline).data = spark_data(self.hit_history)
-        update_static(self.query_one("#overview-lag", Static), replication_lag(snapshot))
+        managed = manager_short(snapshot)
+        update_static(self.query_one("#overview-lag", Static), replication_lag(snapshot) + (f" · {managed}" if managed else ""))
         self.refresh_identity()
 
     def reset(self, profile: str | None) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from ..engines.snapshot import Snapshot
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows, update_static
+from ..engines.snapshot import ClusterManager, PatroniMember, Snapshot, Standby
+from .base import (ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, part_notice, refit_columns,
+                   sync_rows, update_static)
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
@@ -20,6 +22,11 @@ STANDBY_COLUMNS_LACKING = {
     "postgres": {"source"},
     "mongo": {"sync", "write", "flush", "bytes", "replay_lsn"},
 }
+# Patroni's view of each member (GET /cluster), and in the last column what the servers report.
+MEMBER_COLUMNS = [
+    ("member", "Patroni member", 14), ("role", "role", 8), ("state", "state", 10), ("where", "host:port", 18),
+    ("timeline", "TL", 3), ("lag", "lag", 8), ("restart", "restart", 7), ("server", "the server says", 30),
+]
 SLOT_COLUMNS = [
     ("name", "slot", 20), ("type", "type", 9), ("active", "active", 7), ("retained", "retained WAL", 12),
     ("wal_status", "wal status", 11), ("database", "database", 12),
@@ -31,12 +38,93 @@ def standby_columns(engine: str) -> list[tuple[str, str, int]]:
     return [column for column in STANDBY_COLUMNS if column[0] not in lacking]
 
 
+def manager_line(manager: ClusterManager | None, in_recovery: bool | None) -> Text:
+    """Who manages the cluster, in one line, and where Patroni and the server disagree."""
+    text = Text("managed by: ", style="bold")
+    if manager is None:
+        text.append("not known yet")
+        return text
+    text.append(manager.title, style="bold")
+    cluster = manager.patroni_cluster
+    if manager.kind == "patroni":
+        if cluster is not None and (cluster.version or cluster.scope):
+            text.append(f" {clean(cluster.version or '', 20)} (scope ")
+            text.append_text(literal(cluster.scope or "?", 40))
+            text.append(")")
+        if manager.member:
+            text.append(" · this server is member ")
+            text.append_text(literal(manager.member, 40))
+        if cluster is not None and cluster.paused:
+            text.append(" · PAUSED (maintenance mode: Patroni does not fail over)", style="bold")
+        if manager.api_url:
+            text.append(" · REST API ")
+            text.append_text(literal(manager.api_url, 60))
+    elif manager.evidence and manager.kind != "none":
+        text.append(" · ")
+        text.append_text(literal(manager.evidence[-1], 120))
+    if manager.promote_instead and manager.kind in ("repmgr", "pg_auto_failover"):
+        text.append(" · promote with ")
+        text.append_text(literal(manager.promote_instead, 100))
+    if manager.error:
+        text.append(" · ")
+        text.append_text(literal(manager.error, 160))
+    disagreement = manager.role_disagreement(in_recovery)
+    if disagreement:
+        text.append("\nDISAGREE: ", style="bold reverse")
+        text.append_text(literal(disagreement, 200, style="bold"))
+    return text
+
+
+def server_says(member: PatroniMember, manager: ClusterManager, snapshot: Snapshot) -> Cell:
+    """What the servers report of a member, beside Patroni's view: the connected server's own
+    recovery state; from a primary, the member's walsender."""
+    server = snapshot.server
+    if member.name == manager.member and server is not None:
+        said = "in recovery" if server.is_standby else "not in recovery"
+        return Cell(f"connected: {said}", style="bold" if manager.role_disagreement(server.is_standby) else "")
+    rep = snapshot.replication
+    if rep is None or rep.role != "primary" or member.is_leader:
+        return Cell("-")
+    sender: Standby | None = next((s for s in rep.standbys if s.application == member.name), None)
+    if sender is None:
+        return Cell("no WAL sender here", style="bold")
+    lag = f", replay lag {duration(sender.replay_lag_s)}" if sender.replay_lag_s is not None else ""
+    return Cell(clean(f"{sender.state or '?'}{lag}", 30))
+
+
 class ReplicationPanel(Panel):
     ENGINES = frozenset({"postgres", "mongo"})
     panel_title = "Replication"
+    BINDINGS = [
+        Binding("W", "act('switchover')", "Switchover to member"),
+        Binding("F", "act('failover')", "Failover to member"),
+        Binding("P", "pause_manager", "Pause/resume Patroni"),
+        # Shown only while the target is a PostgreSQL standby (and the app may act); on a managed
+        # cluster its plan refuses and names the manager's command.
+        Binding("O", "promote", "Promote standby"),
+    ]
+    GUARDED = frozenset({"act", "pause_manager", "promote"})
+
+    def is_postgres_standby(self) -> bool:
+        """The last snapshot says the target is a PostgreSQL standby: the one thing promote acts on."""
+        snapshot = self.snapshot
+        return bool(snapshot is not None and snapshot.engine == "postgres" and snapshot.replication is not None
+                    and snapshot.replication.role == "standby")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "promote" and not self.is_postgres_standby():
+            return False
+        return super().check_action(action, parameters)
+
+    def action_promote(self) -> None:
+        if self.is_postgres_standby():  # the plan says the rest: lag, paused replay, the primary, a manager
+            self.post_message(ActionRequested("promote", {}))
 
     def compose(self) -> ComposeResult:
         yield Static(id="replication-summary", classes="panel-summary")
+        members = SnapshotTable(id="replication-members", cursor_type="row", classes="hidden")
+        add_columns(members, MEMBER_COLUMNS)
+        yield members
         standbys = SnapshotTable(id="replication-standbys", cursor_type="row")
         self.standby_columns = standby_columns("postgres")
         add_columns(standbys, self.standby_columns)
@@ -46,12 +134,20 @@ class ReplicationPanel(Panel):
         yield slots
 
     def render_snapshot(self, snapshot: Snapshot) -> None:
+        if self.is_postgres_standby() != getattr(self, "_shown_standby", None):
+            self._shown_standby = self.is_postgres_standby()
+            self.refresh_bindings()  # O (promote) appears or goes with the role
         rep = snapshot.replication
         wanted = standby_columns(snapshot.engine)
         if refit_columns(self.query_one("#replication-standbys", DataTable), self.standby_columns, wanted):
             self.standby_columns = wanted
         text = Text()
-        standby_rows, slot_rows = {}, {}
+        standby_rows, slot_rows, member_rows = {}, {}, {}
+        if snapshot.engine == "postgres":
+            manager = snapshot.postgres.manager if snapshot.postgres else None
+            text.append_text(manager_line(manager, snapshot.server.is_standby if snapshot.server else None))
+            text.append_text(self._member_rows(manager, snapshot, member_rows) or Text())
+            text.append("\n")
         if rep is None:
             text.append("replication state unknown")
         elif rep.role == "standby":
@@ -96,10 +192,53 @@ class ReplicationPanel(Panel):
             if inactive:
                 kept = sum(s.retained_wal_bytes or 0 for s in inactive)
                 text.append(f" · {len(inactive)} inactive slot(s) keeping {size(kept)} of WAL", style="bold")
+        members = self.query_one("#replication-members", DataTable)
+        members.set_class(not member_rows, "hidden")
+        sync_rows(members, member_rows)
         sync_rows(self.query_one("#replication-standbys", DataTable), standby_rows)
         sync_rows(self.query_one("#replication-slots", DataTable), slot_rows)
-        notice = part_notice("replication", snapshot.part("replication"))
-        if notice:
-            text.append("\n")
-            text.append_text(notice)
+        for part in ("replication", "manager", "patroni"):
+            notice = part_notice(part, snapshot.part(part))
+            if notice:
+                text.append("\n")
+                text.append_text(notice)
         update_static(self.query_one("#replication-summary", Static), text)
+
+    def _member_rows(self, manager: ClusterManager | None, snapshot: Snapshot, rows: dict) -> Text | None:
+        """Fill `rows` with the Patroni members; a line when Patroni's cluster could not be read."""
+        if manager is None or manager.kind != "patroni":
+            return None
+        cluster = manager.patroni_cluster
+        if cluster is None:
+            return Text(" · Patroni's view of the cluster is hidden: GET /cluster did not answer (see below)")
+        for member in cluster.members:
+            where = f"{member.host}:{member.port}" if member.host else "-"
+            rows[member.name] = [
+                Cell.untrusted(member.name, 40, len(rows)),
+                Cell.untrusted(member.role, 20, style="bold" if member.is_leader else ""),
+                Cell.untrusted(member.state or "?", 20,
+                               style="" if member.is_leader or member.streaming else "bold"),
+                Cell.untrusted(where, 60), Cell(str(member.timeline) if member.timeline is not None else "-",
+                                                member.timeline),
+                Cell(size(member.lag_bytes) if not member.is_leader else "-", member.lag_bytes),
+                Cell("PENDING" if member.pending_restart else "no", member.pending_restart,
+                     "bold" if member.pending_restart else ""),
+                server_says(member, manager, snapshot),
+            ]
+        return None
+
+    def action_act(self, action: str) -> None:
+        member = current_row_key(self.query_one("#replication-members", DataTable))
+        if member:
+            self.post_message(ActionRequested(action, {"candidate": member}))
+        else:
+            self.app.notify(f"{action}: choose a Patroni member row first (the cluster must be managed by Patroni)",
+                            severity="warning", markup=False)
+
+    def action_pause_manager(self) -> None:
+        manager = self.snapshot.postgres.manager if self.snapshot and self.snapshot.postgres else None
+        if manager is None or manager.kind != "patroni" or manager.patroni_cluster is None:
+            self.app.notify("pause/resume: the cluster is not seen managed by Patroni", severity="warning",
+                            markup=False)
+            return
+        self.post_message(ActionRequested("resume" if manager.patroni_cluster.paused else "pause", {}))

@@ -18,6 +18,8 @@
     freshness = { default = "1h", "analytics.daily_sales" = "26h" }
     data_age_columns = { "analytics.daily_sales" = "day" }
     thresholds = { "connections.high_pct" = 75 }
+    patroni_url = "http://db1.internal:8008"
+    failover_max_lag = "10s"
 
 No secret is ever written to this file: a file that holds a password is refused, with the line to
 move to the keyring. Errors name the file and the line, in one line.
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError,
                       field_validator, model_validator)
@@ -145,6 +148,10 @@ class Profile(BaseModel):
                                              description="materialized view -> the timestamp column its data age is read from")
     thresholds: dict[str, float] = Field(default_factory=dict, description="findings' thresholds by name")
     refresh_interval: float | None = Field(default=None, ge=0.5, le=60)
+    patroni_url: str | None = Field(default=None, description="Patroni's REST API (default: port 8008 on the host)")
+    failover_max_lag: Duration | None = Field(default=None, description="how far behind a standby (promote) or a "
+                                                                       "Patroni candidate (switchover, failover) "
+                                                                       "may be (default 10s)")
     read_only: bool = True
     theme: str | None = None
 
@@ -166,6 +173,25 @@ class Profile(BaseModel):
             if not host.strip() or "," in host or any(c.isspace() for c in host):
                 raise ValueError(f"{host!r} is not a host: give a host name, an IP address or a socket directory")
         return hosts
+
+    @field_validator("patroni_url")
+    @classmethod
+    def _patroni_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"patroni_url {url!r} is not an http(s) URL: write it as 'http://HOST:8008'")
+        if parts.username or parts.password:
+            raise ValueError("patroni_url holds credentials: give the URL without them")
+        return url.strip()
+
+    @field_validator("failover_max_lag")
+    @classmethod
+    def _positive_lag(cls, lag: timedelta | None) -> timedelta | None:
+        if lag is not None and lag.total_seconds() <= 0:
+            raise ValueError("failover_max_lag must be more than 0s, e.g. '10s'")
+        return lag
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:

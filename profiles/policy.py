@@ -19,6 +19,10 @@ def watch_policy(profile: Profile) -> WatchPolicy:
         values["retention_s"] = profile.retention.total_seconds()
     if profile.verify_target:
         values["verify_target"] = profile.verify_target
+    if profile.patroni_url:
+        values["patroni_url"] = profile.patroni_url
+    if profile.failover_max_lag is not None:
+        values["failover_max_lag_s"] = profile.failover_max_lag.total_seconds()
     if profile.retention_keep is not None:
         values["retention_keep"] = profile.retention_keep
     return WatchPolicy(**values)

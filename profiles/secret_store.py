@@ -153,6 +153,9 @@ class SecretStore:
                 "run 'dbtop profile doctor'")
 
     def get(self, profile: str) -> SecretStr | None:
+        first = chained_backends(self.active)[0]
+        if _is_locked_file_keyring(first) and not os.path.exists(backend_file(first)):
+            return None  # no encrypted file yet: nothing stored, and no passphrase to make one up for
         backend = self._ready()
         try:
             value = backend.get_password(SERVICE, profile)

@@ -22,7 +22,7 @@ from dbtop.profiles.target import Target, resolve_target
 # A test is `server` when it uses a fixture that starts PostgreSQL, or it or one of its fixtures calls
 # a helper that does; `tmux` when it drives dbtop in a tmux terminal; `slow` when it took over five
 # seconds (`pytest --durations=25`). Markers are registered in pyproject.toml and checked strictly.
-SERVER_FIXTURES = {"pg", "standby", "start_cluster", "demo"}
+SERVER_FIXTURES = {"pg", "standby", "start_cluster", "demo", "patroni", "patroni_cluster"}
 SERVER_HELPERS = {"LocalCluster", "_start_cluster", "start_demo"}
 SERVER_MODULES = {"test_bench_app"}  # bench/app.py starts its own cluster
 TMUX_FIXTURES = {"terminal"}
@@ -49,7 +49,11 @@ SLOW = {
     "test_reconnect::test_the_poller_reconnects_within_one_interval_of_the_servers_return",
     "test_engine_privileges::test_no_panel_shows_an_all_clear_for_what_a_role_without_grants_could_not_read",
     "test_secrets::test_panels_show_no_secret",
-    "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",  # collects in two subprocesses
+    "test_markers::test_the_unit_layer_leaves_out_server_and_tmux_tests",
+    "test_patroni::test_switchover_through_dbtop_swaps_the_roles",
+    "test_patroni::test_failover_to_a_candidate",  # collects in two subprocesses
+    "test_actions_promote::test_promote_from_the_replication_panel_with_the_primary_stopped_reports_the_new_timeline",
+    "test_actions_promote::test_the_shown_pg_rewind_brings_the_old_primary_back_as_a_standby_of_the_new_one",
 }
 
 
@@ -128,6 +132,33 @@ def start_cluster():
     yield start
     for cluster in started:
         cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def patroni_cluster():
+    """A real two-node Patroni cluster over one etcd (tests/patroni_cluster.py), shared by the HA tests.
+    Without the programs: a failure under CI (which installs them), a skip elsewhere, naming the packages."""
+    from .patroni_cluster import PACKAGES_HINT, LocalPatroni, missing_programs
+
+    missing = missing_programs()
+    if missing:
+        message = f"{', '.join(missing)} not found: {PACKAGES_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    cluster = LocalPatroni()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def patroni(patroni_cluster):
+    """The shared Patroni cluster, healthy (one leader, one streaming replica, not paused) before the test."""
+    patroni_cluster.wait_healthy(30)
+    return patroni_cluster
 
 
 @pytest.fixture

@@ -244,6 +244,30 @@ def replication(role: str = "primary", *, standbys: Any = _DEFAULT, receiver: An
     return model.Replication(role=role, standbys=list(standbys), receiver=receiver)
 
 
+def patroni_member(name: str = "node1", role: str = "leader", *, state: str | None = None, timeline: int = 3,
+                   lag_bytes: int | None = 0, **overrides) -> model.PatroniMember:
+    """A member as Patroni's GET /cluster lists it (3.x words: a streaming replica is "running")."""
+    number = int(name[-1]) if name[-1].isdigit() else 1
+    return model.PatroniMember(**_with(dict(
+        name=name, role=role, state=state or "running", host="10.0.1.%d" % number, port=5432,
+        api_url=f"http://10.0.1.{number}:8008/patroni", timeline=timeline,
+        lag_bytes=None if role == "leader" else lag_bytes, pending_restart=False,
+    ), overrides))
+
+
+def patroni_manager(member: str = "node1", *, members: Any = _DEFAULT, paused: bool = False,
+                    **overrides) -> model.ClusterManager:
+    """A cluster Patroni manages, seen from `member`: node1 leads, node2 streams from it by default."""
+    if members is _DEFAULT:
+        members = [patroni_member("node1"), patroni_member("node2", "replica")]
+    cluster = model.PatroniCluster(read_at=NOW, members=list(members), paused=paused, scope="prod-ha",
+                                   version="3.0.2")
+    return model.ClusterManager(**_with(dict(
+        kind="patroni", evidence=("GET http://10.0.1.1:8008/patroni answered",), api_url="http://10.0.1.1:8008",
+        member=member, patroni_cluster=cluster, read_at=NOW,
+        promote_instead="dbtop act switchover prod --candidate node2"), overrides))
+
+
 # -- materialized views --------------------------------------------------------------------------
 
 def matview(name: str = "daily_sales", schema: str = "analytics", *, age_s: float | None = 600.0,
@@ -507,7 +531,7 @@ def catalog(**overrides) -> model.Catalog:
 
 # -- whole snapshots -----------------------------------------------------------------------------
 
-POSTGRES_PARTS = ("activity", "catalog", "slots", "archiving", "pgbackrest")
+POSTGRES_PARTS = ("activity", "catalog", "slots", "archiving", "pgbackrest", "manager")
 
 
 def snapshot(*, sessions: Iterable[model.Session] = (), locks: Iterable[model.Lock] = (), **overrides) -> model.Snapshot:

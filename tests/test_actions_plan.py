@@ -50,7 +50,7 @@ def test_a_plan_is_frozen_and_round_trips_through_json():
 def test_a_plan_names_what_it_runs_and_a_disruptive_one_what_to_type():
     with pytest.raises(ValidationError, match="needs the text the operator types"):
         terminate_plan(confirm_text=None)
-    with pytest.raises(ValidationError, match="names the statements or the command"):
+    with pytest.raises(ValidationError, match="names the statements, the command or the request"):
         terminate_plan(statements=())
     with pytest.raises(ValidationError):
         terminate_plan(risk="harmless")

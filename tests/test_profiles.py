@@ -162,6 +162,10 @@ database = "admin"
     ('[profiles.a]\nhost = "h"\nhots = "typo"\n', 3, ["profile 'a', key 'hots'", "unknown key", "host"]),
     ('[profiles.a]\nhost = "h"\n\nport = "fifty"\n', 4, ["profile 'a', key 'port'", "valid integer"]),
     ('[profiles.a]\nrpo = "soon"\n', 2, ["key 'rpo'", "not a duration"]),
+    ('[profiles.a]\nhost = "h"\npatroni_url = "h:8008"\n', 3, ["key 'patroni_url'", "not an http(s) URL"]),
+    ('[profiles.a]\nhost = "h"\npatroni_url = "http://u:hunter2@h:8008"\n', 3, ["holds a password"]),
+    ('[profiles.a]\nfailover_max_lag = 0\n', 2, ["key 'failover_max_lag'", "more than 0s"]),
+    ('[profiles.a]\nfailover_max_lag = "soon"\n', 2, ["key 'failover_max_lag'", "not a duration"]),
     ('[profiles.a]\nengine = "mysql"\n', 2, ["key 'engine'", "postgres", "mongo"]),
     ('[profiles.a]\nhost = "h"\nstandbys = ["b"]\n', 3, ["standby 'b' is not a profile"]),
     ('[profiles.a]\nhost = "h"\n[profiles.a.x\n', 3, ["not valid TOML"]),
@@ -285,6 +289,19 @@ def test_add_use_rename_remove_with_a_file_backend(pg, secret_role, home, use_ke
     use_keyring(backend)
     add_use_rename_remove(pg, secret_role, monkeypatch, capsys, backend)
     assert (home / "keyring" / "plain.cfg").exists()
+
+
+def test_a_profile_without_a_password_starts_without_creating_an_encrypted_keyring(home, use_keyring, monkeypatch):
+    # A trust or .pgpass profile on a machine whose encrypted keyring file does not exist yet: there is
+    # nothing to read, so no "New passphrase" prompt stands between the operator and the dashboard.
+    backend = CryptFileKeyring()
+    backend.file_path = str(home / "keyring" / "crypt.cfg")
+    use_keyring(backend)
+    asked = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or "pass phrase")
+    monkeypatch.setattr("dbtop.profiles.secret_store.SecretStore._can_prompt", lambda self: True)
+    assert SecretStore().get("nopassword") is None
+    assert asked == [] and not (home / "keyring" / "crypt.cfg").exists()
 
 
 def test_add_use_with_the_encrypted_file_backend_leaves_nothing_readable(pg, secret_role, home, use_keyring,
@@ -518,8 +535,11 @@ retention_keep = 5
 freshness = { default = "1h", "analytics.daily_sales" = "26h" }
 data_age_columns = { "analytics.daily_sales" = "day" }
 thresholds = { "connections.high_pct" = 70 }
+patroni_url = "http://db1:8008"
+failover_max_lag = 30
 """)
     policy = watch_policy(load_config(path).get("prod"))
+    assert policy.patroni_url == "http://db1:8008" and policy.failover_max_lag_s == 30
     assert policy.profile == "prod" and policy.backup_dir == "/srv/backups/prod"
     assert policy.rpo_s == 6 * 3600 and policy.retention_s == 14 * 86400 and policy.retention_keep == 5
     assert policy.freshness_for("analytics", "daily_sales") == 26 * 3600
@@ -529,3 +549,4 @@ thresholds = { "connections.high_pct" = 70 }
     defaults = watch_policy(Profile(name="plain"))
     assert defaults.rpo_s == 86400 and defaults.retention_s == 7 * 86400 and defaults.retention_keep == 3
     assert defaults.freshness_for("public", "v") == 4 * 3600 and defaults.backup_dir is None
+    assert defaults.patroni_url is None and defaults.failover_max_lag_s == 10

@@ -24,6 +24,8 @@ from .plan_text import entry_line, entry_result, outcome_line
 
 BACKUP_ACTIONS = frozenset({"backup", "verify-backup", "prune-backups"})
 REFRESH_LOG_ACTIONS = frozenset({"install-refresh-log", "uninstall-refresh-log"})
+# Actions sent to the cluster's manager (Patroni): each acts on the whole cluster.
+MANAGER_ACTIONS = frozenset({"switchover", "failover", "pause", "resume"})
 # A table, a view and an index are all relations: a VACUUM and a CREATE INDEX on one table wait for each other.
 RELATION_PARAMS = ("table", "view", "index")
 READ_ONLY_REFUSAL = "read-only: dbtop was started with --read-only, or the profile says read_only = true"
@@ -40,6 +42,8 @@ def objects_of(action: str, params: dict[str, Scalar]) -> frozenset[str]:
         return frozenset({"backups"})
     if action in REFRESH_LOG_ACTIONS:
         return frozenset({"refresh-log"})
+    if action in MANAGER_ACTIONS:
+        return frozenset({"cluster"})
     objects = {f"pid:{pid}" for pid in params.get("pids") or ()}  # type: ignore[union-attr]
     objects |= {f"relation:{params[k]}" for k in RELATION_PARAMS if params.get(k)}
     if params.get("slot"):
@@ -60,9 +64,10 @@ class ActionRun:
     """One confirmed plan running on a thread with its own event loop. `cancel` cancels the
     action's task (the engine's runner cancels the action's own backend and answers 'cancelled')."""
 
-    def __init__(self, plan: Plan, typed: str, objects: frozenset[str]):
+    def __init__(self, plan: Plan, typed: str, objects: frozenset[str], typed_second: str | None = None):
         self.plan = plan
         self.typed = typed
+        self.typed_second = typed_second
         self.objects = objects
         self.started = time.monotonic()
         self.progress: ProgressUpdate | None = None
@@ -171,15 +176,17 @@ class ActionsMixin:
             return
         self.planning.discard(objects)
 
+        screen = ConfirmScreen(plan)
+
         def confirmed(typed: str | None) -> None:
             if typed is not None:
-                self.start_action(plan, typed)
+                self.start_action(plan, typed, screen.typed_second)
 
         self.clear_notifications()  # "planning …" would cover the field to type in
-        self.push_screen(ConfirmScreen(plan), callback=confirmed)
+        self.push_screen(screen, callback=confirmed)
 
     # -- running ---------------------------------------------------------------------------------
-    def start_action(self, plan: Plan, typed: str) -> ActionRun | None:
+    def start_action(self, plan: Plan, typed: str, typed_second: str | None = None) -> ActionRun | None:
         if self.read_only:  # the profile was switched to a read-only one while the plan was shown
             self.notify(f"{plan.action} refused: {READ_ONLY_REFUSAL}", severity="warning", markup=False)
             return None
@@ -188,7 +195,7 @@ class ActionsMixin:
             self.notify(f"{plan.action} refused: another action is running on it", severity="warning",
                         markup=False)
             return None
-        run = ActionRun(plan, typed, objects)
+        run = ActionRun(plan, typed, objects, typed_second)
         self.running.append(run)
         self.actions_changed()
         self.run_worker(self._run(run, self.poller.collector), group="actions")
@@ -204,7 +211,8 @@ class ActionsMixin:
             self.running.remove(run)
             self.actions_changed()
         try:
-            await asyncio.to_thread(self.journal.record, run.plan, outcome, typed=run.typed)
+            await asyncio.to_thread(self.journal.record, run.plan, outcome, typed=run.typed,
+                                    typed_second=run.typed_second)
         except OSError as exc:
             self.notify(f"the journal could not be written: {clean(exc, 200)}", severity="error", markup=False)
         severity = {"done": "information", "cancelled": "warning"}.get(outcome.status, "error")

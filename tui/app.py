@@ -528,6 +528,10 @@ class DbtopApp(ActionsMixin, App):
         if self.has_panel("views"):
             yield SystemCommand("Refresh the selected materialized view", "Views panel; shows the plan first (R)",
                                 self.panel("views").action_refresh_view)
+        if self.has_panel("replication") and self.panel("replication").is_postgres_standby():
+            yield SystemCommand("Promote this standby to primary", "pg_promote; shows the plan first: lag, paused "
+                                "replay, whether the primary still answers (O in the Replication panel)",
+                                self.panel("replication").action_promote)
         for action, title, help_text in (
                 ("backup", "Take a backup", "pg_dump into the profile's backup directory; shows the plan first"),
                 ("prune-backups", "Prune backups", "delete what the retention policy lets go; shows the plan first"),

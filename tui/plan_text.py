@@ -28,9 +28,7 @@ def target_lines(plan: Plan) -> list[str]:
 def plan_sections(plan: Plan) -> list[tuple[str, list[str]]]:
     """(heading, lines) in reading order. Statements and commands are given whole, one line each
     (a statement's own line breaks are kept), already cleaned of control characters."""
-    runs = [clean(s.shown(), None, one_line=False) for s in plan.statements]
-    if plan.command:
-        runs.append(clean(" ".join(plan.command), None, one_line=False))
+    runs = [clean(line, None, one_line=False) for line in plan.runs]
     timeouts = []
     if plan.statement_timeout_ms:
         timeouts.append(f"statement_timeout {plan.statement_timeout_ms} ms")
@@ -47,6 +45,8 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[str]]]:
     ]
     if plan.warnings:
         sections.append(("warnings", [clean(w, None) for w in plan.warnings]))
+    if plan.manual_steps:
+        sections.append(("afterwards, by hand (dbtop does not run these)", [clean(s, None) for s in plan.manual_steps]))
     return sections
 
 
@@ -56,6 +56,9 @@ def confirm_prompt(plan: Plan) -> str:
         failed = "; ".join(clean(p.description, 80) + (f" — {clean(p.detail, 160)}" if p.detail else "")
                            for p in plan.failed)
         return f"cannot run: a precondition failed ({failed})"
+    if plan.second_confirm_text is not None:
+        return (f"type {clean(plan.confirm_text, 80)} to run it, and {clean(plan.second_confirm_text, 80)} to "
+                "accept what the warnings say")
     if plan.confirm_text is not None:
         return f"type {clean(plan.confirm_text, 80)} to run it"
     return "confirm to run it"

@@ -28,9 +28,11 @@ from ..snapshot import (
     Activity,
     Backups,
     Blocking,
+    ClusterManager,
     counts_as_client,
     Lock,
     PartStatus,
+    PatroniCluster,
     PgBackRestStatus,
     PostgresSection,
     Replication,
@@ -49,6 +51,7 @@ from ..redact import redact
 from .catalog import read_catalog
 from .connect import APPLICATION_NAME, close_connection, open_connection
 from .errors import CONNECTION_LOST, explain_error, one_line
+from .managers import PatroniUnanswered, detect_manager, read_patroni_cluster
 from .queries import sql
 from .runner import PostgresActionRunner
 from .statements import StatementsReader
@@ -95,7 +98,11 @@ REREAD_AFTER: dict[str, tuple[str, ...]] = {
     "vacuum": ("catalog",), "analyze": ("catalog",), "vacuum-analyze": ("catalog",),
     "drop-index": ("catalog",), "reindex": ("catalog",), "create-index": ("catalog",),
     "backup": ("backups",), "verify-backup": ("backups",), "prune-backups": ("backups",),
+    "switchover": ("manager",), "failover": ("manager",), "pause": ("manager",), "resume": ("manager",),
+    "promote": ("manager",),
 }
+# How long a request to a cluster manager's REST API may take before the part says it did not answer.
+MANAGER_TIMEOUT_S = 1.0
 
 
 class PostgresCollector:
@@ -108,11 +115,12 @@ class PostgresCollector:
                  facts_every_s: float = 60.0, size_every_s: float = 900.0, backoff_base_s: float = 5.0,
                  policy: WatchPolicy | None = None, views_every_s: float = 30.0, backups_every_s: float = 60.0,
                  catalog_every_s: float = 300.0, catalog_first_after_s: float = 10.0, objects_cap: int = 2000,
-                 backups: BackupInventory | None = None):
+                 backups: BackupInventory | None = None, manager_every_s: float = 60.0):
         self.target = target
         self.policy = policy or WatchPolicy()
         self.backups = backups or BackupInventory.from_policy(self.policy, target.label)
-        self.every_s = {"views": views_every_s, "backups": backups_every_s, "catalog": catalog_every_s}
+        self.every_s = {"views": views_every_s, "backups": backups_every_s, "catalog": catalog_every_s,
+                        "manager": manager_every_s}
         self.objects_cap = objects_cap
         self.parts = Parts(self._explain, backoff_base_s=backoff_base_s)
         # The catalog is the costliest part: read it once the dashboard is up, not before the first screen.
@@ -275,11 +283,42 @@ class PostgresCollector:
             "backups", every_s["backups"], lambda: self._read_backups(major)) or (None, None, None)
         catalog = await self.parts.read_every("catalog", every_s["catalog"],
                                               lambda: read_catalog(self._fetch, major, objects_cap=self.objects_cap))
+        manager = await self._manager_part()
         slots = replication[1] if replication else []
         section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None,
-                                  catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest)
+                                  catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest,
+                                  manager=manager)
         return self._snapshot(self._server_info(facts), (connections_used, connections_hidden), sessions, blocking, statements, replication[0] if replication else None, section,
                               views, backups)
+
+    async def _manager_part(self) -> ClusterManager | None:
+        """Who manages the cluster, read at a low rate (it rarely changes); for Patroni, the cluster as
+        Patroni sees it (`GET /cluster`) on every poll but the one that just read it."""
+        manager = await self.parts.read_every("manager", self.every_s["manager"], self._read_manager)
+        if manager is None or manager.kind != "patroni" or manager.api_url is None:
+            return manager
+        known = manager.patroni_cluster
+        if known is not None and (datetime.now(timezone.utc) - known.read_at).total_seconds() < 0.5:
+            return manager
+        cluster = await self.parts.read("patroni", lambda: self._read_patroni(manager))
+        return manager.model_copy(update={"patroni_cluster": cluster})
+
+    async def _read_manager(self) -> ClusterManager:
+        assert self._conn is not None
+        self._cost.count(prepared=False)
+        return await detect_manager(self._conn, host=self.target.hosts[0] if self.target.hosts else None,
+                                    patroni_url=self.policy.patroni_url, timeout_s=MANAGER_TIMEOUT_S,
+                                    target=self.policy.profile or self.target.label)
+
+    async def _read_patroni(self, manager: ClusterManager) -> PatroniCluster:
+        cluster = manager.patroni_cluster
+        try:
+            return await read_patroni_cluster(manager.api_url, timeout_s=MANAGER_TIMEOUT_S,
+                                              version=cluster.version if cluster else None,
+                                              scope=cluster.scope if cluster else None)
+        except PatroniUnanswered as exc:
+            raise PartFailed(str(exc), "check that Patroni runs and its REST API is reachable from here "
+                                       "(the profile's patroni_url)") from None
 
     async def _read_views(self) -> Views:
         views = await self._views.read(self._fetch)

@@ -64,7 +64,8 @@ async def open_connection(target: Target, *, statement_timeout_ms: int = 2000, l
     try:
         conn = await asyncpg.connect(**{k: v for k, v in kwargs.items() if v is not None})
     except Exception as exc:  # noqa: BLE001 - every failure becomes one explained line
-        raise ConnectError(explain_connect_error(exc, target), password_refused=refused_password(exc)) from None
+        raise ConnectError(explain_connect_error(exc, target), password_refused=refused_password(exc),
+                           server_answered=isinstance(exc, asyncpg.PostgresError)) from None
     try:
         await conn.execute(timeout_statements(statement_timeout_ms, lock_timeout_ms))
     except Exception as exc:  # noqa: BLE001

@@ -264,7 +264,9 @@ class PostgresActionRunner:
 def plan_objects(plan: Plan) -> list[str]:
     """What a plan acts on, for the one-action-per-object rule: each session, the relation (table,
     view or index share pg_class's names), the slot; an action without such a parameter (the
-    refresh log) is its own object."""
+    refresh log) is its own object; a request to the cluster's manager acts on the whole cluster."""
+    if plan.request is not None:
+        return ["the cluster's manager"]
     objects = []
     for name, value in sorted(plan.params.items()):
         if name == "pids":

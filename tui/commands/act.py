@@ -22,8 +22,14 @@ VERBS: dict[str, tuple[str, str | None, str]] = {
     "reindex": ("reindex", "index", "INDEX: schema.name (REINDEX INDEX CONCURRENTLY)"),
     "create-index": ("create-index", "table", "TABLE COLUMNS: schema.name and 'a,b' (CREATE INDEX CONCURRENTLY)"),
     "drop-slot": ("drop-slot", "slot", "SLOT: the replication slot's name"),
+    "switchover": ("switchover", "candidate", "planned switchover through Patroni to --candidate NAME (POST /switchover)"),
+    "failover": ("failover", "candidate", "failover through Patroni to --candidate NAME (POST /failover)"),
+    "pause": ("pause", None, "pause Patroni: maintenance mode, no automatic failover (PATCH /config)"),
+    "resume": ("resume", None, "resume Patroni after a pause (PATCH /config)"),
     "install-refresh-log": ("install-refresh-log", None, "record materialized view refreshes"),
     "uninstall-refresh-log": ("uninstall-refresh-log", None, "remove what install-refresh-log created"),
+    "promote": ("promote", None, "make the standby TARGET the primary (pg_promote); refused on lag or paused "
+                                 "replay, and needs --accept-split-brain while its primary still answers"),
 }
 # The action ids work as verbs too (terminate-session, cancel-query, refresh-view).
 ALIASES = {action: verb for verb, (action, _, _) in VERBS.items() if action != verb}
@@ -44,8 +50,16 @@ def act_parser() -> argparse.ArgumentParser:
             sub.add_argument("values", nargs="+", metavar="PID", type=pid)
         elif verb == "create-index":
             sub.add_argument("values", nargs=2, metavar=("TABLE", "COLUMNS"))
+        elif param == "candidate":
+            sub.add_argument("--candidate", required=True, metavar="NAME", dest="values", type=lambda v: [v],
+                             help="the Patroni member to lead (as the Replication panel lists it); "
+                                  "--confirm takes the same name")
         elif param is not None:
             sub.add_argument("values", nargs=1, metavar=param.upper())
+        if verb == "promote":
+            sub.add_argument("--accept-split-brain", dest="second_confirm", action="store_const", const="split-brain",
+                             help="promote even though its primary still answers (or dbtop cannot tell): two "
+                                  "primaries; the same as typing split-brain in the confirm screen")
         add_guard_options(sub)
     return parser
 

@@ -20,6 +20,8 @@ from .common import add_read_only, add_timeouts, collector_options, connected, f
 READ_ONLY = ("refused: read-only (--read-only, or the profile says read_only = true; "
              "'dbtop profile edit NAME --read-write' allows actions)")
 EXIT = {"done": 0, "failed": 1, "cancelled": 1, "refused": 2}
+# How a second confirmation (Plan.second_confirm_text) is given on the command line.
+SECOND_CONFIRM_OPTION = "--accept-split-brain"
 
 
 def add_guard_options(parser: argparse.ArgumentParser) -> None:
@@ -69,13 +71,14 @@ class GuardedRun:
     def target_label(self) -> str:
         return getattr(getattr(self.collector, "target", None), "label", None) or str(self.args.target or "")
 
-    def refuse(self, action: str, reason: str, *, plan: Plan | None = None, typed: str | None = None) -> int:
+    def refuse(self, action: str, reason: str, *, plan: Plan | None = None, typed: str | None = None,
+               typed_second: str | None = None) -> int:
         """Journal a refusal (nothing ran) and say it: exit 2."""
         try:
             self.journal.append(target=plan.target.label if plan else self.target_label(), action=action,
-                                outcome="refused", error=reason, typed=typed,
+                                outcome="refused", error=reason, typed=typed, typed_second=typed_second,
                                 profile=plan.target.profile if plan else None,
-                                statements=[s.shown() for s in plan.statements] if plan else None,
+                                statements=plan.runs if plan else None,
                                 preconditions=list(plan.preconditions) if plan else None)
         except OSError as exc:
             print(f"dbtop: the journal could not be written: {exc}", file=sys.stderr)
@@ -107,7 +110,15 @@ class GuardedRun:
         if not self.confirmed(plan, typed):
             return self.refuse(action, f"{action} refused: {typed!r} does not confirm it "
                                        f"({confirm_prompt(plan)}); nothing ran", plan=plan, typed=typed), plan
-        outcome = await self.run(plan, typed)
+        second = None
+        if plan.second_confirm_text is not None:
+            second = await self.second_confirmation(plan)
+            if not plan.confirmed_by(typed, second):
+                said = "nothing was typed" if second is None else f"{second!r} does not accept it"
+                return self.refuse(action, f"{action} refused: {said} (the warnings above: type "
+                                           f"{plan.second_confirm_text}, or pass {SECOND_CONFIRM_OPTION} unattended); "
+                                           "nothing ran", plan=plan, typed=typed, typed_second=second), plan
+        outcome = await self.run(plan, typed, second)
         print(outcome_line(outcome), file=sys.stdout if outcome.status == "done" else sys.stderr)
         return EXIT[outcome.status], plan
 
@@ -123,12 +134,24 @@ class GuardedRun:
         except EOFError:
             return ""
 
+    async def second_confirmation(self, plan: Plan) -> str | None:
+        """What accepts the plan's warnings (split-brain): the command-line option, else asked in a
+        terminal when the first text was asked there too; None when neither."""
+        given = getattr(self.args, "second_confirm", None)
+        if given is not None or self.args.confirm is not None or not interactive():
+            return given
+        try:
+            return await asyncio.to_thread(self.ask, f"Type {plan.second_confirm_text} to accept the warnings above "
+                                                     "(anything else cancels): ")
+        except EOFError:
+            return ""
+
     def confirmed(self, plan: Plan, typed: str) -> bool:
         if plan.confirm_text is None and self.args.confirm is None:
             return typed.strip().lower() in ("y", "yes")
-        return plan.confirmed_by(typed)
+        return plan.confirm_text is None or typed.strip() == plan.confirm_text
 
-    async def run(self, plan: Plan, typed: str) -> Outcome:
+    async def run(self, plan: Plan, typed: str, typed_second: str | None = None) -> Outcome:
         shown: list[str] = []
 
         def progress(update: ProgressUpdate) -> None:
@@ -145,10 +168,10 @@ class GuardedRun:
             now = datetime.now(timezone.utc)
             self.journal.record(plan, Outcome(action=plan.action, target=plan.target, status="cancelled",
                                               detail="interrupted: check whether it took effect",
-                                              started_at=now, finished_at=now), typed=typed)
+                                              started_at=now, finished_at=now), typed=typed, typed_second=typed_second)
             raise
         try:
-            self.journal.record(plan, outcome, typed=typed)
+            self.journal.record(plan, outcome, typed=typed, typed_second=typed_second)
         except OSError as exc:
             print(f"dbtop: the journal could not be written: {exc}", file=sys.stderr)
         return outcome

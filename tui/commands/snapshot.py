@@ -83,4 +83,9 @@ def summary_line(snap) -> str:
             f"connections {used}/{server.max_connections if server else '?'} "
             f"sessions {len(snap.sessions)} blocked {snap.blocking.blocked_count} tps {tps} "
             f"statements {len(snap.statements.entries)}")
+    manager = snap.postgres.manager if snap.postgres else None
+    if manager is not None:
+        text += f" managed by {manager.title}"
+        if manager.patroni_cluster is not None and manager.patroni_cluster.paused:
+            text += " (paused)"
     return text + ("" if not unavailable else "  [" + "; ".join(unavailable) + "]")
