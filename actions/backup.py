@@ -63,7 +63,7 @@ def tool_preconditions(tool: ClientTool | None, name: str, server_major: int, wh
     recent = tool.major >= server_major
     detail = (f"{name} {tool.version}; {what} is {server_major}" if recent else
               f"{name} {tool.version} is older than {what} ({server_major}): it cannot be used; "
-              + CLIENT_PACKAGE_HINT.format(major=server_major) + f" or newer")
+              + CLIENT_PACKAGE_HINT.format(major=server_major) + " or newer")
     return [found, Precondition(name=f"{name}_version", description=f"{name} is not older than {what}",
                                 passed=recent, detail=detail, seen={"major": tool.major})]
 

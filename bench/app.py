@@ -337,6 +337,24 @@ def version_s(tool: Tool, runs: int) -> float:
     return statistics.median(times)
 
 
+BYTECODE = """
+import compileall, os, sys
+import dbtop.tui.cli, dbtop.tui.app, dbtop.tui.commands.snapshot, dbtop.engines.postgres.collector
+for name, module in list(sys.modules.items()):
+    if name.split(".")[0] == "dbtop" and getattr(module, "__path__", None):
+        for path in module.__path__:
+            if os.path.isdir(path):
+                compileall.compile_dir(path, maxlevels=0, quiet=1)
+"""
+
+
+def compile_bytecode(python: str) -> None:
+    """Write the bytecode of dbtop's modules, as `pip install` does for an installed package (and
+    did for pg_activity's). An editable install run with PYTHONDONTWRITEBYTECODE would otherwise
+    compile every module from source at each start: ~0.2 s of CPU no operator's install spends."""
+    subprocess.run([python, "-c", BYTECODE], check=True)
+
+
 def dbtop_collection_ms(exe: str, dsn: str, count: int) -> list[float]:
     out = subprocess.run([exe, "snapshot", dsn, "--json", "--count", str(count + 2), "--interval", "0.5"],
                          capture_output=True, text=True, check=True, timeout=300).stdout
@@ -518,6 +536,7 @@ def main() -> int:
     exe = os.path.join(os.path.dirname(sys.executable), "dbtop")
     if not os.path.exists(exe):
         raise SystemExit(f"no installed dbtop beside {sys.executable}: pip install -e .")
+    compile_bytecode(sys.executable)
     res = Results(ns=args.ns, tools=[])
     pga_exe = pga_python = None
     if "pg_activity" in wanted:

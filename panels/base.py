@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual._two_way_dict import TwoWayDict
 from textual.widget import Widget
+from textual.content import Content
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import Row, RowKey
 
@@ -110,32 +111,41 @@ class SnapshotTable(DataTable):
         old_order, old_cells = self._order, self._cells
         cursor_key = current_row_key(self)
         column_keys = [column.key for column in self.ordered_columns]
-        old_rows = self.rows
+        old_rows, old_data = self.rows, self._data
         key_objects = self._row_key_objects
-        data, meta, locations = {}, {}, {}
-        for index, (key, cells) in enumerate(cells_of.items()):
-            row_key = key_objects.get(key)
-            if row_key is None:
-                row_key = key_objects[key] = RowKey(key)
-            data[row_key] = dict(zip(column_keys, cells))
-            meta[row_key] = old_rows.get(row_key) or Row(row_key, 1)
-            locations[row_key] = index
-        resized = len(data) != len(old_rows)
-        self._data = data
-        self.rows = meta
-        self._row_locations = TwoWayDict(locations)
+        if order == old_order:
+            # The same rows in the same places: only the rows whose cells changed get new data (a
+            # row kept from the last snapshot is the same tuple, recognised without a comparison).
+            for key, cells in cells_of.items():
+                if old_cells[key] != cells:
+                    old_data[key_objects[key]] = dict(zip(column_keys, cells))
+            resized = False
+        else:
+            data, meta, locations = {}, {}, {}
+            for index, (key, cells) in enumerate(cells_of.items()):
+                row_key = key_objects.get(key)
+                if row_key is None:
+                    row_key = key_objects[key] = RowKey(key)
+                old = old_cells.get(key)
+                data[row_key] = old_data[row_key] if old is not None and old == cells else dict(zip(column_keys, cells))
+                meta[row_key] = old_rows.get(row_key) or Row(row_key, 1)
+                locations[row_key] = index
+            resized = len(data) != len(old_rows)
+            self._data = data
+            self.rows = meta
+            self._row_locations = TwoWayDict(locations)
         self._order, self._cells = order, cells_of
         self._update_count += 1
         if len(key_objects) > 2 * len(order) + 256:  # rows that are gone for good
             self._row_key_objects = {key: key_objects[key] for key in order if key in key_objects}
-            self._strips = {rk: v for rk, v in self._strips.items() if rk in data}
+            self._strips = {rk: v for rk, v in self._strips.items() if rk in self._data}
         if resized:
             self._require_update_dimensions = True
             self.check_idle()
-        if data:
-            row = locations.get(RowKey(cursor_key), None) if cursor_key is not None else None
+        if order and order != old_order:  # in the same order, the cursor's row is where it was
+            row = self._row_locations.get(RowKey(cursor_key)) if cursor_key is not None else None
             if row is None:
-                row = min(self.cursor_coordinate.row, len(data) - 1)
+                row = min(self.cursor_coordinate.row, len(order) - 1)
             self.move_cursor(row=row, animate=False, scroll=False)
         if resized or not self._fast_path():
             self.refresh(layout=resized)
@@ -278,6 +288,33 @@ def current_row_key(table: DataTable) -> str | None:
         return None
 
 
+def content_key(content: object) -> tuple:
+    """What a Static's content shows: its text and its styles (Text's and Content's own equality
+    compare the text alone)."""
+    if isinstance(content, Text):
+        return ("text", content.plain, tuple(content.spans), str(content.style))
+    if isinstance(content, Content):
+        return ("content", content.plain, tuple(content.spans))
+    return ("other", content)
+
+
+def update_static(static: Static, content: Text | Content | str, fixed_size: bool = False) -> None:
+    """Show `content` in `static`. Nothing is done when it shows it already, and the screen is laid
+    out again (a pass over every widget) only when the widget's size may change: never for a widget
+    of `fixed_size`, else unless old and new are one line each of the same width that fits."""
+    old = static.content
+    if content_key(old) == content_key(content):
+        return
+    layout = not fixed_size
+    if layout:
+        old_plain = old.plain if isinstance(old, (Text, Content)) else old if isinstance(old, str) else None
+        new_plain = content.plain if isinstance(content, (Text, Content)) else content
+        if (old_plain is not None and "\n" not in old_plain and "\n" not in new_plain
+                and cell_len(old_plain) == cell_len(new_plain) <= static.size.width):
+            layout = False
+    static.update(content, layout=layout)
+
+
 def part_notice(name: str, part: PartStatus) -> Text | None:
     """One line saying why a part is missing or partial, with the fix."""
     if part.available and not part.reason:
@@ -330,7 +367,7 @@ def show_summary(summary: Static, text: Text, part: str, snapshot: Snapshot) -> 
     if notice:
         text.append("\n")
         text.append_text(notice)
-    summary.update(text)
+    update_static(summary, text)
 
 
 class ActionRequested(Message):

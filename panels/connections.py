@@ -11,8 +11,9 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from ..engines.snapshot import Session, Snapshot
-from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns,
-                   current_row_key, fit_columns, part_notice, refit_columns, session_action, sync_rows)
+from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen,
+                   add_columns, current_row_key, fit_columns, part_notice, refit_columns, session_action, sync_rows,
+                   update_static)
 from .text import clean, duration, literal
 
 # Processes without a client or a query (checkpointer, walwriter, launchers, …) are not sessions.
@@ -58,8 +59,11 @@ def visible_columns(width: int) -> list[tuple[str, str, int]]:
     return fit_columns(COLUMNS, width, max(QUERY_MIN, width // 5), QUERY_MAX)
 
 
+NO_DURATION = Cell("", None)
+
+
 def duration_cell(seconds: float | None) -> Cell:
-    return Cell(duration(seconds) if seconds is not None else "", seconds)
+    return Cell(duration(seconds), seconds) if seconds is not None else NO_DURATION
 
 
 def fixed_cells(s: Session) -> dict[str, Cell]:
@@ -106,6 +110,36 @@ def session_cells(s: Session, cache: dict[int, tuple[tuple, dict[str, Cell]]] | 
     return cells
 
 
+class SessionRows:
+    """Each session's row for the columns shown, kept from one refresh to the next: a session
+    whose shown fields did not change (an idle one, while "in state" is not shown) keeps the very
+    same row, which the table then recognises without comparing a cell."""
+
+    def __init__(self) -> None:
+        self.cells: dict[int, tuple[tuple, dict[str, Cell]]] = {}
+        self.rows: dict[int, tuple[tuple, tuple[Cell, ...]]] = {}
+
+    def row(self, s: Session, keys: tuple[str, ...], marked: bool) -> tuple[Cell, ...]:
+        active = s.state == "active"
+        signature = (keys, marked, fixed_signature(s), s.xact_s, s.query_s if active else None,
+                     s.state_s if "state_s" in keys else None)
+        cached = self.rows.get(s.pid)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        cells = session_cells(s, self.cells)
+        if marked:
+            cells["pid"] = Cell(f"●{s.pid}", s.pid, style="bold reverse")
+        row = tuple(cells[key] for key in keys)
+        self.rows[s.pid] = (signature, row)
+        return row
+
+    def forget_ended(self, sessions: list[Session]) -> None:
+        if len(self.rows) > 2 * len(sessions) + 100:
+            live = {s.pid for s in sessions}
+            self.rows = {pid: entry for pid, entry in self.rows.items() if pid in live}
+            self.cells = {pid: entry for pid, entry in self.cells.items() if pid in live}
+
+
 class ConnectionsPanel(Panel):
     """Sessions from pg_stat_activity (dbtop's own excluded)."""
     ENGINES = frozenset({"postgres", "mongo"})
@@ -136,7 +170,7 @@ class ConnectionsPanel(Panel):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.cell_cache: dict[int, tuple[tuple, dict[str, Cell]]] = {}
+        self.session_rows = SessionRows()
         self.marked: set[int] = set()  # pids marked with Space, acted on together
 
     def compose(self) -> ComposeResult:
@@ -169,18 +203,12 @@ class ConnectionsPanel(Panel):
         if self.group_by:
             self.render_groups(shown)
         else:
-            keys = [key for key, _, _ in self.columns_shown]
-            rows = {}
-            cache = self.cell_cache
-            self.marked &= {s.pid for s in snapshot.sessions}  # an ended session is no longer marked
-            for s in shown:
-                cells = session_cells(s, cache)
-                if s.pid in self.marked:
-                    cells["pid"] = Cell(f"●{s.pid}", s.pid, style="bold reverse")
-                rows[str(s.pid)] = [cells[key] for key in keys]
-            if len(cache) > 2 * len(snapshot.sessions) + 100:
-                live = {s.pid for s in snapshot.sessions}
-                self.cell_cache = {pid: entry for pid, entry in cache.items() if pid in live}
+            keys = tuple(key for key, _, _ in self.columns_shown)
+            if self.marked:
+                self.marked &= {s.pid for s in snapshot.sessions}  # an ended session is no longer marked
+            marked, row = self.marked, self.session_rows.row
+            rows = {str(s.pid): row(s, keys, s.pid in marked) for s in shown}
+            self.session_rows.forget_ended(snapshot.sessions)
             sync_rows(self.table, rows, self.sort_column, self.sort_reverse)
         self.render_summary(snapshot, shown)
 
@@ -233,7 +261,7 @@ class ConnectionsPanel(Panel):
         if notice:
             text.append("\n")
             text.append_text(notice)
-        self.query_one("#connections-summary", Static).update(text)
+        update_static(self.query_one("#connections-summary", Static), text)
 
     def on_resize(self) -> None:
         columns = visible_columns(self.size.width)

@@ -13,7 +13,7 @@ from ..engines.snapshot import Snapshot
 from ..findings.engine import RuleFailure, locked_tables_note
 from ..findings.model import AREA_TITLES, Finding, Severity
 from ..findings.wording import remedy
-from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, sync_rows
+from .base import ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, sync_rows, update_static
 from .text import clean, literal
 
 COLUMNS = [
@@ -84,7 +84,7 @@ class FindingsPanel(Panel):
         if unchecked:
             text.append("\nnot checked: ", style="bold")
             text.append_text(literal("; ".join(unchecked), 400))
-        self.query_one("#findings-summary", Static).update(text)
+        update_static(self.query_one("#findings-summary", Static), text)
 
     @staticmethod
     def unchecked(snapshot: Snapshot) -> list[str]:

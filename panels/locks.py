@@ -9,8 +9,9 @@ from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import BlockingNode, Lock, RootBlocker, Session, Snapshot
 from ..themes import rich_color
-from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen, add_columns,
-                   current_row_key, fit_columns, part_notice, refit_columns, session_action, sync_rows)
+from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen,
+                   add_columns, current_row_key, fit_columns, part_notice, refit_columns, session_action, sync_rows,
+                   update_static)
 from .text import duration
 
 # At 80 columns: pid, blocks, lock, relation and application; the others join as the table widens
@@ -170,7 +171,7 @@ class LocksPanel(Panel):
             if notice:
                 text.append("\n")
                 text.append_text(notice)
-        self.query_one("#locks-summary", Static).update(text)
+        update_static(self.query_one("#locks-summary", Static), text)
 
     def selected_pid(self) -> int | None:
         key = current_row_key(self.table)

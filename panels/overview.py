@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import Sparkline, Static
 
 from ..engines.snapshot import ENGINE_SHORT, Snapshot
+from .base import update_static
 from .text import clean, duration, number
 
 HISTORY = 180  # samples kept for the sparklines: 6 minutes at the default 2 s
@@ -115,9 +116,9 @@ class OverviewStrip(Vertical):
             self.tps_history.append(activity.transactions_per_s)
         if activity and activity.cache_hit_ratio is not None:
             self.hit_history.append(activity.cache_hit_ratio * 100)
-        self.query_one("#overview-gauge", Static).update(
-            connection_gauge(snapshot.connections_used, snapshot.server.max_connections if snapshot.server else None,
-                             estimated=bool(snapshot.connections_hidden)))
+        gauge = connection_gauge(snapshot.connections_used, snapshot.server.max_connections if snapshot.server else None,
+                                 estimated=bool(snapshot.connections_hidden))
+        update_static(self.query_one("#overview-gauge", Static), gauge)
         tps = activity.transactions_per_s if activity else None
         label = "tps"
         counters = snapshot.mongo.opcounters if snapshot.mongo else None
@@ -125,14 +126,13 @@ class OverviewStrip(Vertical):
             label, tps = "ops", counters.total_per_s
             if tps is not None:
                 self.tps_history.append(tps)
-        self.query_one("#overview-tps", Static).update(f"{label} {number(tps, 1) if tps is not None else '-'}")
+        update_static(self.query_one("#overview-tps", Static), f"{label} {number(tps, 1) if tps is not None else '-'}")
         hit = activity.cache_hit_ratio if activity else None
-        self.query_one("#overview-hit", Static).update(f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
+        update_static(self.query_one("#overview-hit", Static), f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
         self.query_one("#overview-tps-spark", Sparkline).data = spark_data(self.tps_history)
         self.query_one("#overview-hit-spark", Sparkline).data = spark_data(self.hit_history)
-        lag = self.query_one("#overview-lag", Static)
         managed = manager_short(snapshot)
-        lag.update(replication_lag(snapshot) + (f" · {managed}" if managed else ""))
+        update_static(self.query_one("#overview-lag", Static), replication_lag(snapshot) + (f" · {managed}" if managed else ""))
         self.refresh_identity()
 
     def reset(self, profile: str | None) -> None:
@@ -173,6 +173,7 @@ class OverviewStrip(Vertical):
         if self.read_only:  # after the target: the target's name is never pushed off by it
             line.append("  ")
             line.append(" READ-ONLY ", style="bold reverse")
-        self.query_one("#overview-identity", Static).update(line)
+        # One line of the strip's width whatever it says: never a reason to lay the screen out again.
+        update_static(self.query_one("#overview-identity", Static), line, fixed_size=True)
         self.set_class(self.status.startswith("disconnected"), "disconnected")
         self.set_class(self.status == "paused", "paused")

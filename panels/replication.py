@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import ClusterManager, PatroniCluster, PatroniMember, Snapshot, Standby
 from .base import (ActionRequested, Cell, Panel, SnapshotTable, add_columns, current_row_key, part_notice, refit_columns,
-                   sync_rows)
+                   sync_rows, update_static)
 from .text import clean, duration, literal, size
 
 STANDBY_COLUMNS = [
@@ -126,8 +126,9 @@ class ReplicationPanel(Panel):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "promote" and not self.is_postgres_standby():
             return False
-        if action in ("act", "pause_manager") and self.patroni_cluster() is None:
-            return False  # W, F and P are Patroni's: shown only on a cluster it manages
+        patronis = action == "pause_manager" or (action == "act" and parameters[:1] in (("switchover",), ("failover",)))
+        if patronis and self.patroni_cluster() is None:
+            return False  # W, F and P are Patroni's: shown only on a cluster it manages (D and F are MongoDB's)
         return super().check_action(action, parameters)
 
     def action_promote(self) -> None:
@@ -217,7 +218,7 @@ class ReplicationPanel(Panel):
             if notice:
                 text.append("\n")
                 text.append_text(notice)
-        self.query_one("#replication-summary", Static).update(text)
+        update_static(self.query_one("#replication-summary", Static), text)
 
     def _member_rows(self, manager: ClusterManager | None, snapshot: Snapshot, rows: dict) -> Text | None:
         """Fill `rows` with the Patroni members; a line when Patroni's cluster could not be read."""

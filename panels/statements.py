@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from ..engines.snapshot import Snapshot, Statement, StatementDelta
-from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows
+from .base import Cell, Panel, SnapshotTable, add_columns, part_notice, refit_columns, sync_rows, update_static
 from .text import duration, milliseconds, number
 
 TOP = 200
@@ -162,9 +162,9 @@ class StatementsPanel(Panel):
         part = snapshot.part("statements")
         notice = part_notice("statements", part)
         if not part.available:
-            self.query_one("#statements-summary", Static).update(notice)
+            update_static(self.query_one("#statements-summary", Static), notice)
             return
-        self.query_one("#statements-summary", Static).update(self.summary(snapshot, len(top), notice))
+        update_static(self.query_one("#statements-summary", Static), self.summary(snapshot, len(top), notice))
 
     def summary(self, snapshot: Snapshot, shown: int, notice: Text | None) -> Text:
         ranking = ranking_named(self.ranking_for(snapshot))

@@ -149,3 +149,12 @@ def test_the_overview_says_an_idle_caught_up_standby_is_caught_up_not_of_unknown
     assert replication_lag(f.healthy(replication=f.replication(standbys=[idle]))) == "1 standby, caught up"
     behind = f.standby(replay_lag_s=None, write_lag_s=None, flush_lag_s=None, replay_lag_bytes=None)
     assert replication_lag(f.healthy(replication=f.replication(standbys=[behind]))) == "1 standby, lag ?"
+
+
+async def test_a_panel_shown_by_its_number_focuses_a_table_the_operator_can_see():
+    # The Replication panel's first table (Patroni's members) is hidden on a cluster no manager runs:
+    # keys typed after `4` must reach a visible table, not a hidden one.
+    async with fake_dashboard(FakeCollector(f.healthy()), size=(120, 40)) as (app, pilot):
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.focused is not None and app.focused.display and app.focused.id == "replication-standbys"

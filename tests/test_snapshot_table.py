@@ -88,3 +88,28 @@ async def test_unchanged_snapshot_repaints_nothing_and_a_changed_row_only_its_li
         await pilot.pause()
         assert drawn_lines == []  # row 180 is not on screen
         assert fast.get_row("180")[2].plain == "off screen"
+
+
+async def test_a_sorted_table_keeps_its_cursor_row_through_in_place_updates():
+    app = Tables()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast = app.query_one("#fast", SnapshotTable)
+        data = rows(50)
+        sync_rows(fast, data, "pid", reverse=True)
+        await pilot.pause()
+        fast.move_cursor(row=fast.get_row_index("130"))
+        # The same order, one row's cells changed in place (the cursor's own, and another)
+        changed = rows(50, changed={130: "SELECT 'cursor row'", 140: "SELECT 'other'"})
+        sync_rows(fast, changed, "pid", reverse=True)
+        await pilot.pause()
+        assert fast.coordinate_to_cell_key(fast.cursor_coordinate).row_key.value == "130"
+        assert fast.get_row("130")[2].plain == "SELECT 'cursor row'"
+        assert fast.get_row("140")[2].plain == "SELECT 'other'"
+        assert "SELECT 'cursor row'" in fast.render_line(1 + fast.get_row_index("130") - int(fast.scroll_y)).text
+        # Another order (sorted by the query text now) and rows gone: the cursor follows its row
+        fewer = {key: cells for key, cells in changed.items() if key not in ("149", "148")}
+        sync_rows(fast, fewer, "query")
+        await pilot.pause()
+        assert fast.coordinate_to_cell_key(fast.cursor_coordinate).row_key.value == "130"
+        assert fast.row_count == 48
+        assert [fast.coordinate_to_cell_key((i, 0)).row_key.value for i in range(2)] == ["130", "140"]

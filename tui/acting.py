@@ -142,6 +142,7 @@ class ActionsMixin:
     def init_actions(self, read_only: bool, journal: Journal | None) -> None:
         self.read_only = read_only
         self.forced_read_only = read_only  # --read-only: stays when another profile is picked
+        self._action_line_hidden = False
         self.journal = journal or Journal()
         self.running: list[ActionRun] = []
         self.planning: set[frozenset[str]] = set()
@@ -249,13 +250,17 @@ class ActionsMixin:
 
     def actions_changed(self) -> None:
         """Redraw the running actions' line (hidden when none runs)."""
+        if not self.running and self._action_line_hidden:
+            return  # every second while nothing runs: not even a walk of the screen to find the line
         status = self.query("#action-status")
         if not status:
             return
         line = status.first()
         if not self.running:
             line.add_class("hidden")
+            self._action_line_hidden = True
             return
+        self._action_line_hidden = False
         text = Text("running: ", style="bold")
         text.append(" | ".join(run.status_text() for run in self.running))
         text.append(" · Ctrl+X cancels", style="bold")

@@ -20,7 +20,6 @@ import signal
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from ...profiles.target import Target, quote_keyword_value
 
