@@ -79,6 +79,12 @@ def _processes(detail: str) -> list[DeadlockProcess]:
 def deadlock_reports(text: str, *, cut_at_start: bool, keep: int = 5) -> list[DeadlockReport]:
     """The newest `keep` deadlock reports in `text`, oldest first. `cut_at_start`: `text` begins
     anywhere in the file (its first line is partial)."""
+    first = text.find("deadlock detected")
+    if first < 0:
+        return []  # the common case, without splitting a MB into lines
+    start = text.rfind("\n", 0, first) + 1
+    if start:  # from the whole line the first report may start on
+        text, cut_at_start = text[start:], False
     messages = _messages(text, cut_at_start)
     reports: list[DeadlockReport] = []
     for i, (prefix, severity, message) in enumerate(messages):
