@@ -241,6 +241,6 @@ def _deadlock_log(row: asyncpg.Record, gaps: dict[str, str]) -> DeadlockLog | No
                                 "the server keeps no log file now (log_destination has no stderr, or the file is gone)")
         return None
     tail: bytes = row["tail"]
-    cut = row["file_size"] > len(tail)
+    cut = (row["file_size"] or 0) > len(tail)  # read from offset 0 otherwise (the file may have grown meanwhile)
     reports = deadlock_reports(tail.decode("utf-8", errors="replace"), cut_at_start=cut, keep=DEADLOCK_REPORTS_KEPT)
-    return DeadlockLog(file=row["file"], bytes_read=len(tail), file_size=row["file_size"], reports=reports)
+    return DeadlockLog(file=row["file"], bytes_read=len(tail), file_size=row["file_size"] or len(tail), reports=reports)
