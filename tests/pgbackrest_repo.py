@@ -5,6 +5,7 @@ OS user that runs the cluster (root's `check` and `backup` connect as role root 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -23,9 +24,13 @@ MISSING = "pgbackrest is not installed: apt-get install pgbackrest (the pgBackRe
 
 
 def pgbackrest_executable() -> str:
+    """pgbackrest's path. Without it: a failure under CI (which installs it), a skip elsewhere naming
+    the package, as for Patroni (the README's test command runs on a machine without them)."""
     found = shutil.which("pgbackrest")
     if found is None:
-        pytest.fail(MISSING, pytrace=False)
+        if os.environ.get("CI"):
+            pytest.fail(MISSING, pytrace=False)
+        pytest.skip(MISSING)
     return found
 
 

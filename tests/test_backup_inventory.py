@@ -462,6 +462,9 @@ PGBACKREST_INFO = [
 
 def pgbackrest_config(tmp_path: Path, global_lines: str) -> PgBackRestCommand:
     """A configuration of pgBackRest's own for one test, its log and lock paths under `tmp_path`."""
+    from .pgbackrest_repo import pgbackrest_executable
+
+    pgbackrest_executable()  # a real pgbackrest: skipped (failed under CI) without it, naming the package
     config = tmp_path / "pgbackrest.conf"
     config.write_text(f"[global]\nlog-path={tmp_path}\nlock-path={tmp_path}\nlog-level-file=off\n{global_lines}")
     return PgBackRestCommand(config=str(config))
