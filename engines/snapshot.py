@@ -235,6 +235,7 @@ class Activity(Frozen):
     interval_s: float | None = None
     commits_per_s: float | None = None
     rollbacks_per_s: float | None = None
+    deadlocks_in_interval: int | None = None
     transactions_per_s: float | None = None
     cache_hit_ratio: float | None = None
     tuples_written_per_s: float | None = None
@@ -678,6 +679,33 @@ class PreparedXact(Frozen):
     xid_age: int | None = None
 
 
+class DeadlockProcess(Frozen):
+    """One process of a deadlock as the server's DETAIL lists it."""
+
+    pid: int
+    waits_for: str | None = Field(default=None, description="what it waited for: 'ShareLock on transaction 5678; "
+                                                             "blocked by process 1235.'")
+    statement: str | None = Field(default=None, description="its statement (redacted), None when the log omits it")
+
+
+class DeadlockReport(Frozen):
+    """A deadlock the server logged: `ERROR:  deadlock detected`, the processes of its DETAIL, and the
+    STATEMENT of the transaction it aborted. Texts are redacted but untrusted (clean them to show)."""
+
+    logged_at: str | None = Field(default=None, description="the time the log line prefix carries, as written")
+    processes: list[DeadlockProcess] = Field(default_factory=list)
+    statement: str | None = Field(default=None, description="the aborted transaction's statement (STATEMENT:)")
+
+
+class DeadlockLog(Frozen):
+    """The newest deadlock reports in the tail of the server's current log file."""
+
+    file: str
+    bytes_read: int
+    file_size: int
+    reports: list[DeadlockReport] = Field(default_factory=list)
+
+
 class Checkpoints(Frozen):
     """Checkpoints since the counters' reset, and this database's block reads with their time."""
 
@@ -787,6 +815,7 @@ class Catalog(Frozen):
     statement_spills: list[StatementSpill] | None = Field(
         default=None, description="None when not read: pg_stat_statements is not installed in this database")
     applied_migrations: AppliedMigrations | None = Field(default=None, description="None when not read")
+    deadlock_log: DeadlockLog | None = Field(default=None, description="None when not read (gaps says why)")
 
 
 class CollectorCost(Frozen):

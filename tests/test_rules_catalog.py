@@ -290,7 +290,8 @@ async def test_catalog_does_not_wait_behind_an_exclusive_lock(catalog_db):
         started = time.monotonic()
         catalog = await read_catalog(reader.fetch, 15)
         assert time.monotonic() - started < 2
-        assert "big_used" in {t.name for t in catalog.tables} and not catalog.gaps
+        # no section waited (the server log is a gap of its own: the test server has no logging collector)
+        assert "big_used" in {t.name for t in catalog.tables} and set(catalog.gaps) == {"deadlock_log"}
         # the locked tables' index and constraint definitions are skipped, and said to be; the rest is read
         assert catalog.locked_tables == ["odd.schema.T", "public.big_used", "public.dup_t"]
         indexed = {i.table for i in catalog.indexes}

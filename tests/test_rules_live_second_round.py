@@ -18,6 +18,7 @@ DB = "second_round"
 
 LOWERED = {
     "maintenance.prepared_xact_max_age_s": 0,
+    "settings.io_min_reads": 10,  # this small database's reads come from the OS cache: SSD-class timings
     "backup.archive_ready_max": 1, "backup.archive_ready_age_s": 0,
     "performance.checkpoints_min": 3, "performance.checkpoints_req_share": 0.5,
     "performance.rollback_min_transactions": 100, "performance.rollback_share": 0.1,
@@ -67,7 +68,7 @@ async def test_the_second_rounds_checks_fire_on_real_plants(start_cluster):
     cluster = start_cluster(settings={"autovacuum": "off", "max_prepared_transactions": "2", "archive_mode": "on",
                                       "archive_command": "'/bin/false'", "deadlock_timeout": "100ms",
                                       "fsync": "off", "full_page_writes": "off", "synchronous_commit": "off",
-                                      "max_slot_wal_keep_size": "64MB"})
+                                      "max_slot_wal_keep_size": "64MB", "track_io_timing": "on"})
     cluster.psql(f"CREATE DATABASE {DB}")
     connect = cluster.connect_kwargs(database=DB)
     cluster.psql(
@@ -116,7 +117,8 @@ async def test_the_second_rounds_checks_fire_on_real_plants(start_cluster):
                          "maintenance.table_wraparound", "performance.temp_spills", "settings.shared_buffers_default",
                          "settings.work_mem_default", "performance.dominant_statement", "maintenance.mxid_wraparound",
                          "availability.slot_near_wal_limit", "settings.fsync_off", "settings.full_page_writes_off",
-                         "settings.synchronous_commit_off", "settings.no_data_checksums"):
+                         "settings.synchronous_commit_off", "settings.no_data_checksums",
+                         "settings.random_page_cost"):
             assert expected in by_rule, (expected, sorted(by_rule))
         assert "f3_orphan" in by_rule["maintenance.prepared_xact"][0].evidence[0].subject + \
             by_rule["maintenance.prepared_xact"][0].evidence[0].detail
@@ -129,5 +131,11 @@ async def test_the_second_rounds_checks_fire_on_real_plants(start_cluster):
         assert not quiet & {"maintenance.prepared_xact", "performance.rollback_ratio", "indexes.write_heavy",
                             "maintenance.table_wraparound", "maintenance.mxid_wraparound", "performance.temp_spills",
                             "availability.slot_near_wal_limit", "performance.dominant_statement"}
+        # with no max_slot_wal_keep_size, the same slot's WAL is unbounded
+        cluster.psql("ALTER SYSTEM SET max_slot_wal_keep_size = -1; SELECT pg_reload_conf();", DB)
+        await asyncio.sleep(0.3)
+        unbounded = evaluate(await snapshot_of(cluster, DB),
+                             Thresholds({**LOWERED, "availability.slot_unbounded_bytes": 1}))[0]
+        assert "availability.slot_wal_unbounded" in {f.rule for f in unbounded}
     finally:
         cluster.psql("ROLLBACK PREPARED 'f3_orphan'; SELECT pg_drop_replication_slot('f3_keeper');", DB)

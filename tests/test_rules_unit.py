@@ -751,7 +751,8 @@ def test_no_rule_fires_or_fails_on_the_healthy_snapshot(build):
                                  "insecure_connections", "index_bloat", "definer_functions", "untrusted_languages",
                                  "public_create_schemas", "unenforced_policies", "partitioned_tables", "avoided_types",
                                  "foreign_key_type_mismatches", "unreferenced_id_columns", "mostly_null_indexes",
-                                 "prepared_xacts", "checkpoints", "archive_backlog", "settings", "statement_spills")})),
+                                 "prepared_xacts", "checkpoints", "archive_backlog", "settings", "statement_spills",
+                                 "deadlock_log")})),
     f.mongo_snapshot, lambda: f.unreachable(engine="mongo")],
     ids=["bare", "unreachable", "catalog-gaps", "mongo-bare", "mongo-unreachable"])
 def test_no_rule_breaks_on_a_snapshot_missing_its_part(build):

@@ -32,6 +32,7 @@ from ..snapshot import (
     UnenforcedPolicies,
     ConstraintFacts,
     DatabaseAge,
+    DeadlockLog,
     ForeignKeyFacts,
     HbaRule,
     IndexFacts,
@@ -46,6 +47,7 @@ from ..quoting import qualified
 from ..redact import redact
 from .errors import explain_error
 from .queries import sql
+from .server_log import deadlock_reports
 
 Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
 
@@ -57,7 +59,12 @@ SECTION_PRIVILEGE = {
     "archive_backlog": "pg_ls_archive_statusdir() needs a superuser or pg_monitor: GRANT pg_monitor TO this role",
     "statement_spills": "other roles' statements need pg_read_all_stats: GRANT pg_monitor TO this role",
     "applied_migrations": "GRANT SELECT ON the alembic_version / django_migrations table TO this role",
+    "deadlock_log": "log_directory is outside the data directory: GRANT pg_read_server_files TO this role",
 }
+
+# How much of the server log's end the deadlock reports are looked for in: a log is often GBs.
+LOG_TAIL_BYTES = 1024 * 1024
+DEADLOCK_REPORTS_KEPT = 5
 
 # The settings the catalog's rules judge (besides those the collector reads for the panels).
 CATALOG_SETTINGS = ["fsync", "full_page_writes", "synchronous_commit", "data_checksums", "random_page_cost",
@@ -182,6 +189,21 @@ async def read_catalog(fetch: Fetch, major: int, *, objects_cap: int = 2000) -> 
         applied = await _applied_migrations(fetch, major, migration_tables, gaps)
         if applied is not None:
             values["applied_migrations"] = applied
+    access = await section("deadlock_log", "catalog_server_log_access")
+    if access is not None:
+        role = access[0]["role"]
+        if not access[0]["may_read"]:
+            gaps["deadlock_log"] = (f"the server log is not readable by {role}: needs a superuser, or GRANT EXECUTE "
+                                    f"ON FUNCTION pg_current_logfile(text), pg_stat_file(text, boolean), "
+                                    f"pg_read_binary_file(text, bigint, bigint, boolean) TO {role} (and "
+                                    f"pg_read_server_files when log_directory is outside the data directory)")
+        elif not access[0]["logging_collector"]:
+            gaps["deadlock_log"] = ("the server log is not kept in a file the server can read back: "
+                                    "logging_collector is off (ALTER SYSTEM SET logging_collector = on; a restart)")
+        else:
+            tail = await section("deadlock_log", "catalog_server_log_tail", LOG_TAIL_BYTES)
+            if tail is not None:
+                values["deadlock_log"] = _deadlock_log(tail[0], gaps)
     return Catalog(**values, gaps=gaps, truncated=truncated, locked_tables=sorted(locked))
 
 
@@ -210,3 +232,15 @@ async def _applied_migrations(fetch: Fetch, major: int, tables: list[asyncpg.Rec
         return None
     return AppliedMigrations(tables=[f"{r['schema_name']}.{r['name']}" for r in tables], alembic=alembic,
                              django=django)
+
+
+def _deadlock_log(row: asyncpg.Record, gaps: dict[str, str]) -> DeadlockLog | None:
+    if row["file"] is None or row["tail"] is None:
+        gaps["deadlock_log"] = (f"the server logs to {row['any_file']} only (csvlog or jsonlog): dbtop reads deadlock "
+                                "reports from the stderr log (add stderr to log_destination)" if row["any_file"] else
+                                "the server keeps no log file now (log_destination has no stderr, or the file is gone)")
+        return None
+    tail: bytes = row["tail"]
+    cut = (row["file_size"] or 0) > len(tail)  # read from offset 0 otherwise (the file may have grown meanwhile)
+    reports = deadlock_reports(tail.decode("utf-8", errors="replace"), cut_at_start=cut, keep=DEADLOCK_REPORTS_KEPT)
+    return DeadlockLog(file=row["file"], bytes_read=len(tail), file_size=row["file_size"] or len(tail), reports=reports)

@@ -462,6 +462,7 @@ class PostgresCollector:
             interval_s=interval,
             commits_per_s=d["xact_commit"] / interval,
             rollbacks_per_s=d["xact_rollback"] / interval,
+            deadlocks_in_interval=d["deadlocks"],
             transactions_per_s=(d["xact_commit"] + d["xact_rollback"]) / interval,
             cache_hit_ratio=d["blks_hit"] / blocks if blocks else None,
             tuples_read_per_s=(d["tup_returned"] + d["tup_fetched"]) / interval,

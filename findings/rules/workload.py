@@ -100,17 +100,51 @@ def deadlocks(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     reset = catalog.stats_reset if catalog else None
     days = max((snapshot.taken_at - reset).total_seconds() / 86400, 1.0) if reset else None
     per_day = activity.deadlocks / days if days else float(activity.deadlocks)
+    # The rate since the reset decides: deadlocks are rare, and one in a 2 s interval would make the
+    # finding blink on and off; the interval's count says whether they are happening now.
     if per_day < t.get("performance.deadlocks_per_day", 1):
         return
+    now = activity.deadlocks_in_interval
     since = f"since {reset:%Y-%m-%d}" if reset else "since statistics began"
+    last = f"; {now:,} in the last {duration(activity.interval_s)}" if now and activity.interval_s else ""
     yield Finding(
         id="performance.deadlocks", rule="performance.deadlocks", area="performance",
         severity=Severity.HIGH if per_day >= 100 else Severity.MEDIUM,
-        title=f"{activity.deadlocks:,} deadlocks {since} (about {per_day:,.0f} a day)",
-        evidence=[Evidence(subject="pg_stat_database", detail=f"deadlocks = {activity.deadlocks:,} {since}")],
+        title=f"{activity.deadlocks:,} deadlocks {since} (about {per_day:,.0f} a day){last}",
+        evidence=[Evidence(subject="pg_stat_database", detail=f"deadlocks = {activity.deadlocks:,} {since}{last}"),
+                  *_deadlock_statements(snapshot)],
         impact="Each deadlock aborts one of the transactions after deadlock_timeout: an error the application "
                "must retry, and seconds of blocked sessions before it.",
         fix="The server log has each deadlock with the statements involved (log_lock_waits = on adds the waits "
             "leading to them): make the transactions lock rows in the same order (ORDER BY the key in "
             "SELECT … FOR UPDATE, sorted batch updates).",
         statement="ALTER SYSTEM SET log_lock_waits = on;\nSELECT pg_reload_conf();")
+
+
+DEADLOCK_EVIDENCE_LINES = 12
+
+
+def _deadlock_statements(snapshot: Snapshot) -> list[Evidence]:
+    """The statements of the newest deadlocks in the server log's tail, one line each; or why none is shown."""
+    catalog = snapshot.postgres.catalog if snapshot.postgres else None
+    if catalog is None:
+        return [Evidence(subject="server log", detail="the statements involved are not shown yet: the server log is "
+                                                      "read with the catalog, not read yet")]
+    log = catalog.deadlock_log
+    if log is None:
+        why = catalog.gaps.get("deadlock_log", "the server log was not read")
+        return [Evidence(subject="server log", detail=f"the statements involved are not shown: {clean(why)}")]
+    if not log.reports:
+        return [Evidence(subject="server log",
+                         detail=f"no deadlock report in the last {size(log.bytes_read)} of {clean(log.file, 120)}: "
+                                "the statements involved are in older log files")]
+    lines = []
+    for report in reversed(log.reports):  # the newest first
+        when = f"deadlock at {clean(report.logged_at, 40)}" if report.logged_at else "deadlock"
+        for process in report.processes:
+            aborted = " (aborted)" if report.statement and process.statement == report.statement else ""
+            lines.append(Evidence(subject=f"{when}, process {process.pid}{aborted}",
+                                  detail=clean(process.statement, 200) or "(statement not in the log)"))
+        if not report.processes and report.statement:
+            lines.append(Evidence(subject=f"{when} (aborted)", detail=clean(report.statement, 200)))
+    return lines[:DEADLOCK_EVIDENCE_LINES]
