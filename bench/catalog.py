@@ -2,6 +2,7 @@
 inventory, on a database with many tables, and the findings' rules over the resulting snapshot.
 
     .venv/bin/python bench/catalog.py [--tables 1000,5000] [--views 50] [--backups 200] [--runs 5]
+                                      [--save-snapshot /tmp/catalog-{tables}.json]
 
 Per table count: wall time (median, max) of `read_catalog` with its query count, of the views part
 and of the backup inventory scan, and of evaluating every rule over the snapshot.
@@ -66,7 +67,8 @@ async def timed(runs: int, call) -> tuple[float, float, object]:
     return statistics.median(times), max(times), result
 
 
-async def measure(cluster: LocalCluster, tables: int, backups_dir: Path, runs: int) -> str:
+async def measure(cluster: LocalCluster, tables: int, backups_dir: Path, runs: int,
+                  save_snapshot: str | None = None) -> str:
     conn = await asyncpg.connect(**cluster.connect_kwargs(database=DATABASE),
                                  server_settings={"statement_timeout": "2000", "lock_timeout": "500"})
     queries = 0
@@ -91,6 +93,8 @@ async def measure(cluster: LocalCluster, tables: int, backups_dir: Path, runs: i
         snap = await collector.snapshot()
     finally:
         await collector.close()
+    if save_snapshot:
+        Path(save_snapshot.replace("{tables}", str(tables))).write_text(snap.model_dump_json())
     rules_med, rules_max, (findings, _) = await timed(runs, lambda: asyncio.to_thread(evaluate, snap))
     # Between catalog reads (every 5 minutes) the app's snapshots carry the same catalog: with the
     # app's RuleCache the catalog-only rules ran at the read and are not run again.
@@ -111,6 +115,9 @@ def main() -> int:
     parser.add_argument("--views", type=int, default=50)
     parser.add_argument("--backups", type=int, default=200)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--save-snapshot", metavar="PATH",
+                        help="write each table count's snapshot as JSON ({tables} in PATH: the count), to replay "
+                             "into the app or the rules without a server")
     args = parser.parse_args()
     cluster = LocalCluster()
     cluster.initdb(settings={"max_locks_per_transaction": "256"})
@@ -124,7 +131,7 @@ def main() -> int:
                 create_objects(cluster, count, made, args.views)
                 made = count
                 cluster.psql("ANALYZE", DATABASE)
-                print(asyncio.run(measure(cluster, count, Path(backups), args.runs)), flush=True)
+                print(asyncio.run(measure(cluster, count, Path(backups), args.runs, args.save_snapshot)), flush=True)
     finally:
         cluster.destroy()
     return 0

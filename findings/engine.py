@@ -4,12 +4,15 @@ A rule is a pure function `(snapshot, thresholds) -> Iterable[Finding]`, registe
 Thresholds have defaults in the rule (`thresholds.get("connections.high_pct", 80)`) and can be set
 per profile (`[profiles.NAME.thresholds]`).
 
-A rule that reads nothing of the snapshot but its catalog (`snapshot.postgres.catalog`, through
-`catalog_sections`) says so with `@rule(reads=CATALOG_ONLY)`: the catalog is read every few minutes,
-the snapshot every two seconds, so with a `RuleCache` such a rule runs once per catalog read and its
-findings are reused until the next (on 5,000 tables these rules cost a tenth of a second a run). A
-rule that declares nothing runs on every snapshot. tests/test_rules_cache.py checks that a rule
-declaring CATALOG_ONLY touches the snapshot only through its catalog.
+A rule that reads only parts of the snapshot that change less often than every poll says which with
+`@rule(reads=...)`: `CATALOG_ONLY` (`snapshot.postgres.catalog`, through `catalog_sections`, read
+every few minutes), `STATEMENTS_ONLY` (`snapshot.statements`, read every 30 s while no panel shows
+it), or a tuple of those parts and "role" (`is_standby(snapshot)`). With a `RuleCache` such a rule
+runs again only when one of the parts it reads is not the one it last saw (the collector hands the
+same object on until it reads that part again), and its findings are reused meanwhile (on 5,000
+tables the catalog rules cost a tenth of a second a run). A rule that declares nothing runs on every
+snapshot. tests/test_rules_cache.py checks that a rule touches its snapshot only through what it
+declares.
 """
 
 from __future__ import annotations
@@ -28,17 +31,35 @@ RULES: list[RuleFunction] = []
 
 # The engines a rule serves unless it says otherwise: the rules written against PostgreSQL's catalog.
 DEFAULT_ENGINES = frozenset({"postgres"})
-# What a rule reads of the snapshot: everything unless it says otherwise, or only the catalog.
+# What a rule reads of the snapshot: everything unless it says otherwise, or only these parts.
 CATALOG_ONLY = ("catalog",)
+STATEMENTS_ONLY = ("statements",)
+
+
+def is_standby(snapshot: Snapshot) -> bool | None:
+    """The server's role, for a rule that declares it reads "role": None when unknown."""
+    return snapshot.server.is_standby if snapshot.server else None
+
+
+# What of a snapshot stands for each part a rule may declare it reads: a rule's cached findings are
+# reused while each of these is the very object it was (a part read again is a new object; a role
+# is True, False or None, each a single object).
+PART_INPUTS: dict[str, Callable[[Snapshot], object]] = {
+    "catalog": lambda snapshot: snapshot.postgres.catalog if snapshot.postgres else None,
+    "statements": lambda snapshot: snapshot.statements,
+    "role": is_standby,
+}
 
 
 def rule(function: RuleFunction | None = None, *, engines: Iterable[str] = DEFAULT_ENGINES,
          reads: tuple[str, ...] | None = None):
     """Register a database rule: `@rule` for a PostgreSQL rule, `@rule(engines={"postgres", "mongo"})`
     for one that reads only the engine-neutral core of a snapshot (or each engine's section);
-    `reads=CATALOG_ONLY` for one that reads nothing but the catalog (evaluated once per catalog read)."""
-    if reads is not None and tuple(reads) != CATALOG_ONLY:
-        raise ValueError(f"reads: {reads!r}: a rule reads the whole snapshot (the default) or {CATALOG_ONLY!r}")
+    `reads=CATALOG_ONLY` for one that reads nothing but the catalog (evaluated once per catalog read),
+    `reads=STATEMENTS_ONLY` or a tuple of parts of PART_INPUTS likewise."""
+    if reads is not None and (not reads or any(part not in PART_INPUTS for part in reads)):
+        raise ValueError(f"reads: {reads!r}: a rule reads the whole snapshot (the default) or some of "
+                         f"{sorted(PART_INPUTS)}")
 
     def register(function: RuleFunction) -> RuleFunction:
         function.engines = frozenset(engines)  # type: ignore[attr-defined]
@@ -51,6 +72,11 @@ def rule(function: RuleFunction | None = None, *, engines: Iterable[str] = DEFAU
 
 def reads_catalog_only(function: RuleFunction) -> bool:
     return getattr(function, "reads", None) == CATALOG_ONLY
+
+
+def parts_read(function: RuleFunction) -> tuple[str, ...] | None:
+    """The parts a rule declares it reads; None for the whole snapshot (it runs on every one)."""
+    return getattr(function, "reads", None)
 
 
 def serves(function: RuleFunction, engine: str) -> bool:
@@ -106,32 +132,51 @@ class RuleFailure:
 
 
 class RuleCache:
-    """The findings of the catalog-only rules for the last catalog seen, to reuse until the next
-    catalog read. One per stream of snapshots (the app keeps one per poller); a catalog is known by
-    identity (the collector hands the same object on until it reads the catalog again) and its
-    read_at, and the cache holds it, so a new catalog is never taken for the old one."""
+    """The findings of the rules that declare what they read, to reuse until one of those parts is
+    read again. One per stream of snapshots (the app keeps one per poller). A part is known by
+    identity (the collector hands the same object on until it reads it again) and the cache holds
+    it, so a new reading is never taken for the old one. Other thresholds or another engine empty it."""
 
     def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._catalog: Catalog | None = None
-        self._results: dict[str, tuple[list[Finding], list[RuleFailure]]] = {}
-        self._ordered: tuple[int, list[Finding], list[tuple]] | None = None
+        self._settings: tuple | None = None
+        # rule name -> (the parts' objects it ran on, (findings, failures))
+        self._entries: dict[str, tuple[tuple, tuple[list[Finding], list[RuleFailure]]]] = {}
+        # by the parts rules read: the names of those rules, and their findings sorted (None: to sort)
+        self._groups: dict[tuple[str, ...], list] = {}
 
-    def results(self, catalog: Catalog | None, thresholds: Thresholds, engine: str) -> dict:
-        """The cached results (rule name -> findings, failures) for this catalog; empty and
-        reset when the catalog, the thresholds or the engine differ from the last call's."""
-        key = (catalog.read_at if catalog is not None else None, thresholds, engine)
-        if catalog is not self._catalog or key != self._key:
-            self._catalog, self._key, self._results, self._ordered = catalog, key, {}, None
-        return self._results
+    def start(self, thresholds: Thresholds, engine: str) -> None:
+        """Before a snapshot's rules: forget everything when the thresholds or the engine changed."""
+        if self._settings != (thresholds, engine):
+            self._settings, self._entries, self._groups = (thresholds, engine), {}, {}
 
-    def ordered(self) -> tuple[list[Finding], list[tuple]]:
-        """The cached findings worst first, and their sort keys (sorted once per catalog: thousands
-        of findings on a large schema took longer to sort than the other rules to run)."""
-        if self._ordered is None or self._ordered[0] != len(self._results):
-            found = sorted((f for result in self._results.values() for f in result[0]), key=Finding.sort_key)
-            self._ordered = (len(self._results), found, [f.sort_key() for f in found])
-        return self._ordered[1], self._ordered[2]
+    def result(self, function: RuleFunction, reads: tuple[str, ...], snapshot: Snapshot,
+               thresholds: Thresholds) -> tuple[list[Finding], list[RuleFailure]]:
+        """The rule's findings and failures: the last ones while the parts it reads are the same
+        objects, else from running it again."""
+        name = f"{function.__module__}.{function.__qualname__}"
+        inputs = tuple(PART_INPUTS[part](snapshot) for part in reads)
+        entry = self._entries.get(name)
+        if entry is not None and all(a is b for a, b in zip(entry[0], inputs)):
+            return entry[1]
+        result = run_rule(function, snapshot, thresholds)
+        self._entries[name] = (inputs, result)
+        group = self._groups.setdefault(reads, [set(), None])
+        group[0].add(name)
+        if result[0] or (entry is not None and entry[1][0]):
+            group[1] = None  # its findings changed: sort them again
+        return result
+
+    def ordered(self) -> list[tuple[list[Finding], list[tuple]]]:
+        """The cached findings worst first, with their sort keys, one list per group of rules
+        reading the same parts (each sorted only when one of its rules ran again: thousands of
+        catalog findings took longer to sort than the other rules to run)."""
+        out = []
+        for group in self._groups.values():
+            if group[1] is None:
+                found = sorted((f for name in group[0] for f in self._entries[name][1][0]), key=Finding.sort_key)
+                group[1] = (found, [f.sort_key() for f in found])
+            out.append(group[1])
+        return out
 
 
 def run_rule(function: RuleFunction, snapshot: Snapshot,
@@ -147,32 +192,36 @@ def run_rule(function: RuleFunction, snapshot: Snapshot,
 def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None,
              cache: RuleCache | None = None) -> tuple[list[Finding], list[RuleFailure]]:
     """All findings for a snapshot, worst first, and the rules that raised (a bug, shown, not fatal).
-    With `cache`, the catalog-only rules run once per catalog read."""
+    With `cache`, a rule that declares what it reads runs once per reading of those parts."""
     from . import rules  # noqa: F401 - registers the rules
 
     thresholds = thresholds or Thresholds()
     findings: list[Finding] = []
     failures: list[RuleFailure] = []
-    cached: dict | None = None
     if cache is not None:
-        cached = cache.results(snapshot.postgres.catalog if snapshot.postgres else None, thresholds, snapshot.engine)
+        cache.start(thresholds, snapshot.engine)
     for function in RULES:
         if not serves(function, snapshot.engine):
             continue
-        if cached is not None and reads_catalog_only(function):
-            name = f"{function.__module__}.{function.__qualname__}"
-            result = cached.get(name)
-            if result is None:
-                result = cached[name] = run_rule(function, snapshot, thresholds)
-            failures.extend(result[1])  # its findings come sorted from the cache, below
-            continue
+        reads = parts_read(function)
+        if cache is not None and reads is not None:
+            failures.extend(cache.result(function, reads, snapshot, thresholds)[1])
+            continue  # its findings come sorted from the cache, below
         result = run_rule(function, snapshot, thresholds)
         findings.extend(result[0])
         failures.extend(result[1])
+    if cache is None:
+        findings.sort(key=Finding.sort_key)
+        return findings, failures
+    groups = sorted(cache.ordered(), key=lambda group: len(group[0]))
+    if not groups:
+        findings.sort(key=Finding.sort_key)
+        return findings, failures
+    # the smaller lists sorted together, then merged into the largest (thousands of catalog findings)
+    for group in groups[:-1]:
+        findings.extend(group[0])
     findings.sort(key=Finding.sort_key)
-    if cache is not None:
-        findings = merge_sorted(*cache.ordered(), findings)
-    return findings, failures
+    return merge_sorted(*groups[-1], findings), failures
 
 
 def merge_sorted(ordered: list[Finding], keys: list[tuple], findings: list[Finding]) -> list[Finding]:

@@ -101,6 +101,31 @@ class SnapshotTable(DataTable):
         self._line_state: tuple = ()
         self._row_styles: tuple[Style, Style] | None = None
         self._styles: dict[tuple, Style] = {}
+        self._sizing = False  # in DataTable._update_dimensions, which sets the virtual size
+
+    def _update_dimensions(self, new_rows) -> None:
+        self._sizing = True
+        try:
+            super()._update_dimensions(new_rows)
+        finally:
+            self._sizing = False
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        """A new row count changes the table's virtual size, which lays the whole screen out (a pass
+        over every widget and a repaint of the screen, a tenth of the CPU of a refresh at 1,000
+        sessions): when the table's own size does not follow its rows, only its scrollbars need
+        updating, as a layout would (ScrollView._size_updated). A scrollbar that appears or goes
+        still lays out (its reactive asks for it)."""
+        if layout and self._sizing and self._size_is_fixed():
+            self._sizing = False
+            layout = False
+            self._scrollbar_changes.clear()
+            self._scroll_update(self.virtual_size)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _size_is_fixed(self) -> bool:
+        height, width = self.styles.height, self.styles.width
+        return not (height is not None and height.is_auto) and not (width is not None and width.is_auto)
 
     def replace_rows(self, rows: dict[str, Sequence[Cell]]) -> None:
         """Show exactly `rows`, in this order, keeping the cursor on the row it was on."""
@@ -148,7 +173,7 @@ class SnapshotTable(DataTable):
                 row = min(self.cursor_coordinate.row, len(order) - 1)
             self.move_cursor(row=row, animate=False, scroll=False)
         if resized or not self._fast_path():
-            self.refresh(layout=resized)
+            self.refresh(layout=resized and not self._size_is_fixed())  # else: the idle _update_dimensions
         else:
             self._refresh_changed_lines(old_order, old_cells)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timezone
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -98,6 +99,7 @@ class OverviewStrip(Vertical):
         self.hit_history: deque[float] = deque(maxlen=HISTORY)
         self.profile: str | None = None
         self.read_only = False  # set by the app: no action may run
+        self.widest: dict[str, int] = {}  # figure -> the most cells it has taken since the target was chosen
 
     def compose(self) -> ComposeResult:
         yield Static(id="overview-identity")
@@ -118,7 +120,7 @@ class OverviewStrip(Vertical):
             self.hit_history.append(activity.cache_hit_ratio * 100)
         gauge = connection_gauge(snapshot.connections_used, snapshot.server.max_connections if snapshot.server else None,
                                  estimated=bool(snapshot.connections_hidden))
-        update_static(self.query_one("#overview-gauge", Static), gauge)
+        self.show_figure("gauge", gauge)
         tps = activity.transactions_per_s if activity else None
         label = "tps"
         counters = snapshot.mongo.opcounters if snapshot.mongo else None
@@ -126,14 +128,24 @@ class OverviewStrip(Vertical):
             label, tps = "ops", counters.total_per_s
             if tps is not None:
                 self.tps_history.append(tps)
-        update_static(self.query_one("#overview-tps", Static), f"{label} {number(tps, 1) if tps is not None else '-'}")
+        self.show_figure("tps", f"{label} {number(tps, 1) if tps is not None else '-'}")
         hit = activity.cache_hit_ratio if activity else None
-        update_static(self.query_one("#overview-hit", Static), f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
+        self.show_figure("hit", f"hit {hit * 100:.1f}%" if hit is not None else "hit -")
         self.query_one("#overview-tps-spark", Sparkline).data = spark_data(self.tps_history)
         self.query_one("#overview-hit-spark", Sparkline).data = spark_data(self.hit_history)
         managed = manager_short(snapshot)
-        update_static(self.query_one("#overview-lag", Static), replication_lag(snapshot) + (f" · {managed}" if managed else ""))
+        self.show_figure("lag", replication_lag(snapshot) + (f" · {managed}" if managed else ""))
         self.refresh_identity()
+
+    def show_figure(self, name: str, content: str | Content) -> None:
+        """Show a figure padded to the widest it has been: its width changed with nearly every
+        refresh (tps 2,000.5, then 95.0), and each change laid the whole screen out again."""
+        width = cell_len(content) if isinstance(content, str) else content.cell_length
+        widest = max(width, self.widest.get(name, 0))
+        self.widest[name] = widest
+        if width < widest:
+            content = content + " " * (widest - width)
+        update_static(self.query_one(f"#overview-{name}", Static), content)
 
     def reset(self, profile: str | None) -> None:
         """Another target: its history starts empty."""
@@ -141,6 +153,7 @@ class OverviewStrip(Vertical):
         self.profile = profile
         self.tps_history.clear()
         self.hit_history.clear()
+        self.widest.clear()
         self.status = "connecting"
         self.refresh_identity()
 

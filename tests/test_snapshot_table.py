@@ -113,3 +113,66 @@ async def test_a_sorted_table_keeps_its_cursor_row_through_in_place_updates():
         assert fast.coordinate_to_cell_key(fast.cursor_coordinate).row_key.value == "130"
         assert fast.row_count == 48
         assert [fast.coordinate_to_cell_key((i, 0)).row_key.value for i in range(2)] == ["130", "140"]
+
+
+def spy_layouts(screen) -> list[int]:
+    """Counts the screen's layout passes."""
+    calls: list[int] = []
+    original = screen._refresh_layout
+
+    def refresh_layout(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    screen._refresh_layout = refresh_layout
+    return calls
+
+
+class OneTable(App):
+    def __init__(self, height: str) -> None:
+        super().__init__()
+        self.table_height = height
+
+    def compose(self) -> ComposeResult:
+        table = SnapshotTable(id="fast", cursor_type="row")
+        add_columns(table, COLUMNS)
+        table.styles.height = self.table_height
+        yield table
+
+
+async def test_a_new_row_count_moves_the_scrollbar_without_laying_the_screen_out():
+    """Sessions come and go: the table's row count changes, its place on screen does not. Only
+    its scrollbar changes (a screen layout is a pass over every widget and a repaint of the screen);
+    a scrollbar appearing, or a table sized by its rows, still lays out."""
+    app = OneTable("12")
+    async with app.run_test(size=(60, 30)) as pilot:
+        table = app.query_one("#fast", SnapshotTable)
+        sync_rows(table, rows(40))
+        await pilot.pause()
+        assert table.show_vertical_scrollbar
+        calls = spy_layouts(app.screen)
+        sync_rows(table, rows(55))
+        await pilot.pause()
+        assert not calls
+        assert table.vertical_scrollbar.window_virtual_size == 55 + 1  # the rows and the header
+        table.move_cursor(row=54)
+        await pilot.pause()
+        assert table.scroll_y == table.max_scroll_y > 0
+        sync_rows(table, rows(20))
+        await pilot.pause()
+        assert table.vertical_scrollbar.window_virtual_size == 20 + 1 and table.scroll_y <= table.max_scroll_y
+        assert not calls
+        sync_rows(table, rows(5))  # fits: the scrollbar goes, and the rows take its column
+        await pilot.pause()
+        assert not table.show_vertical_scrollbar and calls
+
+    app = OneTable("auto")
+    async with app.run_test(size=(60, 30)) as pilot:
+        table = app.query_one("#fast", SnapshotTable)
+        sync_rows(table, rows(5))
+        await pilot.pause()
+        height = table.size.height
+        calls = spy_layouts(app.screen)
+        sync_rows(table, rows(9))
+        await pilot.pause()
+        assert calls and table.size.height == height + 4

@@ -289,7 +289,14 @@ class DbtopApp(ActionsMixin, App):
             wrong = key in marked or (key == "locks" and waiting) or (key == "findings" and urgent)
             tab = tabs.get_tab(key)
             new_label = Content.from_text(Text(label, style=f"bold {alarm}" if wrong else ""))
-            if content_key(tab.label) != content_key(new_label):  # a new label lays the screen out again
+            if content_key(tab.label) == content_key(new_label):
+                continue
+            if tab.label.cell_length == new_label.cell_length:
+                # Tab.label's setter lays the whole screen out (Static.update's default): a label
+                # of the same width (2 urgent -> 3 urgent) takes the same cells, so repaint the tab only.
+                tab._label = new_label
+                Static.update(tab, new_label, layout=False)
+            else:
                 tab.label = new_label
         self.query_one(OverviewStrip).alerts = alerts(waiting, urgent)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from ...engines.quoting import qualified, quote_ident
 from ...engines.snapshot import Snapshot
-from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, is_standby, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import size
 
@@ -47,12 +47,12 @@ def index_bloat(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             addressed_by="action:reindex", action_params={"index": name})
 
 
-@rule
+@rule(reads=("catalog", "role"))
 def write_heavy_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     """Indexes read a handful of times while their table is written heavily: each write pays for
     them. (Indexes never scanned at all are indexes.unused.)"""
     catalog = catalog_sections(snapshot, "indexes", "tables")
-    if catalog is None or (snapshot.server and snapshot.server.is_standby):
+    if catalog is None or is_standby(snapshot):
         return
     writes = {(tb.schema_name, tb.name): (tb.rows_inserted or 0) + (tb.rows_updated or 0) + (tb.rows_deleted or 0)
               for tb in catalog.tables}

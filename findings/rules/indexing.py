@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import IndexFacts, Snapshot
-from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, rule
+from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, is_standby, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import size
 from ...engines.quoting import qualified, quote_ident
@@ -68,10 +68,10 @@ def duplicate_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
                     addressed_by="action:drop-index", action_params={"index": _index_name(a)})
 
 
-@rule
+@rule(reads=("catalog", "role"))
 def unused_indexes(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "indexes")
-    if catalog is None or (snapshot.server and snapshot.server.is_standby):
+    if catalog is None or is_standby(snapshot):
         return  # a standby's scans are its own: an index unused there may serve the primary
     min_bytes = t.get("indexes.unused_min_bytes", 10 * 1024 * 1024)
     since = f"since {catalog.stats_reset:%Y-%m-%d}" if catalog.stats_reset else "since statistics began"

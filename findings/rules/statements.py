@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ...engines.snapshot import Snapshot, Statement
-from ..engine import Thresholds, rule
+from ...engines.snapshot import Snapshot, Statement, Statements
+from ..engine import STATEMENTS_ONLY, Thresholds, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean
 
@@ -15,8 +15,8 @@ SLOW_LIMIT = 10
 ONE_ROW_LOOKUP = re.compile(r"^\s*select\b.*\bwhere\b.*=\s*\$\d+", re.IGNORECASE | re.DOTALL)
 
 
-def _application_statements(snapshot: Snapshot) -> list[Statement]:
-    return [s for s in snapshot.statements.entries if not s.from_dbtop and s.toplevel]
+def _application_statements(statements: Statements) -> list[Statement]:
+    return [s for s in statements.entries if not s.from_dbtop and s.toplevel]
 
 
 @rule
@@ -41,11 +41,12 @@ def rows_text(rows: int | None) -> str:
     return f"{rows:,} rows" if rows is not None else "rows not counted"
 
 
-@rule
+@rule(reads=STATEMENTS_ONLY)
 def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     mean_ms = t.get("performance.slow_mean_ms", 20)
     min_calls = t.get("performance.slow_min_calls", 100)
-    slow = [s for s in _application_statements(snapshot) if s.mean_time_ms >= mean_ms and s.calls >= min_calls]
+    slow = [s for s in _application_statements(snapshot.statements)
+            if s.mean_time_ms >= mean_ms and s.calls >= min_calls]
     slow.sort(key=lambda s: -s.total_time_ms)
     total = sum(s.total_time_ms for s in snapshot.statements.entries) or 1.0
     for s in slow[:SLOW_LIMIT]:
@@ -63,10 +64,10 @@ def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             statement=f"EXPLAIN (ANALYZE, BUFFERS) {clean(s.query, 2000)}" if s.query else None)
 
 
-@rule
+@rule(reads=STATEMENTS_ONLY)
 def n_plus_one(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     min_calls = t.get("performance.n_plus_one_min_calls", 10000)
-    for s in _application_statements(snapshot):
+    for s in _application_statements(snapshot.statements):
         if (s.rows is None or s.calls < min_calls or s.rows > s.calls or not s.query
                 or not ONE_ROW_LOOKUP.search(s.query)):
             continue

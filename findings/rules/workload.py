@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import Snapshot
-from ..engine import Thresholds, catalog_sections, rule
+from ..engine import STATEMENTS_ONLY, Thresholds, catalog_sections, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration, size
 
 BLOCK = 8192
 
 
-@rule
+@rule(reads=STATEMENTS_ONLY)
 def dominant_statement(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     entries = snapshot.statements.entries
     total = sum(s.total_time_ms for s in entries if not s.from_dbtop)
@@ -37,7 +37,7 @@ def dominant_statement(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
             statement=f"EXPLAIN (ANALYZE, BUFFERS) {clean(s.query, 2000)}" if s.query else None)
 
 
-@rule
+@rule(reads=("catalog", "statements"))
 def temp_spills(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "statement_spills")
     spills = (catalog.statement_spills or []) if catalog else []
