@@ -217,11 +217,12 @@ async def test_interval_keys(pg_target):
 async def test_disconnect_is_shown_data_kept_stale_and_reconnects(start_cluster):
     cluster = start_cluster()
     async with dashboard(resolve_target(cluster.dsn()), (80, 24)) as (app, pilot):
-        before = app.last_reachable
         await asyncio.to_thread(cluster.stop, "immediate")
         await until(pilot, lambda: app.disconnected_since is not None, timeout=10)
+        before = app.last_reachable  # the last snapshot read before the server went (polls run meanwhile)
+        assert before is not None
         await pilot.press("z")  # zoomed, the disconnected and connection-lost lines stay
-        await pilot.pause(0.2)
+        await pilot.pause(1.2)  # a few failed polls at 0.5 s
         text = screen_text(app)
         assert "disconnected" in text and "retrying" in text
         assert "connection lost" in text
