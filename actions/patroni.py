@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -245,35 +246,34 @@ class PatroniAction:
         return f"{said or self.name + ' done'}; " + states
 
     async def _pause_state(self, api_url: str, paused: bool) -> str:
-        deadline = time.monotonic() + SETTLE_LIMIT_S
-        while True:
-            try:
-                if (await read_patroni_cluster(api_url, timeout_s=2.0)).paused is paused:
-                    break
-            except PatroniUnanswered:
-                pass
-            if time.monotonic() > deadline:
-                raise ActionFailed(f"Patroni accepted the {self.name}, but its cluster did not show it after "
-                                   f"{SETTLE_LIMIT_S:g} s: check with patronictl list")
-            await asyncio.sleep(SETTLE_EVERY_S)
+        await self._await_cluster(api_url, lambda cluster: cluster.paused is paused,
+                                  lambda last: f"its cluster did not show it after {SETTLE_LIMIT_S:g} s")
         if paused:
             return "Patroni paused (maintenance mode): it neither fails over nor restarts PostgreSQL until resumed"
         return "Patroni resumed: it fails over and manages PostgreSQL again"
 
     async def _settle(self, api_url: str, candidate: str) -> PatroniCluster:
+        def unsettled(last: PatroniCluster | None) -> str:
+            seen = ", ".join(f"{m.name} {m.role} {m.state}" for m in last.members) if last else "no answer"
+            return f"the roles had not settled after {SETTLE_LIMIT_S:g} s ({seen})"
+
+        return await self._await_cluster(api_url, lambda cluster: settled(cluster, candidate), unsettled)
+
+    async def _await_cluster(self, api_url: str, done: Callable[[PatroniCluster], bool],
+                             not_yet: Callable[[PatroniCluster | None], str]) -> PatroniCluster:
+        """Poll /cluster (eventually consistent) until `done`, at most SETTLE_LIMIT_S; past it the
+        action failed, `not_yet` saying what was missing in the last answer."""
         deadline = time.monotonic() + SETTLE_LIMIT_S
         last: PatroniCluster | None = None
         while True:
             try:
                 last = await read_patroni_cluster(api_url, timeout_s=2.0)
-                if settled(last, candidate):
+                if done(last):
                     return last
             except PatroniUnanswered:
                 pass
             if time.monotonic() > deadline:
-                seen = ", ".join(f"{m.name} {m.role} {m.state}" for m in last.members) if last else "no answer"
-                raise ActionFailed(f"Patroni accepted the {self.name}, but the roles had not settled after "
-                                   f"{SETTLE_LIMIT_S:g} s ({seen}): check with patronictl list")
+                raise ActionFailed(f"Patroni accepted the {self.name}, but {not_yet(last)}: check with patronictl list")
             await asyncio.sleep(SETTLE_EVERY_S)
 
     async def _recovery_states(self, session: Any, cluster: PatroniCluster) -> str:

@@ -25,13 +25,12 @@ from ..engines.backups.inventory import TableRecord, backup_checksum, metadata_p
 from ..engines.errors import ActionFailed, ConnectError
 from ..engines.postgres.connect import close_connection, open_connection
 from ..engines.postgres.dump import client_environment, conninfo, run_client
+from ..engines.postgres.refresh_log import LOG_TABLE
 from ..engines.quoting import qualified, quote_ident
 from ..profiles.target import Target
 from .backup import LONG_MS, client_tool, dumped_tables, tool_preconditions
 from .backup_files import backup_directory, described_backup, record_verification
 from .plan import Plan, PlannedStatement, Precondition, Progress, ProgressUpdate, Scalar
-
-REFRESH_LOG_TABLE = ("dbtop", "refresh_log")  # engines/postgres/refresh_log.py's table
 
 STEPS = ("checksum", "pg_restore --list", "tables", "size", "test restore")
 METHOD = "dbtop verify-backup: checksum, pg_restore --list, tables, size, test restore"
@@ -236,11 +235,11 @@ class VerifyBackup:
             wrong, grown = [], []
             for table in counted:
                 rows = await conn.fetchval(f"SELECT count(*) FROM ONLY {qualified(table.schema_name, table.name)}")
-                if (table.schema_name, table.name) == REFRESH_LOG_TABLE and rows >= table.rows:
+                if (table.schema_name, table.name) == LOG_TABLE and rows >= table.rows:
                     # pg_restore creates the event trigger before it refreshes the views, so the
                     # restore's own refreshes are recorded in the scratch copy of dbtop's refresh log
                     if rows > table.rows:
-                        grown.append(f"{qualified(*REFRESH_LOG_TABLE)} has {rows - table.rows} more row(s): the "
+                        grown.append(f"{qualified(*LOG_TABLE)} has {rows - table.rows} more row(s): the "
                                      "restore's own view refreshes")
                 elif rows != table.rows:
                     wrong.append(f"{qualified(table.schema_name, table.name)} has {rows} rows, {table.rows} dumped")

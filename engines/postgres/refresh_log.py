@@ -16,6 +16,7 @@ from ..errors import OperationFailed
 from .connect import open_connection
 from .queries import MARKER, sql
 
+LOG_TABLE = ("dbtop", "refresh_log")  # (schema, table) of the log refresh_log_install@12.sql creates
 OBJECTS = (
     "schema dbtop",
     "table dbtop.refresh_log (one row per refresh, the newest 50 per view)",
