@@ -30,3 +30,6 @@ class Collector(ActionRunner, Protocol):
     # their keys ("connections", "statements", ...); a collector may read at a lower rate what none
     # of them shows, and returns True when the hint made something due now (the poller then polls
     # at once). A collector without it reads everything on every poll.
+    # Optional: `first_screen_only() -> bool`, the dashboard's hint before its first poll: the next
+    # snapshot may read only what the first screen shows (the overview, sessions, locks) and mark the
+    # parts it leaves as not read yet; True when it will, and the poller then polls again at once.

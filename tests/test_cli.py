@@ -75,6 +75,9 @@ def test_one_snapshot_as_json(pg):
     assert snap["views"]["views"] == [] and "refresh_log_installed" in snap["views"]
     assert snap["backups"]["rpo_s"] == 86400 and snap["backups"]["archiving"]["archive_mode"] == "off"
     assert snap["catalog"]["objects_cap"] == 2000 and isinstance(snap["catalog"]["tables"], list)
+    # complete from the first snapshot (only the dashboard's first poll leaves parts for the next one)
+    assert snap["statements"]["extension_version"] and snap["manager"] is not None
+    assert all(part["available"] for part in snap["parts"].values()), snap["parts"]
 
 
 def test_count_and_interval_give_rates_from_the_second_snapshot(pg):

@@ -88,3 +88,35 @@ async def test_the_app_tells_the_collector_the_panel_on_screen():
         await pilot.press("3")
         await until(pilot, lambda: collector.hints[-1] == frozenset({"statements"}))
         await until(pilot, lambda: len(collector.served) > served)  # the panel shown gets a fresh poll
+
+
+class FirstScreenCollector(FakeCollector):
+    """Says it can take a first snapshot of only what the first screen shows (first_screen_only)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.asked_first_screen_only = 0
+
+    def first_screen_only(self) -> bool:
+        self.asked_first_screen_only += 1
+        return True
+
+
+def test_a_first_screen_only_first_snapshot_is_followed_at_once_by_a_full_one():
+    """The dashboard's first poll reads only what its first screen shows; the rest must not wait an
+    interval (here 60 s): the poller polls again as soon as it has handed the first one on, then
+    keeps to its interval."""
+    collector = FirstScreenCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.prefetch()
+        wait(lambda: len(collector.served) == 1)
+        assert collector.asked_first_screen_only == 1
+        got: list = []
+        poller.start(got.append)
+        wait(lambda: len(got) == 2)
+        time.sleep(0.1)
+        assert len(collector.served) == 2 and collector.asked_first_screen_only == 1
+    finally:
+        poller.stop()

@@ -35,6 +35,7 @@ class SnapshotPoller:
         self._wake: asyncio.Event | None = None
         self._task: Any = None
         self._first: Any = None  # a first snapshot taken before start(), while the screen starts
+        self._follow_at_once = False  # the first snapshot was partial: the next poll comes without waiting
         self._thread = threading.Thread(target=self._loop.run_forever, name="dbtop-poller", daemon=True)
         self._thread.start()
 
@@ -48,8 +49,12 @@ class SnapshotPoller:
 
     def prefetch(self) -> None:
         """Take the first snapshot now, on the poller's thread, while the app starts its screen
-        (the server's work and the network overlap Textual's start-up); start() hands it on."""
+        (the server's work and the network overlap Textual's start-up); start() hands it on. A
+        collector that can (the optional `first_screen_only()`) reads only what the first screen
+        shows; the poll that reads the rest starts as soon as that snapshot is handed on."""
         if self._first is None and self._task is None:
+            first_screen_only = getattr(self.collector, "first_screen_only", None)  # optional in the protocol
+            self._follow_at_once = first_screen_only is not None and first_screen_only()
             self._first = asyncio.run_coroutine_threadsafe(self.collector.snapshot(), self._loop)
 
     def start(self, on_snapshot: Callable[[Snapshot], None]) -> None:
@@ -67,6 +72,8 @@ class SnapshotPoller:
             if self._stopping:
                 break
             delay = self.interval_s if snapshot.reachable else min(self.interval_s, RECONNECT_WAIT_S)
+            if self._follow_at_once:
+                self._follow_at_once, delay = False, 0.0
             on_snapshot(snapshot)
             self.next_poll_at = time.monotonic() + delay
             await self._sleep(delay)

@@ -104,6 +104,11 @@ REREAD_AFTER: dict[str, tuple[str, ...]] = {
 }
 # How long a request to a cluster manager's REST API may take before the part says it did not answer.
 MANAGER_TIMEOUT_S = 1.0
+# The parts the dashboard's first screen (the overview strip and Connections) does not show, left to
+# the poll that follows the first one at once (first_screen_only): pg_stat_statements with every
+# query text, the backup inventory and the manager's detection are most of a first poll's time.
+AFTER_FIRST_SCREEN = ("statements", "views", "backups", "manager")
+NOT_READ_YET = PartStatus(available=False, reason="not read yet: read right after the first screen")
 
 
 class PostgresCollector:
@@ -148,6 +153,7 @@ class PostgresCollector:
         self._cost = CostCounter()
         self._focus: frozenset[str] | None = None  # panels on screen; None: not told, read everything
         self._statements_last: tuple[float, Statements | None, PartStatus | None] | None = None
+        self._first_screen_only = False
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -194,6 +200,12 @@ class PostgresCollector:
         self._focus = panels
         return shown_now
 
+    def first_screen_only(self) -> bool:
+        """The dashboard's hint (see engines/base.py): the next snapshot reads only what the first
+        screen shows, and marks the parts in AFTER_FIRST_SCREEN as not read yet."""
+        self._first_screen_only = True
+        return True
+
     async def _statements_part(self, facts: dict[str, Any]) -> Statements | None:
         """pg_stat_statements is the costliest read of a poll (thousands of rows): while the app says
         no panel showing it is on screen, it is read every STATEMENTS_UNSEEN_EVERY_S and the last
@@ -215,13 +227,14 @@ class PostgresCollector:
         self._cost.begin()
         self._sequence += 1
         self.parts.begin()
+        first_screen_only, self._first_screen_only = self._first_screen_only, False
         if not self.connected:
             try:
                 await self.connect()
             except ConnectError as exc:
                 return self._unreachable(str(exc))
         try:
-            return await self._collect()
+            return await self._collect(first_screen_only)
         except CONNECTION_LOST as exc:
             return self._drop_connection(f"connection to {self.target.label} lost", exc)
         except Exception as exc:  # noqa: BLE001 - a monitor reports its own faults, it does not die of them
@@ -238,7 +251,7 @@ class PostgresCollector:
         return Snapshot(sequence=self._sequence, taken_at=datetime.now(timezone.utc), target=self.target.label,
                         engine="postgres", reachable=False, error=redact(error))
 
-    async def _collect(self) -> Snapshot:
+    async def _collect(self, first_screen_only: bool = False) -> Snapshot:
         assert self._conn is not None
         major = self._conn.get_server_version().major
         if self._facts is None or time.monotonic() - self._facts_at >= self.facts_every_s:
@@ -277,7 +290,7 @@ class PostgresCollector:
             section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None)
             return self._snapshot(None, (connections_used, connections_hidden), sessions, blocking, None, None,
                                   section)
-        statements = await self._statements_part(facts)
+        statements = None if first_screen_only else await self._statements_part(facts)
         # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
         # a session whose type is hidden can be one).
         walsenders = sessions_rows is None or any(s.backend_type == "walsender" or s.hidden for s in sessions)
@@ -286,12 +299,17 @@ class PostgresCollector:
             await self.parts.read("database_size", self._read_database_size)
             self._size_due = time.monotonic() + self.size_every_s
         every_s = self.every_s
-        views = await self.parts.read_every("views", every_s["views"], self._read_views)
-        backups, archiving, pgbackrest = await self.parts.read_every(
-            "backups", every_s["backups"], lambda: self._read_backups(major)) or (None, None, None)
+        if first_screen_only:
+            views = backups = archiving = pgbackrest = manager = None
+            for name in AFTER_FIRST_SCREEN:
+                self.parts.status[name] = NOT_READ_YET
+        else:
+            views = await self.parts.read_every("views", every_s["views"], self._read_views)
+            backups, archiving, pgbackrest = await self.parts.read_every(
+                "backups", every_s["backups"], lambda: self._read_backups(major)) or (None, None, None)
+            manager = await self._manager_part()
         catalog = await self.parts.read_every("catalog", every_s["catalog"],
                                               lambda: read_catalog(self._fetch, major, objects_cap=self.objects_cap))
-        manager = await self._manager_part()
         slots = replication[1] if replication else []
         section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None,
                                   catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest,

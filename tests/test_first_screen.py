@@ -1,0 +1,102 @@
+"""The dashboard's first snapshot reads only what its first screen shows (the overview, sessions and
+locks); pg_stat_statements, the views, the backup inventory and the cluster manager are read by the
+poll that follows at once, and until then they say they are not read yet, never empty or fine."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from dbtop.engines.postgres.collector import AFTER_FIRST_SCREEN, NOT_READ_YET, PostgresCollector
+from dbtop.engines.snapshot import Statements
+from dbtop.tui.app import DbtopApp
+from dbtop.tui.poller import SnapshotPoller
+
+from . import fakes as f
+from .fakes import FakeCollector
+from .test_app import screen_text, until
+
+
+async def test_the_first_screen_snapshot_leaves_the_costly_parts_for_the_next_poll(pg_target, sessions):
+    conn = await sessions(app="first-screen probe")
+    await conn.execute("BEGIN; SELECT 1")
+    col = PostgresCollector(pg_target)
+    await col.connect()
+    try:
+        assert col.first_screen_only() is True
+        first = await col.snapshot()
+        assert first.reachable and first.server is not None and first.postgres.activity is not None
+        assert any(s.application == "first-screen probe" for s in first.sessions)
+        assert first.statements.entries == [] and first.statements.extension_version is None
+        assert first.views is None and first.backups is None
+        assert first.postgres.manager is None and first.postgres.archiving is None
+        for name in AFTER_FIRST_SCREEN:
+            part = first.part(name)
+            assert not part.available and "not read yet" in part.reason, (name, part)
+        assert first.part("sessions").available and first.part("replication").available
+
+        full = await col.snapshot()  # only the first snapshot after the request is partial
+        assert full.statements.extension_version and full.statements.entries
+        assert full.views is not None and full.backups is not None and full.postgres.manager is not None
+        for name in AFTER_FIRST_SCREEN:
+            assert full.part(name).available, (name, full.part(name))
+    finally:
+        await col.close()
+
+
+async def test_without_the_request_the_first_snapshot_reads_everything(collector):
+    first = await collector.snapshot()
+    assert first.statements.extension_version and first.views is not None and first.backups is not None
+    assert first.postgres.manager is not None
+
+
+class FirstScreenCollector(FakeCollector):
+    """Serves a first-screen-only snapshot, then the full one once `release` is set (so the test can
+    look at the screen in between)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+
+    def first_screen_only(self) -> bool:
+        return True
+
+    async def snapshot(self):
+        if self.served:
+            await asyncio.to_thread(self.release.wait, 10)
+        return await super().snapshot()
+
+
+def first_screen_snapshot():
+    return f.healthy(statements=Statements(), views=None, backups=None, archiving=None,
+                     parts={name: NOT_READ_YET for name in AFTER_FIRST_SCREEN})
+
+
+async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_gets_the_rest_at_once():
+    collector = FirstScreenCollector([first_screen_snapshot(), f.healthy()])
+    poller = SnapshotPoller(collector, 60)  # a full interval would fail the wait below
+    try:
+        await asyncio.to_thread(poller.connect)
+        poller.prefetch()  # as run_dashboard does
+        app = DbtopApp(poller, theme_name="dbtop-dark")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.latest is not None)
+            await pilot.pause()
+            assert app.latest.sequence == 1
+            assert "reporting" in screen_text(app)  # the sessions are on the first screen
+            for number, says in (("3", "not read yet: read right after the first screen"),
+                                 ("4", "unavailable: not read yet"),  # who manages the cluster
+                                 ("5", "materialized views not read yet"),
+                                 ("6", "backup inventory not read yet"),
+                                 ("7", "not checked: statements (not read yet")):
+                await pilot.press(number)
+                await pilot.pause()
+                assert says in screen_text(app), number
+            collector.release.set()
+            await until(pilot, lambda: app.latest.sequence == 2, timeout=5)
+            await pilot.press("3")
+            await until(pilot, lambda: "ranked by" in screen_text(app))
+            assert "not read yet" not in screen_text(app)
+    finally:
+        collector.release.set()
+        await asyncio.to_thread(poller.stop)
