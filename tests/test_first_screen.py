@@ -5,11 +5,13 @@ poll that follows at once, and until then they say they are not read yet, never 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 from dbtop.engines.postgres.collector import AFTER_FIRST_SCREEN, NOT_READ_YET, PostgresCollector
 from dbtop.engines.snapshot import Statements
 from dbtop.tui.app import DbtopApp
+from dbtop.tui import poller as poller_module
 from dbtop.tui.poller import SnapshotPoller
 
 from . import fakes as f
@@ -72,7 +74,8 @@ def first_screen_snapshot():
                      parts={name: NOT_READ_YET for name in AFTER_FIRST_SCREEN})
 
 
-async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_gets_the_rest_at_once():
+async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_gets_the_rest_at_once(monkeypatch):
+    monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 60)  # the app must say it drew the first screen
     collector = FirstScreenCollector([first_screen_snapshot(), f.healthy()])
     poller = SnapshotPoller(collector, 60)  # a full interval would fail the wait below
     try:
@@ -92,7 +95,7 @@ async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_
                 await pilot.press(number)
                 await pilot.pause()
                 assert says in screen_text(app), number
-            collector.release.set()
+            collector.release.set()  # the poll for the rest began when the first screen was drawn
             await until(pilot, lambda: app.latest.sequence == 2, timeout=5)
             await pilot.press("3")
             await until(pilot, lambda: "ranked by" in screen_text(app))
@@ -100,3 +103,37 @@ async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_
     finally:
         collector.release.set()
         await asyncio.to_thread(poller.stop)
+
+
+def test_the_dashboard_starts_with_the_garbage_collector_off():
+    """Start-up makes hundreds of thousands of long-lived objects (modules, classes, schemas,
+    widgets); collecting while making them only walks them again and again."""
+    from dbtop.tui.cli import main
+
+    assert gc.isenabled()
+    try:
+        assert main(["host=/nonexistent port=1 connect_timeout=1"]) == 2  # no terminal here: it stops early
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_other_commands_keep_the_garbage_collector(capsys):
+    from dbtop.tui.cli import main
+
+    assert main(["--version"]) == 0
+    assert gc.isenabled()
+
+
+def test_settling_after_the_first_screen_turns_the_garbage_collector_back_on():
+    from dbtop.tui.app import settle_garbage_collector
+
+    threshold = gc.get_threshold()
+    gc.disable()
+    try:
+        settle_garbage_collector()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+from dbtop.tui import poller as poller_module
 from dbtop.tui.poller import SnapshotPoller
 
 from . import fakes as f
@@ -102,10 +103,11 @@ class FirstScreenCollector(FakeCollector):
         return True
 
 
-def test_a_first_screen_only_first_snapshot_is_followed_at_once_by_a_full_one():
+def test_a_first_screen_only_first_snapshot_is_followed_by_the_rest_once_drawn(monkeypatch):
     """The dashboard's first poll reads only what its first screen shows; the rest must not wait an
-    interval (here 60 s): the poller polls again as soon as it has handed the first one on, then
-    keeps to its interval."""
+    interval (here 60 s), nor be read while the app draws that screen: the poller polls again when
+    the app says it has drawn it, then keeps to its interval."""
+    monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 60)
     collector = FirstScreenCollector(f.healthy())
     poller = SnapshotPoller(collector, 60)
     try:
@@ -115,8 +117,41 @@ def test_a_first_screen_only_first_snapshot_is_followed_at_once_by_a_full_one():
         assert collector.asked_first_screen_only == 1
         got: list = []
         poller.start(got.append)
+        wait(lambda: len(got) == 1)
+        time.sleep(0.1)
+        assert len(collector.served) == 1  # not while the app draws the first screen
+        poller.first_screen_drawn()
         wait(lambda: len(got) == 2)
+        poller.first_screen_drawn()  # said after every snapshot drawn: only the first one's counts
         time.sleep(0.1)
         assert len(collector.served) == 2 and collector.asked_first_screen_only == 1
+    finally:
+        poller.stop()
+
+
+def test_the_rest_is_read_soon_even_if_the_app_never_says_it_drew_the_first_screen(monkeypatch):
+    monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 0.2)
+    collector = FirstScreenCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.prefetch()
+        poller.start(lambda snap: None)
+        wait(lambda: len(collector.served) == 2)
+    finally:
+        poller.stop()
+
+
+def test_without_first_screen_only_drawing_asks_for_no_poll():
+    collector = FakeCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.prefetch()
+        poller.start(lambda snap: None)
+        wait(lambda: len(collector.served) == 1)
+        poller.first_screen_drawn()
+        time.sleep(0.1)
+        assert len(collector.served) == 1
     finally:
         poller.stop()

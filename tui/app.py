@@ -236,6 +236,8 @@ class DbtopApp(ActionsMixin, App):
             self.last_error = snapshot.error
         self.show_latest()
         self.follow_detail()
+        if message.poller is not None:
+            self.call_after_refresh(message.poller.first_screen_drawn)
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
         if not self.is_running:
@@ -616,10 +618,12 @@ def settle_garbage_collector() -> None:
     widgets) is kept out of every later collection, and a young collection waits for 20,000 new
     objects instead of 700. Each refresh makes and drops tens of thousands of objects (a thousand
     sessions' rows); with the defaults the collector ran ~40 times per refresh and walked the
-    whole heap every few seconds."""
+    whole heap every few seconds. The collector, off while the dashboard started (tui/cli.py), is
+    turned back on."""
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+    gc.enable()
 
 
 def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str | None = None,

@@ -20,6 +20,11 @@ from ..engines.snapshot import Snapshot
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 RECONNECT_WAIT_S = 5.0
+# After a first snapshot of only what the first screen shows, the rest is read as soon as the app
+# has drawn that screen (first_screen_drawn), or after this long if it does not say so. Not at once:
+# polled while the app draws, the rest (pg_stat_statements' thousands of rows) would hold the GIL
+# and delay the first screen it was left out of.
+REST_AFTER_FIRST_SCREEN_S = 1.0
 
 
 class SnapshotPoller:
@@ -35,7 +40,7 @@ class SnapshotPoller:
         self._wake: asyncio.Event | None = None
         self._task: Any = None
         self._first: Any = None  # a first snapshot taken before start(), while the screen starts
-        self._follow_at_once = False  # the first snapshot was partial: the next poll comes without waiting
+        self._rest_pending = False  # the first snapshot was partial: the rest is read once it is drawn
         self._thread = threading.Thread(target=self._loop.run_forever, name="dbtop-poller", daemon=True)
         self._thread.start()
 
@@ -51,10 +56,10 @@ class SnapshotPoller:
         """Take the first snapshot now, on the poller's thread, while the app starts its screen
         (the server's work and the network overlap Textual's start-up); start() hands it on. A
         collector that can (the optional `first_screen_only()`) reads only what the first screen
-        shows; the poll that reads the rest starts as soon as that snapshot is handed on."""
+        shows; the poll that reads the rest starts once the app has drawn it (first_screen_drawn)."""
         if self._first is None and self._task is None:
             first_screen_only = getattr(self.collector, "first_screen_only", None)  # optional in the protocol
-            self._follow_at_once = first_screen_only is not None and first_screen_only()
+            self._rest_pending = first_screen_only is not None and first_screen_only()
             self._first = asyncio.run_coroutine_threadsafe(self.collector.snapshot(), self._loop)
 
     def start(self, on_snapshot: Callable[[Snapshot], None]) -> None:
@@ -72,11 +77,12 @@ class SnapshotPoller:
             if self._stopping:
                 break
             delay = self.interval_s if snapshot.reachable else min(self.interval_s, RECONNECT_WAIT_S)
-            if self._follow_at_once:
-                self._follow_at_once, delay = False, 0.0
+            if self._rest_pending:
+                delay = min(delay, REST_AFTER_FIRST_SCREEN_S)
             on_snapshot(snapshot)
             self.next_poll_at = time.monotonic() + delay
             await self._sleep(delay)
+            self._rest_pending = False
 
     async def _sleep(self, delay: float | None) -> None:
         assert self._wake is not None
@@ -90,6 +96,11 @@ class SnapshotPoller:
         """Poll now (after a resume, an interval change, or on request)."""
         if self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def first_screen_drawn(self) -> None:
+        """The app has drawn a snapshot: when the first was partial (prefetch), read the rest now."""
+        if self._rest_pending:
+            self.wake()
 
     def focus(self, panels: frozenset[str]) -> None:
         """Tell the collector which panels the operator is looking at (a hint: a collector may read
