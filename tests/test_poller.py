@@ -4,6 +4,7 @@ panel's data at a lower rate while hidden gets it polled at once when shown). No
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -103,20 +104,30 @@ class FirstScreenCollector(FakeCollector):
         return True
 
 
+@contextlib.contextmanager
+def started_as_the_dashboard_starts(collector, on_snapshot=lambda snap: None):
+    """A poller on `collector` (60 s interval) connected, its first snapshot prefetched and handed
+    on as run_dashboard does; stopped at the end."""
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.prefetch()
+        wait(lambda: len(collector.served) == 1)
+        poller.start(on_snapshot)
+        yield poller
+    finally:
+        poller.stop()
+
+
 def test_a_first_screen_only_first_snapshot_is_followed_by_the_rest_once_drawn(monkeypatch):
     """The dashboard's first poll reads only what its first screen shows; the rest must not wait an
     interval (here 60 s), nor be read while the app draws that screen: the poller polls again when
     the app says it has drawn it, then keeps to its interval."""
     monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 60)
     collector = FirstScreenCollector(f.healthy())
-    poller = SnapshotPoller(collector, 60)
-    try:
-        poller.connect()
-        poller.prefetch()
-        wait(lambda: len(collector.served) == 1)
+    got: list = []
+    with started_as_the_dashboard_starts(collector, got.append) as poller:
         assert collector.asked_first_screen_only == 1
-        got: list = []
-        poller.start(got.append)
         wait(lambda: len(got) == 1)
         time.sleep(0.1)
         assert len(collector.served) == 1  # not while the app draws the first screen
@@ -125,33 +136,19 @@ def test_a_first_screen_only_first_snapshot_is_followed_by_the_rest_once_drawn(m
         poller.first_screen_drawn()  # said after every snapshot drawn: only the first one's counts
         time.sleep(0.1)
         assert len(collector.served) == 2 and collector.asked_first_screen_only == 1
-    finally:
-        poller.stop()
 
 
 def test_the_rest_is_read_soon_even_if_the_app_never_says_it_drew_the_first_screen(monkeypatch):
     monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 0.2)
     collector = FirstScreenCollector(f.healthy())
-    poller = SnapshotPoller(collector, 60)
-    try:
-        poller.connect()
-        poller.prefetch()
-        poller.start(lambda snap: None)
+    with started_as_the_dashboard_starts(collector):
         wait(lambda: len(collector.served) == 2)
-    finally:
-        poller.stop()
 
 
 def test_without_first_screen_only_drawing_asks_for_no_poll():
     collector = FakeCollector(f.healthy())
-    poller = SnapshotPoller(collector, 60)
-    try:
-        poller.connect()
-        poller.prefetch()
-        poller.start(lambda snap: None)
-        wait(lambda: len(collector.served) == 1)
+    with started_as_the_dashboard_starts(collector) as poller:
+        time.sleep(0.1)
         poller.first_screen_drawn()
         time.sleep(0.1)
         assert len(collector.served) == 1
-    finally:
-        poller.stop()
