@@ -4,7 +4,8 @@ The `keyring` library picks the backend (Secret Service, KWallet, macOS Keychain
 Locker, or what PYTHON_KEYRING_BACKEND / keyringrc.cfg select). A bastion reached over SSH usually
 has none of these and gets the `fail` backend: dbtop says so in one line and gives the two ways out.
 An encrypted file backend (keyrings.cryptfile, the `dbtop[headless]` extra) is unlocked with a
-passphrase asked once per run.
+passphrase asked once per run. The library is imported when a password is first needed: the
+dashboard on a URL or libpq string never needs it, and importing it costs its start ~25 ms.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import secrets
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keyring
-from keyring.backend import KeyringBackend
-from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 from pydantic import SecretStr
 
 from .config import ProfileError
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 SERVICE = "dbtop"
 CRYPTFILE_BACKEND = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
@@ -98,7 +100,11 @@ class SecretStore:
 
     @property
     def active(self) -> KeyringBackend:
-        return self.backend if self.backend is not None else keyring.get_keyring()
+        if self.backend is not None:
+            return self.backend
+        import keyring
+
+        return keyring.get_keyring()
 
     @property
     def headless(self) -> bool:
@@ -139,6 +145,8 @@ class SecretStore:
             if not passphrase:
                 raise SecretStoreError(f"no passphrase given for the encrypted keyring {path}: "
                                        "type it at the prompt")
+        from keyring.errors import KeyringError
+
         try:
             backend.keyring_key = passphrase
         except (ValueError, AssertionError):
@@ -157,6 +165,8 @@ class SecretStore:
         if _is_locked_file_keyring(first) and not os.path.exists(backend_file(first)):
             return None  # no encrypted file yet: nothing stored, and no passphrase to make one up for
         backend = self._ready()
+        from keyring.errors import KeyringError, NoKeyringError
+
         try:
             value = backend.get_password(SERVICE, profile)
         except NoKeyringError:
@@ -167,6 +177,8 @@ class SecretStore:
 
     def set(self, profile: str, secret: SecretStr) -> None:
         backend = self._ready()
+        from keyring.errors import KeyringError, NoKeyringError
+
         try:
             backend.set_password(SERVICE, profile, secret.get_secret_value())
         except NoKeyringError:
@@ -177,6 +189,8 @@ class SecretStore:
     def delete(self, profile: str) -> bool:
         """Remove the profile's entry; False if there was none."""
         backend = self._ready()
+        from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+
         try:
             if backend.get_password(SERVICE, profile) is None:
                 return False

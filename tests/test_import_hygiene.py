@@ -87,6 +87,12 @@ RULES = {
     "profiles import no Textual and no tui": (lambda: modules_of("dbtop.profiles"), ["textual", "dbtop.tui"]),
     "the app and the CLI load no engine package before a target is chosen": (
         lambda: ["dbtop.tui.app", "dbtop.tui.cli"], ENGINE_PACKAGES),
+    # What the dashboard's start does not need is loaded when it is (start → first data, issue 15):
+    "the PostgreSQL collector loads httpx only to ask Patroni's REST API": (
+        lambda: ["dbtop.engines.postgres.collector"], ["httpx"]),
+    "the dashboard's start loads no keyring (a profile's password is looked up when one is used)": (
+        lambda: ["dbtop.tui.commands.dashboard", "dbtop.tui.profile_targets", "dbtop.profiles.resolve"],
+        ["keyring"]),
 }
 
 

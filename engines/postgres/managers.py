@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-import httpx
 
 from ..snapshot import ClusterManager, PatroniCluster, PatroniMember
 from ...profiles.target import Target
@@ -98,6 +97,8 @@ async def patroni_request(base_url: str, method: str, path: str, *, body: dict[s
                           timeout_s: float) -> PatroniAnswer:
     """One request to the REST API, with an overall deadline of `timeout_s`; raises
     PatroniUnanswered when nothing (or something that is not HTTP) answers in time."""
+    import httpx  # here, not at the top: most servers have no Patroni, and the dashboard starts faster
+
     url = f"{base_url}{path}"
     try:
         async with asyncio.timeout(timeout_s):
