@@ -162,6 +162,7 @@ async def measure_apply(snapshots: list[Snapshot]) -> dict[str, list[float]]:
     refresh, every_panel = [], []
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.3)
+        await app.other_panels_composed()  # composed after the first screen (tui/app.py)
         poller.set_paused(True)
         for n, snap in enumerate(snapshots[1:], start=2):
             snap = snap.model_copy(update={"sequence": 1000 + n})

@@ -767,6 +767,7 @@ async def fake_dashboard(collector: FakeCollector, size: tuple[int, int] = (120,
     app = DbtopApp(poller, theme_name=app_options.pop("theme_name", "dbtop-dark"), **app_options)
     async with app.run_test(size=size, notifications=True) as pilot:
         await until(pilot, lambda: app.latest is not None)
+        await app.other_panels_composed()  # the panels after the first are composed once it is drawn
         await pilot.pause()
         yield app, pilot
 

@@ -43,6 +43,7 @@ async def dashboard(target, size=(120, 40), interval=0.5, **app_options):
     app = DbtopApp(poller, theme_name=app_options.pop("theme_name", "dbtop-dark"), **app_options)
     async with app.run_test(size=size, notifications=True) as pilot:
         await until(pilot, lambda: app.last_reachable is not None)
+        await app.other_panels_composed()
         yield app, pilot
 
 

@@ -46,6 +46,7 @@ async def dashboard(pg, policy: WatchPolicy, size):
     app = DbtopApp(poller, theme_name="dbtop-dark")
     async with app.run_test(size=size, notifications=True) as pilot:
         await until(pilot, lambda: app.last_reachable is not None and app.last_reachable.views is not None)
+        await app.other_panels_composed()
         yield app, pilot
 
 

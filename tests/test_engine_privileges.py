@@ -180,6 +180,7 @@ async def test_no_panel_shows_an_all_clear_for_what_a_role_without_grants_could_
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.last_reachable is not None and app.last_reachable.postgres.catalog is not None
                     and app.last_reachable.views is not None and app.last_reachable.backups is not None)
+        await app.other_panels_composed()
         await until(pilot, lambda: app.panel("findings").findings_for >= app.last_reachable.sequence)
         snap = app.last_reachable
         not_whole = {name: part for name, part in snap.parts.items() if not part.available or part.reason}

@@ -10,6 +10,7 @@ import threading
 
 from dbtop.engines.postgres.collector import AFTER_FIRST_SCREEN, NOT_READ_YET, PostgresCollector
 from dbtop.engines.snapshot import Statements
+from dbtop.panels.base import Panel
 from dbtop.tui.app import DbtopApp
 from dbtop.tui import poller as poller_module
 from dbtop.tui.poller import SnapshotPoller
@@ -137,3 +138,58 @@ def test_settling_after_the_first_screen_turns_the_garbage_collector_back_on():
         gc.enable()
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+class GatedCollector(FakeCollector):
+    """Holds its first snapshot until `release` is set."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+
+    async def snapshot(self):
+        if not self.served:
+            await asyncio.to_thread(self.release.wait, 10)
+        return await super().snapshot()
+
+
+def composed_panels(app) -> set[str]:
+    return {panel.id for panel in app.query(Panel)}
+
+
+async def test_the_first_screen_composes_only_its_panel_and_a_panel_asked_for_early_still_shows():
+    """The panels after the first are composed once the first screen is drawn, or as soon as one
+    is asked for: a key pressed before that shows its panel, which then gets the snapshot."""
+    collector = GatedCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        await asyncio.to_thread(poller.connect)
+        app = DbtopApp(poller, theme_name="dbtop-dark")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert composed_panels(app) == {"connections-panel"}
+            await pilot.press("3")
+            await until(pilot, lambda: app.active_panel_key() == "statements" and len(composed_panels(app)) == 7)
+            collector.release.set()
+            await until(pilot, lambda: "ranked by" in screen_text(app))
+    finally:
+        collector.release.set()
+        await asyncio.to_thread(poller.stop)
+
+
+async def test_the_panels_composed_after_the_first_screen_get_its_snapshot_and_findings():
+    unverified = f.healthy(backups=f.backups(f.backup(status="unverified")))
+    collector = FakeCollector(unverified)
+    poller = SnapshotPoller(collector, 60)
+    try:
+        await asyncio.to_thread(poller.connect)
+        app = DbtopApp(poller, theme_name="dbtop-dark")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: len(composed_panels(app)) == 7)  # by themselves, once it is drawn
+            assert len(collector.served) == 1
+            await pilot.press("7")
+            await until(pilot, lambda: "No verified backup" in screen_text(app))
+            await pilot.press("6")
+            await until(pilot, lambda: "NO VERIFIED BACKUP" in screen_text(app))
+    finally:
+        await asyncio.to_thread(poller.stop)

@@ -79,6 +79,7 @@ async def mongo_dashboard(server: MockMongo, size=(120, 40)):
     app = DbtopApp(poller, theme_name="dbtop-dark")
     async with app.run_test(size=size, notifications=True) as pilot:
         await until(pilot, lambda: app.last_reachable is not None)
+        await app.other_panels_composed()
         yield app, pilot
 
 

@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from datetime import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from rich.text import Text
@@ -56,7 +56,9 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("backups", "Backups", BackupsPanel),
     ("findings", "Findings", FindingsPanel),
 ]
-
+# The panel on the first screen. The others are composed once it has drawn its first data (or as
+# soon as one is asked for): composing all of them before it cost the start ~0.1 s.
+FIRST_PANEL = "connections"
 
 HANGUP_GRACE_S = 2.0
 # The palette's actions on the whole target, by engine: (action, title, help).
@@ -151,11 +153,13 @@ class DbtopApp(ActionsMixin, App):
         self.applied: dict[str, int] = {}
         # The rules' latest findings for this target: the app's state, which the Findings panel shows.
         self.findings: list[Finding] = []
+        self.findings_failures: list[RuleFailure] = []
         self.findings_sequence = -1
         self.findings_taken_at: datetime | None = None
         # The panels that serve this target's engine, in key order.
         engine = getattr(poller.collector, "engine", "postgres")
         self.panel_specs = [spec for spec in PANELS if engine in spec[2].ENGINES]
+        self._other_panels: asyncio.Task | None = None  # composing the panels after the first one
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -165,11 +169,39 @@ class DbtopApp(ActionsMixin, App):
         yield overview
         yield Static(id="connection-status", classes="hidden")
         yield Static(id="action-status", classes="hidden")
-        with TabbedContent(id="panels", initial="connections"):
+        with TabbedContent(id="panels", initial=FIRST_PANEL):
             for n, (key, title, panel_class) in enumerate(self.panel_specs, 1):
                 with TabPane(f"{n} {title}", id=key):
-                    yield panel_class(id=f"{key}-panel")
+                    if key == FIRST_PANEL:
+                        yield panel_class(id=f"{key}-panel")
         yield KeysFooter()
+
+    def other_panels_composed(self) -> asyncio.Task:
+        """Compose the panels after the first one (once; awaiting the task waits until they are)."""
+        if self._other_panels is None:
+            self._other_panels = asyncio.create_task(self._compose_other_panels())
+        return self._other_panels
+
+    async def _compose_other_panels(self) -> None:
+        dashboard = self.screen_stack[0]  # not a dialog opened meanwhile
+        mounts = [dashboard.query_one(f"#{key}", TabPane).mount(panel_class(id=f"{key}-panel"))
+                  for key, _, panel_class in self.panel_specs if key != FIRST_PANEL]
+        for mounted in mounts:
+            await mounted
+        if not self.is_running:
+            return  # quit meanwhile
+        dashboard.query_one(FindingsPanel).set_findings(self.findings, self.findings_failures, self.findings_sequence)
+        self.show_latest()  # a panel shown (by a click) before it was composed
+
+    def start_composing_other_panels(self) -> None:
+        """Once the first screen is drawn: compose the other panels, without waiting for them."""
+        self.other_panels_composed()
+
+    def composed_panel(self, key: str) -> Panel | None:
+        """The panel of `key`, or None before it is composed (only the first one is at start)."""
+        if key != FIRST_PANEL and (self._other_panels is None or not self._other_panels.done()):
+            return None
+        return self.panel(key)
 
     def on_mount(self) -> None:
         if self.settles_garbage_collector:
@@ -238,21 +270,25 @@ class DbtopApp(ActionsMixin, App):
         self.follow_detail()
         if message.poller is not None:
             self.call_after_refresh(message.poller.first_screen_drawn)
+        if self._other_panels is None:
+            self.call_after_refresh(self.start_composing_other_panels)
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
         if not self.is_running:
             return
-        panel = self.query_one(FindingsPanel)
         if message.poller is not self.poller or message.snapshot.sequence < self.findings_sequence:
             return
         self.findings = message.findings
+        self.findings_failures = message.failures
         self.findings_sequence = message.snapshot.sequence
-        panel.set_findings(message.findings, message.failures, message.snapshot.sequence)
+        panel = self.composed_panel("findings")  # when not yet, it takes the findings once composed
+        if panel is not None:
+            panel.set_findings(message.findings, message.failures, message.snapshot.sequence)
         self.findings_taken_at = message.snapshot.taken_at
         self.follow_detail()
         if self.last_reachable is not None:
             self.update_tab_labels(self.last_reachable)
-            if self.active_panel_key() == "findings" and self.screen is self.screen_stack[0]:
+            if panel is not None and self.active_panel_key() == "findings" and self.screen is self.screen_stack[0]:
                 panel.apply(self.last_reachable)
 
     def show_latest(self) -> None:
@@ -270,12 +306,12 @@ class DbtopApp(ActionsMixin, App):
                 self.update_tab_labels(snapshot)
             key = self.active_panel_key()
             self.poller.focus(frozenset({key}))
-            panel = self.panel(key)
-            if snapshot is not None and self.applied.get(key) != snapshot.sequence:
+            panel = self.composed_panel(key)
+            if panel is not None and snapshot is not None and self.applied.get(key) != snapshot.sequence:
                 panel.apply(snapshot)
                 self.applied[key] = snapshot.sequence
-            for other_key, _, _ in self.panel_specs:
-                self.panel(other_key).stale = stale
+            for shown in self.query(Panel):
+                shown.stale = stale
             self.update_status()
 
     def update_tab_labels(self, snapshot: Snapshot | None = None) -> None:
@@ -342,7 +378,9 @@ class DbtopApp(ActionsMixin, App):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.show_latest()
-        panel = self.panel(self.active_panel_key())
+        panel = self.composed_panel(self.active_panel_key())
+        if panel is None:
+            return
         # A tab clicked with the mouse brings focus along; one chosen by key already has it, and
         # may have passed it on (to the filter box) by the time this message arrives.
         if self.focused is None or panel not in self.focused.ancestors_with_self:
@@ -390,20 +428,26 @@ class DbtopApp(ActionsMixin, App):
                              callback=lambda _: self.show_latest())
 
     # -- actions ---------------------------------------------------------------------------------
-    def action_show_panel(self, key: str) -> None:
+    def action_show_panel(self, key: str) -> Awaitable[None] | None:
+        if self.composed_panel(key) is None:  # asked for in the first second: once it is composed
+            return self._show_panel_when_composed(key)
         self.screen.remove_class("-zoomed")
         self.query_one("#panels", TabbedContent).active = key
         # Focus now, not when TabActivated arrives: keys typed right after go to this panel.
         tables = list(self.panel(key).query("DataTable"))
         self.screen.set_focus(next((t for t in tables if t.display), tables[0] if tables else None))
 
+    async def _show_panel_when_composed(self, key: str) -> None:
+        await self.other_panels_composed()
+        self.action_show_panel(key)
+
     def action_filter_sessions(self) -> None:
         self._filter_sessions()
 
-    def _step_panel(self, step: int) -> None:
+    def _step_panel(self, step: int) -> Awaitable[None] | None:
         keys = [key for key, _, _ in self.panel_specs]
         current = keys.index(self.active_panel_key())
-        self.action_show_panel(keys[(current + step) % len(keys)])
+        return self.action_show_panel(keys[(current + step) % len(keys)])
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Over a dialog (confirm, detail, profiles) the keys that act on the dashboard behind it do
@@ -414,11 +458,11 @@ class DbtopApp(ActionsMixin, App):
             return False
         return True
 
-    def action_next_panel(self) -> None:
-        self._step_panel(1)
+    def action_next_panel(self) -> Awaitable[None] | None:
+        return self._step_panel(1)
 
-    def action_previous_panel(self) -> None:
-        self._step_panel(-1)
+    def action_previous_panel(self) -> Awaitable[None] | None:
+        return self._step_panel(-1)
 
     def action_zoom(self) -> None:
         """The panel gets the screen's height and width: the figures and the tab bar go (see
@@ -504,13 +548,18 @@ class DbtopApp(ActionsMixin, App):
         self.latest = self.last_reachable = None
         self.disconnected_since = None
         self.applied.clear()
-        self.findings, self.findings_sequence = [], -1
+        self.findings, self.findings_failures, self.findings_sequence = [], [], -1
         overview = self.query_one(OverviewStrip)
         overview.reset(profile=name)
+        await self.other_panels_composed()
         for key, _, _ in self.panel_specs:
             self.panel(key).reset()
         self.start_polling(poller)
         await asyncio.to_thread(old.stop)
+
+    async def action_command_palette(self) -> None:
+        await self.other_panels_composed()  # its commands act on every panel
+        super().action_command_palette()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's own "Keys" (its help panel) would stand beside dbtop's "Keys" below.
