@@ -24,7 +24,7 @@ from pydantic import SecretStr, ValidationError
 from .config import TLS_MODES, Profile, ProfileError, load_config
 from .secret_store import HeadlessKeyringError, SecretStore
 from .target import (DRIVER_OPTIONS, IGNORED_OPTIONS, MONGO_SCHEMES, Target, TargetError, _raw_params,
-                     mask_url, quote_keyword_value, resolve_target)
+                     looks_like_profile_name, mask_url, quote_keyword_value, resolve_target)
 
 PasswordSource = Literal["keyring", "given", "service file", "PGPASSWORD", "password file"]
 
@@ -140,11 +140,6 @@ def find_profile(text: str | None, path: Path | None = None) -> Profile | None:
     raise TargetError(f"cannot understand target {name!r}: it is not a profile ('dbtop profile list' shows them), "
                       "nor a URL such as postgresql://user@host:5432/dbname, nor a libpq string such as "
                       "'host=db1 dbname=app'")
-
-
-def looks_like_profile_name(text: str | None) -> bool:
-    """A TARGET that is neither a URL nor a libpq string may name a profile."""
-    return bool(text and text.strip()) and "://" not in text and "=" not in text
 
 
 # -- from a URL to a profile ----------------------------------------------------------------------

@@ -215,6 +215,11 @@ def _raw_params(text: str | None) -> dict[str, str]:
                       "or a profile name")
 
 
+def looks_like_profile_name(text: str | None) -> bool:
+    """A TARGET that is neither a URL nor a libpq string may name a profile."""
+    return bool(text and text.strip()) and "://" not in text and "=" not in text
+
+
 def resolve_target(text: str | None, environ: Mapping[str, str] | None = None) -> Target:
     """Resolve TARGET as psql would: explicit keys, then the service file, then PG* variables."""
     env = os.environ if environ is None else environ

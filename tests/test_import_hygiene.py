@@ -93,6 +93,9 @@ RULES = {
     "the dashboard's start loads no keyring (a profile's password is looked up when one is used)": (
         lambda: ["dbtop.tui.commands.dashboard", "dbtop.tui.profile_targets", "dbtop.profiles.resolve"],
         ["keyring"]),
+    "the dashboard on a URL or libpq string loads no profile code (the file, its model, the picker's)": (
+        lambda: ["dbtop.tui.commands.dashboard", "dbtop.tui.profile_targets"],
+        ["dbtop.profiles.config", "dbtop.profiles.resolve", "dbtop.profiles.secret_store"]),
 }
 
 
@@ -175,3 +178,18 @@ def test_the_static_check_finds_engine_imports_however_written(tmp_path):
         "tui/commands/views.py:1 dbtop.engines.postgres",
         "tui/probe.py:2 dbtop.engines.postgres.connect",
     ]
+
+
+def test_a_url_or_libpq_target_is_resolved_without_the_profiles_code():
+    """The dashboard's start on a URL: make_collector must not load what only a profile needs."""
+    probe = ("import json, sys\n"
+             "from dbtop.tui.commands.common import make_collector\n"
+             "from dbtop.tui.profile_targets import ProfileDirectory\n"
+             "for target in ('postgresql://app@db1.example:5432/app', 'host=db1.example dbname=app'):\n"
+             "    make_collector(target, {})\n"
+             "ProfileDirectory()\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('dbtop.profiles.config',\n"
+             "      'dbtop.profiles.resolve', 'dbtop.profiles.secret_store', 'keyring')))))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

@@ -8,8 +8,7 @@ import math
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from ...profiles.resolve import find_profile
-from ...profiles.target import TargetError, resolve_target
+from ...profiles.target import TargetError, looks_like_profile_name, resolve_target
 from ...themes.names import THEME_NAMES
 
 TARGET_HELP = (
@@ -70,9 +69,19 @@ def collector_options(args: argparse.Namespace) -> dict:
             "lock_timeout_ms": int(args.lock_timeout * 1000)}
 
 
+def named_profile(text: str | None):
+    """The profile TARGET names, or None for a URL, a libpq string or nothing (the profiles' code,
+    which a URL does not need, is not even imported then: the dashboard starts sooner)."""
+    if not looks_like_profile_name(text):
+        return None
+    from ...profiles.resolve import find_profile
+
+    return find_profile(text)
+
+
 def resolve(text: str | None):
     """The Target TARGET names (a profile's with its password from the keyring)."""
-    profile = find_profile(text)
+    profile = named_profile(text)
     if profile is None:
         return resolve_target(text)
     from ...profiles.resolve import resolve_profile
@@ -84,7 +93,7 @@ def make_collector(text: str | None, options: dict):
     """The collector for TARGET, and the profile it names (None for a URL or libpq string)."""
     from ...engines.registry import collector_for
 
-    profile = find_profile(text)
+    profile = named_profile(text)
     if profile is None:
         return collector_for(resolve_target(text), **options), None
     from ...profiles.resolve import resolve_profile
