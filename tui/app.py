@@ -319,6 +319,7 @@ class DbtopApp(ActionsMixin, App):
             status_line.update(text)
             status_line.remove_class("hidden")
         else:
+            overview.interval_s = self.poller.interval_s
             overview.status = "paused" if self.poller.paused else f"live every {self.poller.interval_s:g}s"
             status_line.add_class("hidden")
 
