@@ -164,3 +164,17 @@ async def test_the_overview_figures_and_tab_labels_lay_the_screen_out_only_when_
         app.findings = [urgent_finding(n) for n in range(12)]  # wider: the tabs after it move
         app.update_tab_labels()
         assert True in tab_calls
+
+
+async def test_a_detail_page_does_not_draw_the_dashboard_beneath_it():
+    from dbtop.tui.screens import DetailScreen
+
+    from . import fakes as f
+    from .fakes import FakeCollector, fake_dashboard
+
+    async with fake_dashboard(FakeCollector([f.healthy()])) as (app, pilot):
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DetailScreen)
+        # A see-through page re-rendered and tinted the whole dashboard under it on every frame.
+        assert app.screen.styles.background.a == 1
