@@ -8,6 +8,9 @@ import contextlib
 import threading
 import time
 
+import pytest
+
+from dbtop.engines.errors import ConnectError
 from dbtop.tui import poller as poller_module
 from dbtop.tui.poller import SnapshotPoller
 
@@ -152,3 +155,25 @@ def test_without_first_screen_only_drawing_asks_for_no_poll():
         poller.first_screen_drawn()
         time.sleep(0.1)
         assert len(collector.served) == 1
+
+
+def test_connecting_begins_before_connect_is_waited_for():
+    """The dashboard asks for the connection before it imports the screen's code (the server
+    answers meanwhile); connect() then waits for that one attempt and raises its error."""
+    collector = FakeCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.begin_connecting()
+        wait(lambda: collector.connects == 1)  # under way without anyone waiting
+        poller.connect()
+        assert collector.connects == 1
+    finally:
+        poller.stop()
+    failing = SnapshotPoller(FakeCollector(f.healthy(), connect_error="db1.example:5432: connection refused"), 60)
+    try:
+        failing.begin_connecting()
+        with pytest.raises(ConnectError, match="connection refused"):
+            failing.connect()
+        assert failing.collector.connects == 1
+    finally:
+        failing.stop()

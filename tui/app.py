@@ -682,11 +682,13 @@ def settle_garbage_collector() -> None:
 
 def run_dashboard(collector: Collector, interval_s: float = 2.0, theme_name: str | None = None,
                   profile: str | None = None, on_start: Callable[[DbtopApp], None] | None = None,
-                  directory: TargetDirectory | None = None, read_only: bool = False) -> int | None:
+                  directory: TargetDirectory | None = None, read_only: bool = False,
+                  poller: SnapshotPoller | None = None) -> int | None:
     """Connect (raising ConnectError with a one-line reason) and run the dashboard until quit; the
     app's return code (129: the terminal hung up). `on_start` receives the app before it runs (the
-    demo keeps it to ask it to exit on a signal)."""
-    poller = SnapshotPoller(collector, interval_s)
+    demo keeps it to ask it to exit on a signal). `poller`: one for `collector` already connecting
+    (SnapshotPoller.begin_connecting, before this module was imported)."""
+    poller = poller or SnapshotPoller(collector, interval_s)
     try:
         poller.connect()
         poller.prefetch()  # the first snapshot is taken while Textual starts the screen

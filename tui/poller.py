@@ -40,6 +40,7 @@ class SnapshotPoller:
         self._wake: asyncio.Event | None = None
         self._task: Any = None
         self._first: Any = None  # a first snapshot taken before start(), while the screen starts
+        self._connecting: Any = None  # a connection asked for before connect() waits for it
         self._rest_pending = False  # the first snapshot was partial: the rest is read once it is drawn
         self._thread = threading.Thread(target=self._loop.run_forever, name="dbtop-poller", daemon=True)
         self._thread.start()
@@ -47,10 +48,19 @@ class SnapshotPoller:
     def _call(self, coro: Coroutine, timeout: float) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
+    def begin_connecting(self) -> None:
+        """Start connecting on the poller's loop and return at once: the dashboard asks for the
+        connection before it imports the screen's code, so the server answers meanwhile."""
+        if self._connecting is None:
+            self._connecting = asyncio.run_coroutine_threadsafe(self.collector.connect(), self._loop)
+
     def connect(self) -> None:
-        """Connect on the poller's loop; raises the collector's ConnectError."""
+        """Connect on the poller's loop (or wait for begin_connecting's attempt); raises the
+        collector's ConnectError."""
         timeout = getattr(getattr(self.collector, "target", None), "connect_timeout_s", 10.0) * 2 + 5
-        self._call(self.collector.connect(), timeout)
+        self.begin_connecting()
+        connecting, self._connecting = self._connecting, None
+        connecting.result(timeout)
 
     def prefetch(self) -> None:
         """Take the first snapshot now, on the poller's thread, while the app starts its screen

@@ -65,8 +65,7 @@ def run_app(args: argparse.Namespace) -> int:
         return fail(problem)
     limit_colours()
 
-    from ..app import run_dashboard
-    from ..profile_targets import ProfileDirectory
+    from ..poller import SnapshotPoller
 
     try:
         collector, profile = make_collector(args.target, options)
@@ -75,18 +74,24 @@ def run_app(args: argparse.Namespace) -> int:
         if theme is not None and theme not in THEME_NAMES:
             raise TargetError(f"profile {profile.name!r} asks for theme {theme!r}, which dbtop does not have: "
                               f"use one of {', '.join(THEME_NAMES)}")
+        poller: SnapshotPoller | None = SnapshotPoller(collector, interval)
+        poller.begin_connecting()  # the server answers while the screen's code (Textual) is imported
+
+        from ..app import run_dashboard
+        from ..profile_targets import ProfileDirectory
+
         directory = ProfileDirectory(**options)
         while True:
             try:
                 status = run_dashboard(collector, interval_s=interval, theme_name=theme,
                                        profile=profile.name if profile else None, directory=directory,
-                                       on_start=watch_input, read_only=args.read_only)
+                                       on_start=watch_input, read_only=args.read_only, poller=poller)
                 break
             except ConnectError as exc:
                 again = with_typed_password(collector, exc, options)  # in a terminal, when none was given
                 if again is None:
                     raise
-                collector = again
+                collector, poller = again, None
     except (TargetError, ConnectError) as exc:
         return fail(str(exc))
     return status or 0
