@@ -4,6 +4,7 @@ panel's data at a lower rate while hidden gets it polled at once when shown). No
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -177,3 +178,40 @@ def test_connecting_begins_before_connect_is_waited_for():
         assert failing.collector.connects == 1
     finally:
         failing.stop()
+
+
+class SlowConnectCollector(FakeCollector):
+    """Takes a while to connect; records whether each snapshot found it connected."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connected_at_snapshot: list[bool] = []
+        self.connected = False
+
+    async def connect(self) -> None:
+        await asyncio.sleep(0.2)
+        await super().connect()
+        self.connected = True
+
+    async def snapshot(self):
+        self.connected_at_snapshot.append(self.connected)
+        return await super().snapshot()
+
+
+def test_the_first_snapshot_asked_for_while_connecting_is_taken_once_connected():
+    """The dashboard asks for the connection and the first snapshot before it imports the screen's
+    code; the snapshot waits for that connection (a second connection would be opened otherwise)."""
+    collector = SlowConnectCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.begin_connecting()
+        poller.prefetch()
+        poller.connect()
+        poller.prefetch()  # run_dashboard asks again: the first one stands
+        wait(lambda: len(collector.served) == 1)
+        got: list = []
+        poller.start(got.append)
+        wait(lambda: len(got) == 1)
+        assert collector.connects == 1 and collector.connected_at_snapshot == [True]
+    finally:
+        poller.stop()

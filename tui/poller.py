@@ -50,7 +50,8 @@ class SnapshotPoller:
 
     def begin_connecting(self) -> None:
         """Start connecting on the poller's loop and return at once: the dashboard asks for the
-        connection before it imports the screen's code, so the server answers meanwhile."""
+        connection (and with prefetch() the first snapshot, taken once connected) before it imports
+        the screen's code, so the server answers meanwhile."""
         if self._connecting is None:
             self._connecting = asyncio.run_coroutine_threadsafe(self.collector.connect(), self._loop)
 
@@ -70,7 +71,12 @@ class SnapshotPoller:
         if self._first is None and self._task is None:
             first_screen_only = getattr(self.collector, "first_screen_only", None)  # optional in the protocol
             self._rest_pending = first_screen_only is not None and first_screen_only()
-            self._first = asyncio.run_coroutine_threadsafe(self.collector.snapshot(), self._loop)
+            self._first = asyncio.run_coroutine_threadsafe(self._first_snapshot(self._connecting), self._loop)
+
+    async def _first_snapshot(self, connecting: Any) -> Snapshot:
+        if connecting is not None:  # asked for while connecting (begin_connecting): once connected
+            await asyncio.wrap_future(connecting)
+        return await self.collector.snapshot()
 
     def start(self, on_snapshot: Callable[[Snapshot], None]) -> None:
         self._task = asyncio.run_coroutine_threadsafe(self._run(on_snapshot), self._loop)

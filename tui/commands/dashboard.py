@@ -75,7 +75,8 @@ def run_app(args: argparse.Namespace) -> int:
             raise TargetError(f"profile {profile.name!r} asks for theme {theme!r}, which dbtop does not have: "
                               f"use one of {', '.join(THEME_NAMES)}")
         poller: SnapshotPoller | None = SnapshotPoller(collector, interval)
-        poller.begin_connecting()  # the server answers while the screen's code (Textual) is imported
+        poller.begin_connecting()  # the server answers while the screen's code (Textual) is imported,
+        poller.prefetch()  # and the first snapshot is taken then too
 
         from ..app import run_dashboard
         from ..profile_targets import ProfileDirectory
