@@ -54,6 +54,52 @@ async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, session
         await col.close()
 
 
+async def test_only_new_or_moved_statements_come_back_from_the_server(collector, sessions):
+    """The collector sends the signatures of what it holds; the server returns only the entries that
+    are new or moved (and the signatures it no longer has): one that ran shows its new counts and
+    delta, one that did not is carried over as it was, and one reset on the server is gone."""
+    conn = await sessions()
+    await conn.execute("DROP TABLE IF EXISTS moved_probe; CREATE TABLE moved_probe (a int, b int)")
+    fetch = collector._fetch
+    returned: list[list] = []
+
+    async def recording(query, *args):
+        rows = await fetch(query, *args)
+        if "pg_stat_statements(false)" in query:
+            returned.append(rows)
+        return rows
+
+    collector._fetch = recording
+    await conn.fetch("SELECT a FROM moved_probe WHERE a = $1 /* ran again */", 1)
+    await conn.fetch("SELECT b FROM moved_probe WHERE b = $1 /* ran once */", 1)
+    first = await collector.snapshot()
+    [ran] = [s for s in first.statements.entries if s.query and "ran again" in s.query]
+    [once] = [s for s in first.statements.entries if s.query and "ran once" in s.query]
+    for i in range(3):
+        await conn.fetch("SELECT a FROM moved_probe WHERE a = $1 /* ran again */", i)
+    second = await collector.snapshot()
+    by_key = {s.key: s for s in second.statements.entries}
+    assert by_key[ran.key].calls == ran.calls + 3
+    assert second.statements.delta(by_key[ran.key]).calls == 3
+    assert by_key[once.key] is once and second.statements.delta(once) is None
+    moved = {(r["query_id"], r["user_id"], r["database_id"]) for r in returned[-1] if r["gone"] is None}
+    assert (ran.query_id, ran.user_id, ran.database_id) in moved
+    assert (once.query_id, once.user_id, once.database_id) not in moved
+    assert len(returned[-1]) < len(second.statements.entries) / 2  # not every entry again
+
+    await conn.execute("SELECT pg_stat_statements_reset($1, $2, $3)", once.user_id, once.database_id, once.query_id)
+    third = await collector.snapshot()
+    keys = {s.key for s in third.statements.entries}
+    assert once.key not in keys and ran.key in keys
+    assert [r["gone"] for r in returned[-1] if r["gone"] is not None]  # told which one went
+    # run again after its reset: back, counted from zero, all of it in this interval
+    await conn.fetch("SELECT b FROM moved_probe WHERE b = $1 /* ran once */", 2)
+    fourth = await collector.snapshot()
+    [back] = [s for s in fourth.statements.entries if s.key == once.key]
+    assert back.calls == 1 and fourth.statements.delta(back).calls == 1
+    await conn.execute("DROP TABLE moved_probe")
+
+
 async def test_texts_are_fetched_once_per_new_statement(collector, sessions):
     conn = await sessions()
     # pg_stat_statements ignores constants and column aliases: only a new shape is a new statement
