@@ -52,6 +52,54 @@ async def test_own_monitoring_session_is_excluded_but_counted(collector, session
     assert snap.connections_used == len(clients) + 1
 
 
+async def test_only_changed_backends_come_back_and_the_others_are_carried_over(collector, sessions):
+    """The collector sends the signatures of the backends it holds; the server returns only the
+    backends that are new or changed (and the signatures it no longer has). A session that changed
+    shows its new state; an idle one keeps its values, its durations moved on; one that ended is gone."""
+    quiet = await sessions(app="carry-quiet")
+    busy = await sessions(app="carry-busy")
+    await quiet.execute("SELECT 1")
+    fetch = collector._fetch
+    returned: list[list] = []
+
+    async def recording(query, *args):
+        rows = await fetch(query, *args)
+        if "pg_stat_activity" in query:
+            returned.append(rows)
+        return rows
+
+    collector._fetch = recording
+    first = await collector.snapshot()
+    by_pid = {s.pid: s for s in first.sessions}
+    before = by_pid[quiet.get_server_pid()]
+    assert before.state == "idle" and by_pid[busy.get_server_pid()].state == "idle"
+    await busy.execute("BEGIN; SELECT 1 /* carry probe */")
+    await asyncio.sleep(0.2)
+    second = await collector.snapshot()
+    by_pid = {s.pid: s for s in second.sessions}
+    changed = by_pid[busy.get_server_pid()]
+    assert changed.state == "idle in transaction" and "carry probe" in changed.query
+    assert changed.xact_s is not None
+    carried = by_pid[quiet.get_server_pid()]
+    assert carried.model_dump(exclude={"state_s", "query_s"}) == before.model_dump(exclude={"state_s", "query_s"})
+    assert carried.state_s >= before.state_s + 0.2 and carried.query_s >= before.query_s + 0.2
+    pids = {r["pid"] for r in returned[-1]}
+    assert busy.get_server_pid() in pids and quiet.get_server_pid() not in pids
+    assert len(returned[-1]) < len(second.sessions)  # not every backend again
+    assert second.connections_used == first.connections_used
+
+    quiet_pid = quiet.get_server_pid()
+    await quiet.close()
+    third = await wait_until(lambda: _without(collector, quiet_pid))
+    assert busy.get_server_pid() in {s.pid for s in third.sessions}
+    assert third.connections_used == first.connections_used - 1
+
+
+async def _without(collector, pid):
+    snap = await collector.snapshot()
+    return snap if pid not in {s.pid for s in snap.sessions} else None
+
+
 async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(pg_target, sessions):
     col = PostgresCollector(pg_target)
     await col.connect()

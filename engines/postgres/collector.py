@@ -148,6 +148,10 @@ class PostgresCollector:
         self._cost = CostCounter()
         self._focus: frozenset[str] | None = None  # panels on screen; None: not told, read everything
         self._statements_last: tuple[float, Statements | None, PartStatus | None] | None = None
+        # The backends of the last poll, by pid: (signature, the Session as read (None: dbtop's own),
+        # the server's clock then, counted as a client backend, counted with its type hidden).
+        self._backends: dict[int, tuple[int, Session | None, float, bool, bool]] = {}
+        self._backend_signed: dict[int, int] = {}  # signature -> pid, of the backends above
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -250,7 +254,8 @@ class PostgresCollector:
             await self.parts.read("server", self._read_facts)  # promoted or demoted since the facts were read
             facts = self._facts
 
-        sessions_rows = await self.parts.read("sessions", lambda: self._fetch(sql("activity", major)))
+        sessions_rows = await self.parts.read(
+            "sessions", lambda: self._fetch(sql("activity", major), list(self._backend_signed)))
         sessions: list[Session] = []
         connections_used = connections_hidden = None
         if sessions_rows is not None:
@@ -421,28 +426,53 @@ class PostgresCollector:
     # -- sessions --------------------------------------------------------------------------------
     def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int, int]:
         """The sessions (dbtop's own left out), the client backends among them (dbtop's own counted:
-        it takes a slot), and how many of those were counted with their type hidden."""
-        if not rows:
-            return [], 0, 0
-        columns = tuple(rows[0].keys())
+        it takes a slot), and how many of those were counted with their type hidden.
+
+        `rows` are the backends that changed since the last poll (activity@14.sql); the others are
+        carried over from the last poll with their durations moved on by the server's clock."""
+        now_s = rows[0][0]
+        fields = tuple(rows[0].keys())[1:-2]  # a Session's, between now_s and (signature, gone)
+        previous = self._backends
+        gone = {self._backend_signed[r[-1]] for r in rows if r[-1] is not None}
+        current = dict(previous)
         build = Session.from_trusted
         own = self._own_pids
-        sessions = []
-        used = hidden = 0
-        # Decided on the row, so that dbtop's own session is skipped before a model is built for it.
         for r in rows:
-            row = dict(zip(columns, r))
+            pid = r[1]
+            if pid is None:  # the row that only carries now_s, or a signature gone
+                continue
+            row = dict(zip(fields, r[1:-2]))
             query = row["query"]
             if query:
                 row["query"] = redact(query)
-            if counts_as_client(row["backend_type"], row["user"], row["database"]):
-                used += 1
-                if row["backend_type"] is None:  # hidden from this role (Session.hidden)
-                    hidden += 1
-                elif row["pid"] in own and row["application"] == APPLICATION_NAME:
-                    continue
-            sessions.append(build(row))
-        return sessions, used, hidden
+            counted = counts_as_client(row["backend_type"], row["user"], row["database"])
+            hidden = counted and row["backend_type"] is None  # hidden from this role (Session.hidden)
+            # Decided on the row, so that dbtop's own session is never built into a model.
+            mine = counted and not hidden and pid in own and row["application"] == APPLICATION_NAME
+            current[pid] = (r[-2], None if mine else build(row), now_s, counted, hidden)
+            gone.discard(pid)
+        for pid in gone:
+            del current[pid]
+        self._backends = current
+        self._backend_signed = {entry[0]: pid for pid, entry in current.items()}
+
+        sessions = []
+        used = hidden_count = 0
+        for _, session, read_s, counted, hidden in current.values():
+            used += counted
+            hidden_count += hidden
+            if session is None:
+                continue
+            if read_s != now_s and not (session.state_s is None and session.xact_s is None
+                                        and session.query_s is None):
+                moved = now_s - read_s
+                state_s, xact_s, query_s = session.state_s, session.xact_s, session.query_s
+                session = build({**session.__dict__,
+                                 "state_s": None if state_s is None else state_s + moved,
+                                 "xact_s": None if xact_s is None else xact_s + moved,
+                                 "query_s": None if query_s is None else query_s + moved})
+            sessions.append(session)
+        return sessions, used, hidden_count
 
     # -- database-wide rates ---------------------------------------------------------------------
     def _activity_rates(self, row: asyncpg.Record) -> Activity:
