@@ -430,11 +430,37 @@ class PostgresCollector:
 
         `rows` are the backends that changed since the last poll (activity@14.sql); the others are
         carried over from the last poll with their durations moved on by the server's clock."""
+        try:
+            self._carry_backends(rows)
+        except BaseException:
+            self._backends, self._backend_signed = {}, {}  # read every backend again next time
+            raise
+        now_s = rows[0][0]
+        sessions = []
+        used = hidden_count = 0
+        for _, session, read_s, counted, hidden in self._backends.values():
+            used += counted
+            hidden_count += hidden
+            if session is None:
+                continue
+            if read_s != now_s and not (session.state_s is None and session.xact_s is None
+                                        and session.query_s is None):
+                moved = now_s - read_s
+                state_s, xact_s, query_s = session.state_s, session.xact_s, session.query_s
+                session = session.with_trusted({"state_s": None if state_s is None else state_s + moved,
+                                                "xact_s": None if xact_s is None else xact_s + moved,
+                                                "query_s": None if query_s is None else query_s + moved})
+            sessions.append(session)
+        return sessions, used, hidden_count
+
+    def _carry_backends(self, rows: list[asyncpg.Record]) -> None:
+        """Update the backends held from the last poll with the rows of those that changed."""
         now_s = rows[0][0]
         fields = tuple(rows[0].keys())[1:-2]  # a Session's, between now_s and (signature, gone)
-        previous = self._backends
-        gone = {self._backend_signed[r[-1]] for r in rows if r[-1] is not None}
-        current = dict(previous)
+        signed = self._backend_signed
+        gone_signatures = [r[-1] for r in rows if r[-1] is not None]
+        gone = {signed.pop(signature) for signature in gone_signatures}
+        current = self._backends
         build = Session.from_trusted
         own = self._own_pids
         for r in rows:
@@ -450,29 +476,10 @@ class PostgresCollector:
             # Decided on the row, so that dbtop's own session is never built into a model.
             mine = counted and not hidden and pid in own and row["application"] == APPLICATION_NAME
             current[pid] = (r[-2], None if mine else build(row), now_s, counted, hidden)
+            signed[r[-2]] = pid
             gone.discard(pid)
         for pid in gone:
             del current[pid]
-        self._backends = current
-        self._backend_signed = {entry[0]: pid for pid, entry in current.items()}
-
-        sessions = []
-        used = hidden_count = 0
-        for _, session, read_s, counted, hidden in current.values():
-            used += counted
-            hidden_count += hidden
-            if session is None:
-                continue
-            if read_s != now_s and not (session.state_s is None and session.xact_s is None
-                                        and session.query_s is None):
-                moved = now_s - read_s
-                state_s, xact_s, query_s = session.state_s, session.xact_s, session.query_s
-                session = build({**session.__dict__,
-                                 "state_s": None if state_s is None else state_s + moved,
-                                 "xact_s": None if xact_s is None else xact_s + moved,
-                                 "query_s": None if query_s is None else query_s + moved})
-            sessions.append(session)
-        return sessions, used, hidden_count
 
     # -- database-wide rates ---------------------------------------------------------------------
     def _activity_rates(self, row: asyncpg.Record) -> Activity:

@@ -34,6 +34,7 @@ class StatementsReader:
         # key -> (the row's key and counters, its Statement, its signature), as last read
         self._last: dict[tuple, tuple[tuple, Statement, int]] = {}
         self._signed: dict[int, tuple] = {}  # signature -> key, of the entries in _last
+        self._entries: list[Statement] = []  # the Statements of _last, in its order
         self._last_at: float | None = None
         self._last_names: dict[tuple[str, int], str] | None = None
         self._texts: dict[int, str] = {}
@@ -69,7 +70,8 @@ class StatementsReader:
         signed = self._signed
         # Columns: user_id, database_id, query_id, toplevel (the key), the counters, signature, gone.
         moved = [tuple(r) for r in rows if r[10] is None]
-        gone = {signed[r[10]] for r in rows if r[10] is not None}
+        gone_signatures = [r[10] for r in rows if r[10] is not None]
+        gone = {signed[signature] for signature in gone_signatures}
         texts = self._texts
         new_ids = {raw[2] for raw in moved if raw[2] not in texts}
         if new_ids:
@@ -84,7 +86,11 @@ class StatementsReader:
         # The entries that did not move are carried over (their objects too, unless the names were
         # read again), in the order of the last reading; moved entries take their place, new ones
         # come last, and the entries gone from the server (evicted, reset) are dropped.
-        if self._last_names is names:
+        same_names = self._last_names is names
+        if same_names and not moved and not gone:
+            self._last_at = now
+            return Statements(extension_version=version, entries=self._entries, interval_s=interval, deltas={})
+        if same_names:
             current = dict(previous)
         else:
             current = {key: (raw, self._statement(raw, names), signature)
@@ -112,12 +118,14 @@ class StatementsReader:
                         shared_blks_read_per_s=dd / interval)
         for key in gone:
             del current[key]
+        for signature in gone_signatures:
+            del signed[signature]
+        signed.update((row[9], row[:4]) for row in moved)
         self._last = current
-        self._signed = {signature: key for key, (_, _, signature) in current.items()}
+        self._entries = [entry[1] for entry in current.values()]
         self._last_names = names
         self._last_at = now
-        return Statements(extension_version=version, entries=[entry[1] for entry in current.values()],
-                          interval_s=interval, deltas=deltas)
+        return Statements(extension_version=version, entries=self._entries, interval_s=interval, deltas=deltas)
 
     def _statement(self, raw: tuple, names: dict[tuple[str, int], str]) -> Statement:
         user_id, database_id, query_id, toplevel, calls, total, n_rows, hit, read = raw

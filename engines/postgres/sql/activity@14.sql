@@ -30,6 +30,7 @@ LEFT JOIN (
                             OR (a.backend_type IS NULL
                                 AND a.pid = ANY (ARRAY(SELECT l.pid FROM pg_locks l WHERE NOT l.granted)))
                           THEN pg_blocking_pids(a.pid) ELSE '{}' END AS blocked_by
-              FROM pg_stat_activity a) v) n
+              FROM pg_stat_activity a) v
+        OFFSET 0) n  -- so that each signature is worked out once, not in the join and again in the filter
   FULL JOIN unnest($1::bigint[]) AS k(signature) ON n.signature = k.signature
   WHERE n.signature IS NULL OR k.signature IS NULL) d ON true
