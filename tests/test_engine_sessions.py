@@ -123,6 +123,29 @@ async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(
         await col.close()
 
 
+async def test_counters_and_sessions_come_in_one_statement_and_a_role_change_is_seen(collector):
+    """pg_stat_database's counters and pg_is_in_recovery() ride on the sessions' statement (one round
+    trip fewer per poll); a server whose role differs from the facts read has its facts read again."""
+    queries: list[str] = []
+    fetch = collector._fetch
+
+    async def recording(query, *args):
+        queries.append(query)
+        return await fetch(query, *args)
+
+    collector._fetch = recording
+    await collector.snapshot()
+    queries.clear()
+    collector._facts["is_standby"] = True  # as if it had been a standby when the facts were read
+    snap = await collector.snapshot()
+    [counters] = [q for q in queries if "pg_stat_database" in q]
+    assert "pg_stat_activity" in counters
+    assert snap.server.is_standby is False  # read again at once, not a minute later
+    assert sum("pg_is_in_recovery() AS is_standby" in q for q in queries) == 1
+    assert snap.postgres.activity.xact_commit > 0 and snap.part("activity").available
+    assert snap.sessions and snap.part("sessions").available
+
+
 async def test_server_facts(collector, pg):
     snap = await collector.snapshot()
     server = snap.server

@@ -249,13 +249,16 @@ class PostgresCollector:
             await self.parts.read("server", self._read_facts)
         facts = self._facts
 
-        activity_row = await self.parts.read("activity", lambda: self._fetch(sql("database_activity", major)))
+        sessions_rows = await self.parts.read(
+            "sessions", lambda: self._fetch(sql("activity", major), list(self._backend_signed)))
+        # The server-wide counters come on every row of the sessions' statement (a round trip fewer
+        # per poll): the two parts are read, or fail, together.
+        self.parts.status["activity"] = self.parts.status["sessions"] if sessions_rows is None else PartStatus()
+        activity_row = sessions_rows[:1] if sessions_rows else None
         if facts is not None and activity_row and activity_row[0]["in_recovery"] != facts["is_standby"]:
             await self.parts.read("server", self._read_facts)  # promoted or demoted since the facts were read
             facts = self._facts
 
-        sessions_rows = await self.parts.read(
-            "sessions", lambda: self._fetch(sql("activity", major), list(self._backend_signed)))
         sessions: list[Session] = []
         connections_used = connections_hidden = None
         if sessions_rows is not None:
@@ -456,7 +459,9 @@ class PostgresCollector:
     def _carry_backends(self, rows: list[asyncpg.Record]) -> None:
         """Update the backends held from the last poll with the rows of those that changed."""
         now_s = rows[0][0]
-        fields = tuple(rows[0].keys())[1:-2]  # a Session's, between now_s and (signature, gone)
+        columns = tuple(rows[0].keys())
+        first = columns.index("pid")
+        fields = columns[first:-2]  # a Session's, after now_s and the counters, before (signature, gone)
         signed = self._backend_signed
         gone_signatures = [r[-1] for r in rows if r[-1] is not None]
         gone = {signed.pop(signature) for signature in gone_signatures}
@@ -464,10 +469,10 @@ class PostgresCollector:
         build = Session.from_trusted
         own = self._own_pids
         for r in rows:
-            pid = r[1]
-            if pid is None:  # the row that only carries now_s, or a signature gone
+            pid = r[first]
+            if pid is None:  # the row that only carries now_s and the counters, or a signature gone
                 continue
-            row = dict(zip(fields, r[1:-2]))
+            row = dict(zip(fields, r[first:-2]))
             query = row["query"]
             if query:
                 row["query"] = redact(query)

@@ -1,13 +1,24 @@
 -- One row per backend (14 adds query_id), and only for the backends that changed since the last
 -- poll. $1: the signatures (hashed values of every column but the durations) of the rows the
 -- collector holds. A backend still carrying one of them has not changed: only its durations moved,
--- and the collector works them out from `now_s` (the first column, on every row). A new or changed
--- backend comes back whole; a signature no backend carries any more comes back alone in `gone`.
--- One row always comes back (with `now_s`), even when nothing changed.
+-- and the collector works them out from `now_s`. A new or changed backend comes back whole; a
+-- signature no backend carries any more comes back alone in `gone`. Every row starts with `now_s`
+-- and the server-wide counters, and one row always comes back, even when nothing changed.
 -- pg_blocking_pids is only called for sessions waiting on a lock: it takes the lock manager's
 -- partition locks and is too costly for every row.
-SELECT t.now_s, d.*
-FROM (SELECT extract(epoch FROM now())::float8 AS now_s) t
+SELECT t.*, d.*
+FROM (SELECT extract(epoch FROM now())::float8 AS now_s,
+             -- server-wide counters, summed over databases (rates come from the difference between
+             -- polls), and pg_is_in_recovery() so a promotion or demotion is seen at once: read in
+             -- the same statement to spare the server a round trip per poll
+             sum(xact_commit)::bigint AS xact_commit, sum(xact_rollback)::bigint AS xact_rollback,
+             sum(blks_hit)::bigint AS blks_hit, sum(blks_read)::bigint AS blks_read,
+             sum(tup_returned)::bigint AS tup_returned, sum(tup_fetched)::bigint AS tup_fetched,
+             sum(tup_inserted)::bigint AS tup_inserted, sum(tup_updated)::bigint AS tup_updated,
+             sum(tup_deleted)::bigint AS tup_deleted, sum(deadlocks)::bigint AS deadlocks,
+             sum(temp_bytes)::bigint AS temp_bytes,
+             pg_is_in_recovery() AS in_recovery
+      FROM pg_stat_database) t
 LEFT JOIN (
   SELECT n.pid, n."user", n.database, n.application, n.client, n.backend_type, n.state,
          n.wait_event_type, n.wait_event, n.backend_start, n.xact_start, n.query_start,
