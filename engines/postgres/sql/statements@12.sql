@@ -9,6 +9,7 @@ FROM (SELECT s.userid::bigint AS user_id, s.dbid::bigint AS database_id, s.query
              hashfloat8extended(s.total_time, hashint8extended(s.calls,
                hashint8extended(s.queryid, hashint8extended(s.userid::bigint, s.dbid::bigint)))) AS signature
       FROM pg_stat_statements(false) s
-      WHERE s.queryid IS NOT NULL) n
+      WHERE s.queryid IS NOT NULL
+      OFFSET 0) n  -- so that each signature is worked out once, not in the join and again in the filter
      FULL JOIN unnest($1::bigint[]) AS k(signature) ON n.signature = k.signature
 WHERE n.signature IS NULL OR k.signature IS NULL
