@@ -5,7 +5,7 @@ import asyncio
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 
-from .conftest import wait_until
+from .conftest import record_fetches, wait_until
 
 
 async def test_idle_in_transaction_session_shows_state_and_durations(collector, sessions):
@@ -59,16 +59,7 @@ async def test_only_changed_backends_come_back_and_the_others_are_carried_over(c
     quiet = await sessions(app="carry-quiet")
     busy = await sessions(app="carry-busy")
     await quiet.execute("SELECT 1")
-    fetch = collector._fetch
-    returned: list[list] = []
-
-    async def recording(query, *args):
-        rows = await fetch(query, *args)
-        if "pg_stat_activity" in query:
-            returned.append(rows)
-        return rows
-
-    collector._fetch = recording
+    returned = record_fetches(collector, "pg_stat_activity")
     first = await collector.snapshot()
     by_pid = {s.pid: s for s in first.sessions}
     before = by_pid[quiet.get_server_pid()]
@@ -126,22 +117,14 @@ async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(
 async def test_counters_and_sessions_come_in_one_statement_and_a_role_change_is_seen(collector):
     """pg_stat_database's counters and pg_is_in_recovery() ride on the sessions' statement (one round
     trip fewer per poll); a server whose role differs from the facts read has its facts read again."""
-    queries: list[str] = []
-    fetch = collector._fetch
-
-    async def recording(query, *args):
-        queries.append(query)
-        return await fetch(query, *args)
-
-    collector._fetch = recording
     await collector.snapshot()
-    queries.clear()
+    counters = record_fetches(collector, "pg_stat_database")
+    facts = record_fetches(collector, "pg_is_in_recovery() AS is_standby")
     collector._facts["is_standby"] = True  # as if it had been a standby when the facts were read
     snap = await collector.snapshot()
-    [counters] = [q for q in queries if "pg_stat_database" in q]
-    assert "pg_stat_activity" in counters
-    assert snap.server.is_standby is False  # read again at once, not a minute later
-    assert sum("pg_is_in_recovery() AS is_standby" in q for q in queries) == 1
+    [rows] = counters
+    assert rows[0]["xact_commit"] is not None and any(r["pid"] for r in rows)  # the sessions' statement
+    assert snap.server.is_standby is False and len(facts) == 1  # read again at once, not a minute later
     assert snap.postgres.activity.xact_commit > 0 and snap.part("activity").available
     assert snap.sessions and snap.part("sessions").available
 

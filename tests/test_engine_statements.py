@@ -5,6 +5,8 @@ import asyncio
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 
+from .conftest import record_fetches
+
 
 async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, sessions):
     conn = await sessions()
@@ -60,16 +62,7 @@ async def test_only_new_or_moved_statements_come_back_from_the_server(collector,
     delta, one that did not is carried over as it was, and one reset on the server is gone."""
     conn = await sessions()
     await conn.execute("DROP TABLE IF EXISTS moved_probe; CREATE TABLE moved_probe (a int, b int)")
-    fetch = collector._fetch
-    returned: list[list] = []
-
-    async def recording(query, *args):
-        rows = await fetch(query, *args)
-        if "pg_stat_statements(false)" in query:
-            returned.append(rows)
-        return rows
-
-    collector._fetch = recording
+    returned = record_fetches(collector, "pg_stat_statements(false)")
     await conn.fetch("SELECT a FROM moved_probe WHERE a = $1 /* ran again */", 1)
     await conn.fetch("SELECT b FROM moved_probe WHERE b = $1 /* ran once */", 1)
     first = await collector.snapshot()
@@ -98,6 +91,23 @@ async def test_only_new_or_moved_statements_come_back_from_the_server(collector,
     [back] = [s for s in fourth.statements.entries if s.key == once.key]
     assert back.calls == 1 and fourth.statements.delta(back).calls == 1
     await conn.execute("DROP TABLE moved_probe")
+
+
+async def test_a_full_text_cache_is_refilled_for_every_entry_held(collector, sessions, monkeypatch):
+    """When the text cache would grow past its limit it is emptied and refilled with the texts of
+    every entry held, the carried-over ones too (they are not sent again by the server)."""
+    conn = await sessions()
+    await conn.execute("DROP TABLE IF EXISTS text_limit_probe; CREATE TABLE text_limit_probe (a int)")
+    await conn.fetch("SELECT a FROM text_limit_probe /* held before */")
+    await collector.snapshot()
+    reader = collector._statements
+    monkeypatch.setattr("dbtop.engines.postgres.statements.TEXT_CACHE_LIMIT", len(reader._texts))
+    await conn.fetch("SELECT a, a FROM text_limit_probe /* new after */")
+    snap = await collector.snapshot()
+    texts = [s.query for s in snap.statements.entries]
+    assert any(t and "new after" in t for t in texts) and any(t and "held before" in t for t in texts)
+    assert set(reader._texts) == {s.query_id for s in snap.statements.entries}  # refilled, for those held
+    await conn.execute("DROP TABLE text_limit_probe")
 
 
 async def test_texts_are_fetched_once_per_new_statement(collector, sessions):
