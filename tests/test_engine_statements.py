@@ -107,6 +107,12 @@ async def test_a_full_text_cache_is_refilled_for_every_entry_held(collector, ses
     texts = [s.query for s in snap.statements.entries]
     assert any(t and "new after" in t for t in texts) and any(t and "held before" in t for t in texts)
     assert set(reader._texts) == {s.query_id for s in snap.statements.entries}  # refilled, for those held
+    # a cache that lost texts (emptied, its refill failed) does not take them from the entries held,
+    # even when the names read again rebuild every entry
+    reader._texts.clear()
+    collector._names = dict(collector._names)
+    again = await collector.snapshot()
+    assert any(s.query and "held before" in s.query for s in again.statements.entries)
     await conn.execute("DROP TABLE text_limit_probe")
 
 

@@ -93,14 +93,14 @@ class StatementsReader:
         if same_names:
             current = dict(previous)
         else:
-            current = {key: (raw, self._statement(raw, names), signature)
-                       for key, (raw, _, signature) in previous.items()}
+            current = {key: (raw, self._statement(raw, names, statement.query), signature)
+                       for key, (raw, statement, signature) in previous.items()}
         deltas: dict[str, StatementDelta] = {}
         zero = (0, 0.0, 0, 0, 0)
         for row in moved:
             key, raw, signature = row[:4], row[:9], row[9]
             before = previous.get(key)
-            statement = self._statement(raw, names)
+            statement = self._statement(raw, names, before[1].query if before is not None else None)
             current[key] = (raw, statement, signature)
             gone.discard(key)
             if interval is not None:
@@ -127,9 +127,10 @@ class StatementsReader:
         self._last_at = now
         return Statements(extension_version=version, entries=self._entries, interval_s=interval, deltas=deltas)
 
-    def _statement(self, raw: tuple, names: dict[tuple[str, int], str]) -> Statement:
+    def _statement(self, raw: tuple, names: dict[tuple[str, int], str], known_text: str | None) -> Statement:
+        """`known_text`: the text the entry had when last built, kept should the cache have lost it."""
         user_id, database_id, query_id, toplevel, calls, total, n_rows, hit, read = raw
-        text = self._texts.get(query_id)
+        text = self._texts.get(query_id, known_text)
         return Statement.from_trusted({
             "key": f"{query_id}:{user_id}:{database_id}:{'t' if toplevel else 'f'}", "query_id": query_id,
             "user_id": user_id, "database_id": database_id, "user": names.get(("role", user_id)),
