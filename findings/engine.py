@@ -106,9 +106,19 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
     return catalog
 
 
-def client_sessions(snapshot: Snapshot) -> list[Session]:
-    """The sessions of clients (not autovacuum, walsenders or other background processes)."""
-    return [s for s in snapshot.sessions if s.counts_as_client]
+_clients_of: tuple[Snapshot | None, tuple[Session, ...]] = (None, ())
+
+
+def client_sessions(snapshot: Snapshot) -> tuple[Session, ...]:
+    """The sessions of clients (not autovacuum, walsenders or other background processes). Several
+    rules ask for them on every snapshot: they are picked out once per snapshot (a snapshot does
+    not change), not once per rule."""
+    global _clients_of
+    last, clients = _clients_of
+    if last is not snapshot:
+        clients = tuple(s for s in snapshot.sessions if s.counts_as_client)
+        _clients_of = (snapshot, clients)
+    return clients
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.

@@ -160,7 +160,10 @@ class SnapshotTable(DataTable):
             self.rows = meta
             self._row_locations = TwoWayDict(locations)
         self._order, self._cells = order, cells_of
-        self._update_count += 1
+        if order != old_order or not self._fast_path():
+            # DataTable's caches of the row order and line offsets (and of rendered cells, which
+            # the fast path does not use) are keyed by this count: rebuilding them walks every row.
+            self._update_count += 1
         if len(key_objects) > 2 * len(order) + 256:  # rows that are gone for good
             self._row_key_objects = {key: key_objects[key] for key in order if key in key_objects}
             self._strips = {rk: v for rk, v in self._strips.items() if rk in self._data}

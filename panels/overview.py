@@ -99,6 +99,7 @@ class OverviewStrip(Vertical):
         self.hit_history: deque[float] = deque(maxlen=HISTORY)
         self.profile: str | None = None
         self.read_only = False  # set by the app: no action may run
+        self.interval_s: float | None = None  # set by the app: how often it polls while live
         self.widest: dict[str, int] = {}  # figure -> the most cells it has taken since the target was chosen
 
     def compose(self) -> ComposeResult:
@@ -163,14 +164,29 @@ class OverviewStrip(Vertical):
     def watch_alerts(self) -> None:
         self.refresh_identity()
 
+    def freshness(self, age: float | None) -> Text:
+        """How old the data on screen is, in words that change only when it matters (this line is
+        looked at again every second, and each change repaints it): while live and on time, nothing
+        beyond "live every 2s"; late (no new data after two intervals) or cut off, the age, counting;
+        paused, the time the data was taken, and how many minutes ago once it is a minute old."""
+        snapshot = self.snapshot
+        if snapshot is None or age is None:
+            return Text(" ")
+        if self.status == "paused":
+            taken = snapshot.taken_at.astimezone().strftime("%H:%M:%S")
+            return Text(f" data of {taken}{f', {int(age // 60)}m ago' if age >= 60 else ''} ")
+        if self.status.startswith("live") and self.interval_s is not None and age <= 2 * self.interval_s + 2:
+            return Text(" ")
+        return Text(f" age {duration(age)} ", style="bold" if self.status.startswith("live") else "")
+
     def refresh_identity(self) -> None:
-        """Redrawn every second too, so the snapshot's age keeps counting while paused or cut off."""
+        """Looked at every second too, so that data gone late, paused or cut off says how old it is."""
         snapshot = self.snapshot
         age = (datetime.now(timezone.utc) - snapshot.taken_at).total_seconds() if snapshot else None
         # Freshness first: at 80 columns whatever comes last may be cut off.
         line = Text()
         line.append(f" {self.status} ", style="reverse")
-        line.append(f" age {duration(age)} ")
+        line.append_text(self.freshness(age))
         if self.alerts:
             line.append(f" {self.alerts} ", style="bold reverse")
         if snapshot and snapshot.server:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 
 import pytest
 from textual.widgets import DataTable, Input, TabbedContent
@@ -188,20 +189,40 @@ async def test_cursor_stays_on_the_same_session_across_refreshes(pg_target, busy
         assert app.panel("connections").selected_pid() == busy_server["idle"]
 
 
-async def test_pause_keeps_age_counting_and_resume_polls_again(pg_target):
+def identity_line(app) -> str:
+    return str(app.query_one("#overview-identity").render())
+
+
+async def test_pause_says_when_the_data_was_taken_and_resume_polls_again(pg_target):
     async with dashboard(pg_target, (80, 24)) as (app, pilot):
         await pilot.press("p")
         assert app.poller.paused
         await pilot.pause(0.7)  # let a poll already under way land
         sequence = app.last_reachable.sequence
+        taken = app.last_reachable.taken_at.astimezone().strftime("%H:%M:%S")
+        line = identity_line(app)
+        assert "paused" in line and f"data of {taken}" in line
+        # Paused, the line does not change from one second to the next: nothing to redraw.
+        content = app.query_one("#overview-identity").content
         await pilot.pause(1.6)
         assert app.last_reachable.sequence == sequence
-        text = screen_text(app)
-        assert "paused" in text
-        assert "age 1." in text or "age 2." in text
+        assert app.query_one("#overview-identity").content is content
         await pilot.press("p")
         await until(pilot, lambda: app.last_reachable.sequence > sequence, timeout=3)
         assert "live every" in screen_text(app)
+
+
+async def test_live_data_shows_its_age_only_once_late(pg_target):
+    async with dashboard(pg_target, (120, 40)) as (app, pilot):
+        await until(pilot, lambda: app.last_reachable.sequence >= 2)
+        assert "live every 0.5s" in identity_line(app) and "age" not in identity_line(app)
+        overview = app.query_one(OverviewStrip)
+        app.poller.set_paused(True)  # no newer data: the one shown ages
+        overview.status = "live every 0.5s"  # as if still polling, but nothing arrives
+        overview.snapshot = app.last_reachable.model_copy(
+            update={"taken_at": app.last_reachable.taken_at - datetime.timedelta(seconds=30)})
+        overview.refresh_identity()
+        assert "age 30s" in identity_line(app)
 
 
 async def test_interval_keys(pg_target):

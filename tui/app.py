@@ -40,6 +40,7 @@ from ..actions.journal import Journal
 from ..actions.plan import Outcome
 from ..panels.findings import finding_action
 from .acting import ACTION_BINDINGS, ActionRun, ActionsMixin
+from .dashboard_screen import DashboardScreen
 from .footer import KeysFooter
 from .poller import SnapshotPoller
 from .tab_labels import alerts, panels_with_urgent_findings, tab_labels
@@ -133,6 +134,9 @@ class DbtopApp(ActionsMixin, App):
         Binding("colon", "pick_profile", "Profiles", key_display=":"),
         *ACTION_BINDINGS,
     ]
+
+    def get_default_screen(self) -> Screen:
+        return DashboardScreen(id="_default")
 
     def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
                  directory: TargetDirectory | None = None, read_only: bool = False, journal: Journal | None = None):
@@ -319,6 +323,7 @@ class DbtopApp(ActionsMixin, App):
             status_line.update(text)
             status_line.remove_class("hidden")
         else:
+            overview.interval_s = self.poller.interval_s
             overview.status = "paused" if self.poller.paused else f"live every {self.poller.interval_s:g}s"
             status_line.add_class("hidden")
 
