@@ -19,6 +19,7 @@ class Figures(App):
             yield Static(id="tps")
             yield Static("hit", id="hit")
         yield Static(id="line")
+        yield Static(id="summary")
 
 
 def spy_refresh(widget) -> list[bool]:
@@ -59,6 +60,18 @@ async def test_a_static_is_repainted_only_on_change_and_laid_out_only_when_it_ma
         update_static(line, Text("age 1s", style="bold"), fixed_size=True)
         update_static(line, Text("age 10 minutes"), fixed_size=True)
         assert calls == [False, False, False]
+
+        # A line as wide as its container (a panel's summary): a new width that still fits takes
+        # the same cells, so it is repainted without a layout; one that wraps is laid out.
+        summary = app.query_one("#summary", Static)
+        update_static(summary, "1003 sessions · sort xact ↓")
+        await pilot.pause()
+        calls = spy_refresh(summary)
+        update_static(summary, "1003 sessions · sort query ↓")
+        update_static(summary, "1003 sessions · sort in state ↓ · filter x")
+        assert calls == [False, False]
+        update_static(summary, "x" * 200)
+        assert calls == [False, False, True]
 
 
 async def test_the_key_bar_is_built_once_at_start_and_again_only_when_its_keys_change():
