@@ -191,3 +191,18 @@ async def test_a_detail_page_does_not_draw_the_dashboard_beneath_it():
         assert isinstance(app.screen, DetailScreen)
         # A see-through page re-rendered and tinted the whole dashboard under it on every frame.
         assert app.screen.styles.background.a == 1
+
+
+async def test_switching_panels_does_not_animate_unless_asked(monkeypatch):
+    from . import fakes as f
+    from .fakes import FakeCollector, fake_dashboard
+
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    async with fake_dashboard(FakeCollector([f.healthy()])) as (app, pilot):
+        assert app.animation_level == "none"  # no 0.3 s slide of the tab underline after each switch
+        await pilot.press("2")
+        await pilot.pause()
+        assert not app.animator.is_being_animated(app.query_one("Underline"), "highlight_start")
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    async with fake_dashboard(FakeCollector([f.healthy()])) as (app, pilot):
+        assert app.animation_level == "full"

@@ -141,6 +141,10 @@ class DbtopApp(ActionsMixin, App):
     def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
                  directory: TargetDirectory | None = None, read_only: bool = False, journal: Journal | None = None):
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # The tab underline slid for 0.3 s after each panel switch, a frame every 16 ms: CPU, and
+            # bytes over the SSH link, for nothing the operator needs. TEXTUAL_ANIMATIONS=full brings it back.
+            self.animation_level = "none"
         self.poller = poller
         self.profile = profile
         self.directory = directory
