@@ -206,3 +206,32 @@ async def test_switching_panels_does_not_animate_unless_asked(monkeypatch):
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
     async with fake_dashboard(FakeCollector([f.healthy()])) as (app, pilot):
         assert app.animation_level == "full"
+
+
+async def test_tab_labels_are_worked_out_again_only_when_what_they_say_changes(monkeypatch):
+    import dbtop.tui.app as app_module
+
+    from . import fakes as f
+    from .fakes import FakeCollector, fake_dashboard, next_snapshot
+
+    built: list[int] = []
+    original = app_module.tab_labels
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "tab_labels", counting)
+    collector = FakeCollector([f.healthy()])
+    async with fake_dashboard(collector) as (app, pilot):
+        await pilot.pause(0.2)
+        before = len(built)
+        await next_snapshot(app, pilot)
+        await next_snapshot(app, pilot)
+        await pilot.pause(0.2)
+        assert len(built) == before  # the same counts: nothing to work out, nothing to repaint
+        collector.more(f.snapshot(sessions=f.healthy_sessions() + f.lock_chain(300, 301, 302)))
+        await next_snapshot(app, pilot)
+        await pilot.pause(0.2)
+        assert len(built) > before  # two sessions now wait: the Locks tab says so
+        assert "(2 waiting)" in str(app.query_one("#panels").get_tab("locks").label)
