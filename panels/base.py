@@ -329,7 +329,8 @@ def content_key(content: object) -> tuple:
 def update_static(static: Static, content: Text | Content | str, fixed_size: bool = False) -> None:
     """Show `content` in `static`. Nothing is done when it shows it already, and the screen is laid
     out again (a pass over every widget) only when the widget's size may change: never for a widget
-    of `fixed_size`, else unless old and new are one line each of the same width that fits."""
+    of `fixed_size`, else unless old and new are one line each that fits, of the same width or in
+    a widget whose width does not follow its content (a summary line: "sort xact" -> "sort query")."""
     old = static.content
     if content_key(old) == content_key(content):
         return
@@ -337,9 +338,11 @@ def update_static(static: Static, content: Text | Content | str, fixed_size: boo
     if layout:
         old_plain = old.plain if isinstance(old, (Text, Content)) else old if isinstance(old, str) else None
         new_plain = content.plain if isinstance(content, (Text, Content)) else content
-        if (old_plain is not None and "\n" not in old_plain and "\n" not in new_plain
-                and cell_len(old_plain) == cell_len(new_plain) <= static.size.width):
-            layout = False
+        if old_plain is not None and "\n" not in old_plain and "\n" not in new_plain:
+            old_width, new_width, room = cell_len(old_plain), cell_len(new_plain), static.size.width
+            width = static.styles.width  # None: fills its container, whatever it shows
+            same_size = old_width == new_width or width is None or not (width.is_auto or width.is_fraction)
+            layout = not (same_size and old_width <= room and new_width <= room)
     static.update(content, layout=layout)
 
 

@@ -228,6 +228,22 @@ async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
         await asyncio.sleep(interval)
 
 
+def record_fetches(collector: PostgresCollector, reading: str) -> list[list]:
+    """The rows the collector's queries that read `reading` (a view or function name) returned, one
+    list per call, appended as the collector runs them."""
+    fetch = collector._fetch
+    returned: list[list] = []
+
+    async def recording(query, *args):
+        rows = await fetch(query, *args)
+        if reading in query:
+            returned.append(rows)
+        return rows
+
+    collector._fetch = recording
+    return returned
+
+
 def dbtop_command() -> list[str]:
     """The installed console script, run as a subprocess."""
     exe = os.path.join(os.path.dirname(sys.executable), "dbtop")

@@ -5,7 +5,7 @@ import asyncio
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 
-from .conftest import wait_until
+from .conftest import record_fetches, wait_until
 
 
 async def test_idle_in_transaction_session_shows_state_and_durations(collector, sessions):
@@ -52,6 +52,45 @@ async def test_own_monitoring_session_is_excluded_but_counted(collector, session
     assert snap.connections_used == len(clients) + 1
 
 
+async def test_only_changed_backends_come_back_and_the_others_are_carried_over(collector, sessions):
+    """The collector sends the signatures of the backends it holds; the server returns only the
+    backends that are new or changed (and the signatures it no longer has). A session that changed
+    shows its new state; an idle one keeps its values, its durations moved on; one that ended is gone."""
+    quiet = await sessions(app="carry-quiet")
+    busy = await sessions(app="carry-busy")
+    await quiet.execute("SELECT 1")
+    returned = record_fetches(collector, "pg_stat_activity")
+    first = await collector.snapshot()
+    by_pid = {s.pid: s for s in first.sessions}
+    before = by_pid[quiet.get_server_pid()]
+    assert before.state == "idle" and by_pid[busy.get_server_pid()].state == "idle"
+    await busy.execute("BEGIN; SELECT 1 /* carry probe */")
+    await asyncio.sleep(0.2)
+    second = await collector.snapshot()
+    by_pid = {s.pid: s for s in second.sessions}
+    changed = by_pid[busy.get_server_pid()]
+    assert changed.state == "idle in transaction" and "carry probe" in changed.query
+    assert changed.xact_s is not None
+    carried = by_pid[quiet.get_server_pid()]
+    assert carried.model_dump(exclude={"state_s", "query_s"}) == before.model_dump(exclude={"state_s", "query_s"})
+    assert carried.state_s >= before.state_s + 0.2 and carried.query_s >= before.query_s + 0.2
+    pids = {r["pid"] for r in returned[-1]}
+    assert busy.get_server_pid() in pids and quiet.get_server_pid() not in pids
+    assert len(returned[-1]) < len(second.sessions)  # not every backend again
+    assert second.connections_used == first.connections_used
+
+    quiet_pid = quiet.get_server_pid()
+    await quiet.close()
+    third = await wait_until(lambda: _without(collector, quiet_pid))
+    assert busy.get_server_pid() in {s.pid for s in third.sessions}
+    assert third.connections_used == first.connections_used - 1
+
+
+async def _without(collector, pid):
+    snap = await collector.snapshot()
+    return snap if pid not in {s.pid for s in snap.sessions} else None
+
+
 async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(pg_target, sessions):
     col = PostgresCollector(pg_target)
     await col.connect()
@@ -73,6 +112,21 @@ async def test_transaction_rate_and_cache_hit_ratio_appear_from_second_snapshot(
         assert second.interval_s > 0.2
     finally:
         await col.close()
+
+
+async def test_counters_and_sessions_come_in_one_statement_and_a_role_change_is_seen(collector):
+    """pg_stat_database's counters and pg_is_in_recovery() ride on the sessions' statement (one round
+    trip fewer per poll); a server whose role differs from the facts read has its facts read again."""
+    await collector.snapshot()
+    counters = record_fetches(collector, "pg_stat_database")
+    facts = record_fetches(collector, "pg_is_in_recovery() AS is_standby")
+    collector._facts["is_standby"] = True  # as if it had been a standby when the facts were read
+    snap = await collector.snapshot()
+    [rows] = counters
+    assert rows[0]["xact_commit"] is not None and any(r["pid"] for r in rows)  # the sessions' statement
+    assert snap.server.is_standby is False and len(facts) == 1  # read again at once, not a minute later
+    assert snap.postgres.activity.xact_commit > 0 and snap.part("activity").available
+    assert snap.sessions and snap.part("sessions").available
 
 
 async def test_server_facts(collector, pg):

@@ -5,6 +5,8 @@ import asyncio
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
 
+from .conftest import record_fetches
+
 
 async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, sessions):
     conn = await sessions()
@@ -52,6 +54,66 @@ async def test_statement_deltas_show_what_ran_in_the_interval(pg_target, session
         assert fifth.statements.delta(entry5) is None
     finally:
         await col.close()
+
+
+async def test_only_new_or_moved_statements_come_back_from_the_server(collector, sessions):
+    """The collector sends the signatures of what it holds; the server returns only the entries that
+    are new or moved (and the signatures it no longer has): one that ran shows its new counts and
+    delta, one that did not is carried over as it was, and one reset on the server is gone."""
+    conn = await sessions()
+    await conn.execute("DROP TABLE IF EXISTS moved_probe; CREATE TABLE moved_probe (a int, b int)")
+    returned = record_fetches(collector, "pg_stat_statements(false)")
+    await conn.fetch("SELECT a FROM moved_probe WHERE a = $1 /* ran again */", 1)
+    await conn.fetch("SELECT b FROM moved_probe WHERE b = $1 /* ran once */", 1)
+    first = await collector.snapshot()
+    [ran] = [s for s in first.statements.entries if s.query and "ran again" in s.query]
+    [once] = [s for s in first.statements.entries if s.query and "ran once" in s.query]
+    for i in range(3):
+        await conn.fetch("SELECT a FROM moved_probe WHERE a = $1 /* ran again */", i)
+    second = await collector.snapshot()
+    by_key = {s.key: s for s in second.statements.entries}
+    assert by_key[ran.key].calls == ran.calls + 3
+    assert second.statements.delta(by_key[ran.key]).calls == 3
+    assert by_key[once.key] is once and second.statements.delta(once) is None
+    moved = {(r["query_id"], r["user_id"], r["database_id"]) for r in returned[-1] if r["gone"] is None}
+    assert (ran.query_id, ran.user_id, ran.database_id) in moved
+    assert (once.query_id, once.user_id, once.database_id) not in moved
+    assert len(returned[-1]) < len(second.statements.entries) / 2  # not every entry again
+
+    await conn.execute("SELECT pg_stat_statements_reset($1, $2, $3)", once.user_id, once.database_id, once.query_id)
+    third = await collector.snapshot()
+    keys = {s.key for s in third.statements.entries}
+    assert once.key not in keys and ran.key in keys
+    assert [r["gone"] for r in returned[-1] if r["gone"] is not None]  # told which one went
+    # run again after its reset: back, counted from zero, all of it in this interval
+    await conn.fetch("SELECT b FROM moved_probe WHERE b = $1 /* ran once */", 2)
+    fourth = await collector.snapshot()
+    [back] = [s for s in fourth.statements.entries if s.key == once.key]
+    assert back.calls == 1 and fourth.statements.delta(back).calls == 1
+    await conn.execute("DROP TABLE moved_probe")
+
+
+async def test_a_full_text_cache_is_refilled_for_every_entry_held(collector, sessions, monkeypatch):
+    """When the text cache would grow past its limit it is emptied and refilled with the texts of
+    every entry held, the carried-over ones too (they are not sent again by the server)."""
+    conn = await sessions()
+    await conn.execute("DROP TABLE IF EXISTS text_limit_probe; CREATE TABLE text_limit_probe (a int)")
+    await conn.fetch("SELECT a FROM text_limit_probe /* held before */")
+    await collector.snapshot()
+    reader = collector._statements
+    monkeypatch.setattr("dbtop.engines.postgres.statements.TEXT_CACHE_LIMIT", len(reader._texts))
+    await conn.fetch("SELECT a, a FROM text_limit_probe /* new after */")
+    snap = await collector.snapshot()
+    texts = [s.query for s in snap.statements.entries]
+    assert any(t and "new after" in t for t in texts) and any(t and "held before" in t for t in texts)
+    assert set(reader._texts) == {s.query_id for s in snap.statements.entries}  # refilled, for those held
+    # a cache that lost texts (emptied, its refill failed) does not take them from the entries held,
+    # even when the names read again rebuild every entry
+    reader._texts.clear()
+    collector._names = dict(collector._names)
+    again = await collector.snapshot()
+    assert any(s.query and "held before" in s.query for s in again.statements.entries)
+    await conn.execute("DROP TABLE text_limit_probe")
 
 
 async def test_texts_are_fetched_once_per_new_statement(collector, sessions):

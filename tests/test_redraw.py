@@ -19,6 +19,7 @@ class Figures(App):
             yield Static(id="tps")
             yield Static("hit", id="hit")
         yield Static(id="line")
+        yield Static(id="summary")
 
 
 def spy_refresh(widget) -> list[bool]:
@@ -59,6 +60,18 @@ async def test_a_static_is_repainted_only_on_change_and_laid_out_only_when_it_ma
         update_static(line, Text("age 1s", style="bold"), fixed_size=True)
         update_static(line, Text("age 10 minutes"), fixed_size=True)
         assert calls == [False, False, False]
+
+        # A line as wide as its container (a panel's summary): a new width that still fits takes
+        # the same cells, so it is repainted without a layout; one that wraps is laid out.
+        summary = app.query_one("#summary", Static)
+        update_static(summary, "1003 sessions · sort xact ↓")
+        await pilot.pause()
+        calls = spy_refresh(summary)
+        update_static(summary, "1003 sessions · sort query ↓")
+        update_static(summary, "1003 sessions · sort in state ↓ · filter x")
+        assert calls == [False, False]
+        update_static(summary, "x" * 200)
+        assert calls == [False, False, True]
 
 
 async def test_the_key_bar_is_built_once_at_start_and_again_only_when_its_keys_change():
@@ -178,3 +191,47 @@ async def test_a_detail_page_does_not_draw_the_dashboard_beneath_it():
         assert isinstance(app.screen, DetailScreen)
         # A see-through page re-rendered and tinted the whole dashboard under it on every frame.
         assert app.screen.styles.background.a == 1
+
+
+async def test_switching_panels_does_not_animate_unless_asked(monkeypatch):
+    from . import fakes as f
+    from .fakes import FakeCollector, fake_dashboard
+
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    async with fake_dashboard(FakeCollector([f.healthy()])) as (app, pilot):
+        assert app.animation_level == "none"  # no 0.3 s slide of the tab underline after each switch
+        await pilot.press("2")
+        await pilot.pause()
+        assert not app.animator.is_being_animated(app.query_one("Underline"), "highlight_start")
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    async with fake_dashboard(FakeCollector([f.healthy()])) as (app, pilot):
+        assert app.animation_level == "full"
+
+
+async def test_tab_labels_are_worked_out_again_only_when_what_they_say_changes(monkeypatch):
+    import dbtop.tui.app as app_module
+
+    from . import fakes as f
+    from .fakes import FakeCollector, fake_dashboard, next_snapshot
+
+    built: list[int] = []
+    original = app_module.tab_labels
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "tab_labels", counting)
+    collector = FakeCollector([f.healthy()])
+    async with fake_dashboard(collector) as (app, pilot):
+        await pilot.pause(0.2)
+        before = len(built)
+        await next_snapshot(app, pilot)
+        await next_snapshot(app, pilot)
+        await pilot.pause(0.2)
+        assert len(built) == before  # the same counts: nothing to work out, nothing to repaint
+        collector.more(f.snapshot(sessions=f.healthy_sessions() + f.lock_chain(300, 301, 302)))
+        await next_snapshot(app, pilot)
+        await pilot.pause(0.2)
+        assert len(built) > before  # two sessions now wait: the Locks tab says so
+        assert "(2 waiting)" in str(app.query_one("#panels").get_tab("locks").label)

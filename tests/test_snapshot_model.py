@@ -1,6 +1,7 @@
 """The snapshot model: JSON round trips, and the trusted fast path equals validation."""
 
 import asyncio
+from datetime import datetime, timezone
 
 import pytest
 
@@ -69,3 +70,20 @@ def test_json_keeps_schema_1_layout_for_the_postgres_section():
     data = json.loads(mongo.model_dump_json())
     assert not {"activity", "catalog", "postgres"} & set(data)
     assert Snapshot.model_validate_json(mongo.model_dump_json()) == mongo
+
+
+
+def test_with_trusted_equals_a_validated_copy():
+    """with_trusted moves on the durations of carried-over sessions without validation: the copy
+    must equal model_copy's and dump as validation would, and leave the original as it was."""
+    values = dict(pid=7, user="app", database="shop", application="api", client="local",
+                  backend_type="client backend", state="idle", wait_event_type="Client", wait_event="ClientRead",
+                  backend_start=datetime(2026, 1, 1, tzinfo=timezone.utc), xact_start=None,
+                  query_start=datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc), state_s=1.5, xact_s=None,
+                  query_s=2.5, query_id=42, query="SELECT 1", blocked_by=[])
+    session = Session.from_trusted(dict(values))
+    moved = session.with_trusted({"state_s": 3.5, "query_s": 4.5})
+    assert moved == session.model_copy(update={"state_s": 3.5, "query_s": 4.5})
+    assert moved == Session.model_validate({**values, "state_s": 3.5, "query_s": 4.5})
+    assert moved.model_dump() == {**values, "state_s": 3.5, "query_s": 4.5}
+    assert session.state_s == 1.5 and session.query_s == 2.5

@@ -143,6 +143,10 @@ class DbtopApp(ActionsMixin, App):
     def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
                  directory: TargetDirectory | None = None, read_only: bool = False, journal: Journal | None = None):
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # The tab underline slid for 0.3 s after each panel switch, a frame every 16 ms: CPU, and
+            # bytes over the SSH link, for nothing the operator needs. TEXTUAL_ANIMATIONS=full brings it back.
+            self.animation_level = "none"
         self.poller = poller
         self.profile = profile
         self.directory = directory
@@ -158,6 +162,8 @@ class DbtopApp(ActionsMixin, App):
         # The rules' latest findings for this target: the app's state, which the Findings panel shows.
         self.findings: list[Finding] = []
         self.findings_failures: list[RuleFailure] = []
+        self._urgent_of: tuple[list[Finding] | None, int, set[str]] = (None, 0, set())
+        self._tab_labels_shown: tuple | None = None
         self.findings_sequence = -1
         self.findings_taken_at: datetime | None = None
         # The panels that serve this target's engine, in key order.
@@ -323,10 +329,16 @@ class DbtopApp(ActionsMixin, App):
         tabs = self.query_one("#panels", TabbedContent)
         waiting = snapshot.blocking.blocked_count if snapshot else 0
         findings = self.findings
-        urgent = sum(1 for f in findings if f.severity >= Severity.HIGH)
-        marked = panels_with_urgent_findings(findings)
-        labels = tab_labels([(key, title) for key, title, _ in self.panel_specs], self.size.width, waiting, urgent, marked)
+        if self._urgent_of[0] is not findings:  # thousands of findings on a big catalog: counted once per list
+            self._urgent_of = (findings, sum(1 for f in findings if f.severity >= Severity.HIGH),
+                               panels_with_urgent_findings(findings))
+        _, urgent, marked = self._urgent_of
         alarm = rich_color(self.theme_variables.get("severity-high", "red"))
+        shown = (waiting, urgent, frozenset(marked), self.size.width, alarm, tuple(self.panel_specs))
+        if shown == self._tab_labels_shown:
+            return  # twice per refresh (the snapshot, then its findings): labels and alerts as they are
+        self._tab_labels_shown = shown
+        labels = tab_labels([(key, title) for key, title, _ in self.panel_specs], self.size.width, waiting, urgent, marked)
         for key, label in labels.items():
             wrong = key in marked or (key == "locks" and waiting) or (key == "findings" and urgent)
             tab = tabs.get_tab(key)

@@ -105,7 +105,7 @@ REREAD_AFTER: dict[str, tuple[str, ...]] = {
 # How long a request to a cluster manager's REST API may take before the part says it did not answer.
 MANAGER_TIMEOUT_S = 1.0
 # The parts the dashboard's first screen (the overview strip and Connections) does not show, left to
-# the poll that follows the first one at once (first_screen_only): pg_stat_statements with every
+# the poll that follows once that screen is drawn (first_screen_only): pg_stat_statements with every
 # query text, the backup inventory and the manager's detection are most of a first poll's time.
 AFTER_FIRST_SCREEN = ("statements", "views", "backups", "manager")
 NOT_READ_YET = PartStatus(available=False, reason="not read yet: read right after the first screen")
@@ -154,6 +154,10 @@ class PostgresCollector:
         self._focus: frozenset[str] | None = None  # panels on screen; None: not told, read everything
         self._statements_last: tuple[float, Statements | None, PartStatus | None] | None = None
         self._first_screen_only = False
+        # The backends of the last poll, by pid: (signature, the Session as read (None: dbtop's own),
+        # the server's clock then, counted as a client backend, counted with its type hidden).
+        self._backends: dict[int, tuple[int, Session | None, float, bool, bool]] = {}
+        self._backend_signed: dict[int, int] = {}  # signature -> pid, of the backends above
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -258,12 +262,16 @@ class PostgresCollector:
             await self.parts.read("server", self._read_facts)
         facts = self._facts
 
-        activity_row = await self.parts.read("activity", lambda: self._fetch(sql("database_activity", major)))
+        sessions_rows = await self.parts.read(
+            "sessions", lambda: self._fetch(sql("activity", major), list(self._backend_signed)))
+        # The server-wide counters come on every row of the sessions' statement (a round trip fewer
+        # per poll): the two parts are read, or fail, together.
+        self.parts.status["activity"] = self.parts.status["sessions"] if sessions_rows is None else PartStatus()
+        activity_row = sessions_rows[:1] if sessions_rows else None
         if facts is not None and activity_row and activity_row[0]["in_recovery"] != facts["is_standby"]:
             await self.parts.read("server", self._read_facts)  # promoted or demoted since the facts were read
             facts = self._facts
 
-        sessions_rows = await self.parts.read("sessions", lambda: self._fetch(sql("activity", major)))
         sessions: list[Session] = []
         connections_used = connections_hidden = None
         if sessions_rows is not None:
@@ -439,28 +447,62 @@ class PostgresCollector:
     # -- sessions --------------------------------------------------------------------------------
     def _sessions(self, rows: list[asyncpg.Record]) -> tuple[list[Session], int, int]:
         """The sessions (dbtop's own left out), the client backends among them (dbtop's own counted:
-        it takes a slot), and how many of those were counted with their type hidden."""
-        if not rows:
-            return [], 0, 0
+        it takes a slot), and how many of those were counted with their type hidden.
+
+        `rows` are the backends that changed since the last poll (activity@14.sql); the others are
+        carried over from the last poll with their durations moved on by the server's clock."""
+        try:
+            self._carry_backends(rows)
+        except BaseException:
+            self._backends, self._backend_signed = {}, {}  # read every backend again next time
+            raise
+        now_s = rows[0][0]
+        sessions = []
+        used = hidden_count = 0
+        for _, session, read_s, counted, hidden in self._backends.values():
+            used += counted
+            hidden_count += hidden
+            if session is None:
+                continue
+            if read_s != now_s and not (session.state_s is None and session.xact_s is None
+                                        and session.query_s is None):
+                moved = now_s - read_s
+                state_s, xact_s, query_s = session.state_s, session.xact_s, session.query_s
+                session = session.with_trusted({"state_s": None if state_s is None else state_s + moved,
+                                                "xact_s": None if xact_s is None else xact_s + moved,
+                                                "query_s": None if query_s is None else query_s + moved})
+            sessions.append(session)
+        return sessions, used, hidden_count
+
+    def _carry_backends(self, rows: list[asyncpg.Record]) -> None:
+        """Update the backends held from the last poll with the rows of those that changed."""
+        now_s = rows[0][0]
         columns = tuple(rows[0].keys())
+        first = columns.index("pid")
+        fields = columns[first:-2]  # a Session's, after now_s and the counters, before (signature, gone)
+        signed = self._backend_signed
+        gone_signatures = [r[-1] for r in rows if r[-1] is not None]
+        gone = {signed.pop(signature) for signature in gone_signatures}
+        current = self._backends
         build = Session.from_trusted
         own = self._own_pids
-        sessions = []
-        used = hidden = 0
-        # Decided on the row, so that dbtop's own session is skipped before a model is built for it.
         for r in rows:
-            row = dict(zip(columns, r))
+            pid = r[first]
+            if pid is None:  # the row that only carries now_s and the counters, or a signature gone
+                continue
+            row = dict(zip(fields, r[first:-2]))
             query = row["query"]
             if query:
                 row["query"] = redact(query)
-            if counts_as_client(row["backend_type"], row["user"], row["database"]):
-                used += 1
-                if row["backend_type"] is None:  # hidden from this role (Session.hidden)
-                    hidden += 1
-                elif row["pid"] in own and row["application"] == APPLICATION_NAME:
-                    continue
-            sessions.append(build(row))
-        return sessions, used, hidden
+            counted = counts_as_client(row["backend_type"], row["user"], row["database"])
+            hidden = counted and row["backend_type"] is None  # hidden from this role (Session.hidden)
+            # Decided on the row, so that dbtop's own session is never built into a model.
+            mine = counted and not hidden and pid in own and row["application"] == APPLICATION_NAME
+            current[pid] = (r[-2], None if mine else build(row), now_s, counted, hidden)
+            signed[r[-2]] = pid
+            gone.discard(pid)
+        for pid in gone:
+            del current[pid]
 
     # -- database-wide rates ---------------------------------------------------------------------
     def _activity_rates(self, row: asyncpg.Record) -> Activity:

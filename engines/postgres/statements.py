@@ -1,9 +1,11 @@
 """pg_stat_statements, read without texts and turned into per-interval deltas.
 
 The counters are read with `showtext => false`; a statement's text is fetched once, when its query
-id is first seen, and cached. Between two readings most entries do not move: for those the decoded
-row is compared with the last one and the `Statement` built then is kept, so a poll over thousands
-of entries builds only the few that changed.
+id is first seen, and cached. Between two readings most entries do not move: the collector sends the
+server the signature (key and counters, hashed by the server) of every entry it holds, and the server
+sends back only the entries that are new or moved, and the signatures it no longer has. The entries
+that did not move keep the `Statement` built for them, so a poll over thousands of entries decodes
+and builds only the few that changed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ class StatementsReader:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
-        self._last: dict[tuple, tuple[tuple, Statement]] = {}
+        # key -> (the row's key and counters, its Statement, its signature), as last read
+        self._last: dict[tuple, tuple[tuple, Statement, int]] = {}
+        self._signed: dict[int, tuple] = {}  # signature -> key, of the entries in _last
+        self._entries: list[Statement] = []  # the Statements of _last, in its order
         self._last_at: float | None = None
         self._last_names: dict[tuple[str, int], str] | None = None
         self._texts: dict[int, str] = {}
@@ -53,7 +58,7 @@ class StatementsReader:
                 f"CREATE EXTENSION pg_stat_statements;  (in database {database}; the library must also be in "
                 "shared_preload_libraries)", back_off=False)
         try:
-            rows = await fetch(statements_sql(version))
+            rows = await fetch(statements_sql(version), list(self._signed))
         except asyncpg.ObjectNotInPrerequisiteStateError:
             raise PartFailed(
                 "the pg_stat_statements extension exists but its library is not loaded "
@@ -61,48 +66,48 @@ class StatementsReader:
                 "add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server",
                 back_off=False) from None
         now = self.clock()
-        new_ids = [r["query_id"] for r in rows if r["query_id"] not in self._texts]
-        if new_ids:
-            if len(self._texts) + len(new_ids) > TEXT_CACHE_LIMIT:
-                self._texts.clear()
-                new_ids = [r["query_id"] for r in rows]
-            texts = await fetch(sql("statement_texts", 12), list(set(new_ids)))
-            self._texts.update((r["query_id"], redact(r["query"])) for r in texts)
-
-        # Columns: user_id, database_id, query_id, toplevel (the key), then the counters.
         previous = self._last
-        reuse = self._last_names is names  # rebuilt when the names were read again
-        previous_at = self._last_at
-        current: dict[tuple, tuple[tuple, Statement]] = {}
-        entries = []
-        deltas: dict[str, StatementDelta] = {}
+        signed = self._signed
+        # Columns: user_id, database_id, query_id, toplevel (the key), the counters, signature, gone.
+        moved = [tuple(r) for r in rows if r[10] is None]
+        gone_signatures = [r[10] for r in rows if r[10] is not None]
+        gone = {signed[signature] for signature in gone_signatures}
         texts = self._texts
+        new_ids = {raw[2] for raw in moved if raw[2] not in texts}
+        if new_ids:
+            if len(texts) + len(new_ids) > TEXT_CACHE_LIMIT:
+                texts.clear()
+                new_ids = {raw[2] for raw in moved} | {key[2] for key in previous if key not in gone}
+            fetched = await fetch(sql("statement_texts", 12), list(new_ids))
+            texts.update((r["query_id"], redact(r["query"])) for r in fetched)
+
+        previous_at = self._last_at
         interval = now - previous_at if previous_at is not None and now > previous_at else None
+        # The entries that did not move are carried over (their objects too, unless the names were
+        # read again), in the order of the last reading; moved entries take their place, new ones
+        # come last, and the entries gone from the server (evicted, reset) are dropped.
+        same_names = self._last_names is names
+        if same_names and not moved and not gone:
+            self._last_at = now
+            return Statements(extension_version=version, entries=self._entries, interval_s=interval, deltas={})
+        if same_names:
+            current = dict(previous)
+        else:
+            current = {key: (raw, self._statement(raw, names, statement.query), signature)
+                       for key, (raw, statement, signature) in previous.items()}
+        deltas: dict[str, StatementDelta] = {}
         zero = (0, 0.0, 0, 0, 0)
-        for r in rows:
-            raw = tuple(r)
-            key = raw[:4]
+        for row in moved:
+            key, raw, signature = row[:4], row[:9], row[9]
             before = previous.get(key)
-            if reuse and before is not None and before[0] == raw:
-                current[key] = before
-                entries.append(before[1])
-                continue
-            user_id, database_id, query_id, toplevel, calls, total, n_rows, hit, read = raw
-            text = texts.get(query_id)
-            statement = Statement.from_trusted({
-                "key": f"{query_id}:{user_id}:{database_id}:{'t' if toplevel else 'f'}", "query_id": query_id,
-                "user_id": user_id, "database_id": database_id, "user": names.get(("role", user_id)),
-                "database": names.get(("database", database_id)), "toplevel": toplevel,
-                "from_dbtop": text is not None and text.startswith(MARKER), "query": text,
-                "calls": calls, "total_time_ms": total, "mean_time_ms": total / calls if calls else 0.0,
-                "rows": n_rows, "shared_blks_hit": hit, "shared_blks_read": read,
-                "plan_summary": None})
-            current[key] = (raw, statement)
-            entries.append(statement)
+            statement = self._statement(raw, names, before[1].query if before is not None else None)
+            current[key] = (raw, statement, signature)
+            gone.discard(key)
             if interval is not None:
                 # An entry missing from the last reading, or whose counters went down (a reset),
                 # has counted only since then: all of it happened in this interval.
                 counters = raw[4:]
+                calls = counters[0]
                 base = before[0][4:] if before is not None and calls >= before[0][4] else zero
                 dc, dt, dr, dh, dd = (v - p for v, p in zip(counters, base))
                 if dc or dt:
@@ -111,7 +116,26 @@ class StatementsReader:
                         shared_blks_read=dd, calls_per_s=dc / interval, time_ms_per_s=dt / interval,
                         rows_per_s=dr / interval, shared_blks_hit_per_s=dh / interval,
                         shared_blks_read_per_s=dd / interval)
+        for key in gone:
+            del current[key]
+        for signature in gone_signatures:
+            del signed[signature]
+        signed.update((row[9], row[:4]) for row in moved)
         self._last = current
+        self._entries = [entry[1] for entry in current.values()]
         self._last_names = names
         self._last_at = now
-        return Statements(extension_version=version, entries=entries, interval_s=interval, deltas=deltas)
+        return Statements(extension_version=version, entries=self._entries, interval_s=interval, deltas=deltas)
+
+    def _statement(self, raw: tuple, names: dict[tuple[str, int], str], known_text: str | None) -> Statement:
+        """`known_text`: the text the entry had when last built, kept should the cache have lost it."""
+        user_id, database_id, query_id, toplevel, calls, total, n_rows, hit, read = raw
+        text = self._texts.get(query_id, known_text)
+        return Statement.from_trusted({
+            "key": f"{query_id}:{user_id}:{database_id}:{'t' if toplevel else 'f'}", "query_id": query_id,
+            "user_id": user_id, "database_id": database_id, "user": names.get(("role", user_id)),
+            "database": names.get(("database", database_id)), "toplevel": toplevel,
+            "from_dbtop": text is not None and text.startswith(MARKER), "query": text,
+            "calls": calls, "total_time_ms": total, "mean_time_ms": total / calls if calls else 0.0,
+            "rows": n_rows, "shared_blks_hit": hit, "shared_blks_read": read,
+            "plan_summary": None})
