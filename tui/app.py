@@ -164,6 +164,7 @@ class DbtopApp(ActionsMixin, App):
         self.findings_failures: list[RuleFailure] = []
         self._urgent_of: tuple[list[Finding] | None, int, set[str]] = (None, 0, set())
         self._tab_labels_shown: tuple | None = None
+        self._panels_stale = False  # whether the panels are marked stale (disconnected)
         self.findings_sequence = -1
         self.findings_taken_at: datetime | None = None
         # The panels that serve this target's engine, in key order.
@@ -200,6 +201,8 @@ class DbtopApp(ActionsMixin, App):
             await mounted
         if not self.is_running:
             return  # quit meanwhile
+        for panel in dashboard.query(Panel):
+            panel.stale = self._panels_stale
         dashboard.query_one(FindingsPanel).set_findings(self.findings, self.findings_failures, self.findings_sequence)
         self.show_latest()  # a panel shown (by a click) before it was composed
 
@@ -320,8 +323,10 @@ class DbtopApp(ActionsMixin, App):
             if panel is not None and snapshot is not None and self.applied.get(key) != snapshot.sequence:
                 panel.apply(snapshot)
                 self.applied[key] = snapshot.sequence
-            for shown in self.query(Panel):
-                shown.stale = stale
+            if stale != self._panels_stale:  # a walk of the whole screen: only when it changes
+                for shown in self.query(Panel):
+                    shown.stale = stale
+                self._panels_stale = stale
             self.update_status()
 
     def update_tab_labels(self, snapshot: Snapshot | None = None) -> None:
