@@ -291,15 +291,22 @@ def test_add_use_rename_remove_with_a_file_backend(pg, secret_role, home, use_ke
     assert (home / "keyring" / "plain.cfg").exists()
 
 
-def test_a_profile_without_a_password_starts_without_creating_an_encrypted_keyring(home, use_keyring, monkeypatch):
-    # A trust or .pgpass profile on a machine whose encrypted keyring file does not exist yet: there is
-    # nothing to read, so no "New passphrase" prompt stands between the operator and the dashboard.
+def use_encrypted_keyring(home, use_keyring, monkeypatch) -> list[str]:
+    """The encrypted file backend, in `home`, in a terminal that answers every passphrase prompt
+    with "pass phrase"; the prompts asked are collected in the list returned."""
     backend = CryptFileKeyring()
     backend.file_path = str(home / "keyring" / "crypt.cfg")
     use_keyring(backend)
-    asked = []
+    asked: list[str] = []
     monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or "pass phrase")
     monkeypatch.setattr("dbtop.profiles.secret_store.SecretStore._can_prompt", lambda self: True)
+    return asked
+
+
+def test_a_profile_without_a_password_starts_without_creating_an_encrypted_keyring(home, use_keyring, monkeypatch):
+    # A trust or .pgpass profile on a machine whose encrypted keyring file does not exist yet: there is
+    # nothing to read, so no "New passphrase" prompt stands between the operator and the dashboard.
+    asked = use_encrypted_keyring(home, use_keyring, monkeypatch)
     assert SecretStore().get("nopassword") is None
     assert asked == [] and not (home / "keyring" / "crypt.cfg").exists()
 
@@ -307,12 +314,7 @@ def test_a_profile_without_a_password_starts_without_creating_an_encrypted_keyri
 def test_add_use_with_the_encrypted_file_backend_leaves_nothing_readable(pg, secret_role, home, use_keyring,
                                                                          monkeypatch, capsys):
     role, password = secret_role
-    backend = CryptFileKeyring()
-    backend.file_path = str(home / "keyring" / "crypt.cfg")
-    use_keyring(backend)
-    asked = []
-    monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or "pass phrase")
-    monkeypatch.setattr("dbtop.profiles.secret_store.SecretStore._can_prompt", lambda self: True)
+    asked = use_encrypted_keyring(home, use_keyring, monkeypatch)
     assert profile_cli("add", "prod", url_of(pg, role), "--password-stdin",
                        stdin=password + "\n", monkeypatch=monkeypatch) == 0, capsys.readouterr()
     # a new encrypted file: its passphrase asked twice, once per run
@@ -325,7 +327,7 @@ def test_add_use_with_the_encrypted_file_backend_leaves_nothing_readable(pg, sec
 
     # another run: the backend is new and locked; a wrong passphrase is one clear line
     fresh = CryptFileKeyring()
-    fresh.file_path = backend.file_path
+    fresh.file_path = str(home / "keyring" / "crypt.cfg")
     use_keyring(fresh)
     monkeypatch.setattr("getpass.getpass", lambda prompt: "not the passphrase")
     capsys.readouterr()
