@@ -119,6 +119,7 @@ async def test_a_click_on_a_key_in_the_bar_presses_it():
         bar = app.query_one(KeysFooter)
         start = next(start for start, _, key, _ in bar._spans if key == "p")
         assert bar.key_at(start + 1) == ("p", True)
+        assert bar.key_at(bar.size.width - 2) == (app.COMMAND_PALETTE_BINDING, True)  # the palette, at the right end
         await pilot.click(KeysFooter, offset=(start + 1, 0))
         await pilot.pause(0.2)
         assert app.poller.paused

@@ -83,15 +83,23 @@ class KeysFooter(Widget):
             at += item.cell_length
         return Content("").join(parts), spans
 
-    def render(self) -> Content:
-        line = self._line
+    def _palette(self) -> tuple[Content, str, bool] | None:
+        """The command palette's key, drawn at the right end: its text, the key, enabled."""
         palette = self._shown[1] if self._shown else None
         if palette is None:
-            return line
-        key, display, description, _ = palette
+            return None
+        key, display, description, enabled = palette
         right = Content.styled("▏", "dim $footer-key-foreground") + Content.styled(
             display, "bold $footer-key-foreground") + Content.styled(f" {description.lower()} ",
                                                                     "$footer-description-foreground")
+        return right, key, enabled
+
+    def render(self) -> Content:
+        line = self._line
+        palette = self._palette()
+        if palette is None:
+            return line
+        right = palette[0]
         room = max(0, self.size.width - right.cell_length)
         if line.cell_length > room:
             line = line.truncate(room)
@@ -99,9 +107,9 @@ class KeysFooter(Widget):
 
     def key_at(self, x: int) -> tuple[str, bool] | None:
         """The key drawn at cell `x` (and whether it is enabled), if any."""
-        palette = self._shown[1] if self._shown else None
-        if palette is not None and x >= self.size.width - (len(palette[1]) + len(palette[2]) + 3):
-            return palette[0], palette[3]
+        palette = self._palette()
+        if palette is not None and x >= self.size.width - palette[0].cell_length:
+            return palette[1], palette[2]
         for start, end, key, enabled in self._spans:
             if start <= x < end:
                 return key, enabled
