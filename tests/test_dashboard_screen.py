@@ -10,7 +10,9 @@ from textual.widgets import Static
 from dbtop.tui.dashboard_screen import DashboardScreen, bands
 
 
-class Counting(Static):
+class CountsRenders:
+    """Counts its render_lines calls."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.renders = 0
@@ -18,6 +20,10 @@ class Counting(Static):
     def render_lines(self, crop):
         self.renders += 1
         return super().render_lines(crop)
+
+
+class Counting(CountsRenders, Static):
+    pass
 
 
 class Stack(App):
@@ -63,14 +69,8 @@ async def test_a_widget_between_two_changed_lines_is_not_drawn_and_both_changes_
         assert "middle" in screen_text(app)
 
 
-class CountingBox(Vertical):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.renders = 0
-
-    def render_lines(self, crop):
-        self.renders += 1
-        return super().render_lines(crop)
+class CountingBox(CountsRenders, Vertical):
+    pass
 
 
 class Boxes(App):
