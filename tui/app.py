@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 import signal
+import sys
 import threading
 import time
 from datetime import datetime
@@ -16,6 +17,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static, TabbedContent, TabPane
@@ -139,6 +141,19 @@ class DbtopApp(ActionsMixin, App):
 
     def get_default_screen(self) -> Screen:
         return DashboardScreen(id="_default")
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, except on Linux and other POSIX systems: there, the one whose input
+        thread sleeps until a key comes (tui/quiet_driver.py)."""
+        driver_class = super().get_driver_class()
+        if sys.platform != "win32":
+            from textual.drivers.linux_driver import LinuxDriver
+
+            if driver_class is LinuxDriver:
+                from .quiet_driver import QuietLinuxDriver
+
+                return QuietLinuxDriver
+        return driver_class
 
     def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
                  directory: TargetDirectory | None = None, read_only: bool = False, journal: Journal | None = None):
