@@ -3,14 +3,19 @@ in tmux, idle, paused, suspended) in test_e2e_tmux.py."""
 
 from __future__ import annotations
 
+import os
 import selectors
+import signal
 import sys
 import threading
 import time
+import tty
 
 import pytest
+from textual import events
+from textual.app import App
 
-from dbtop.tui.quiet_driver import WakingEvent, select_timeout
+from dbtop.tui.quiet_driver import QuietLinuxDriver, WakingEvent, select_timeout
 
 
 def test_the_input_thread_sleeps_without_end_while_nothing_is_pending():
@@ -55,3 +60,106 @@ def test_the_dashboard_uses_it_on_posix(monkeypatch):
     assert DbtopApp(poller).driver_class is QuietLinuxDriver
     monkeypatch.setattr("textual.constants.DRIVER", "textual.drivers.headless_driver:HeadlessDriver")
     assert DbtopApp(poller).driver_class.__name__ == "HeadlessDriver"  # one named there still wins
+
+
+class Recording(QuietLinuxDriver):
+    """The driver reading a pseudo-terminal of the test's, keeping the events it would send the app."""
+
+    def __init__(self, app, fd: int) -> None:
+        super().__init__(app)
+        self.fileno = fd
+        self.events: list = []
+
+    def process_message(self, message) -> None:
+        self.events.append(message)
+
+    def keys(self) -> list[str]:
+        return [event.key for event in self.events if isinstance(event, events.Key)]
+
+    def start_reading(self) -> threading.Thread:
+        self.exit_event.clear()  # as Textual's disable_input leaves it for the next start
+        thread = threading.Thread(target=self.run_input_thread, daemon=True)
+        thread.start()
+        return thread
+
+
+@pytest.fixture
+async def driver_on_a_pty():
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTSTP, signal.SIGCONT)}  # the driver sets them
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    driver = Recording(App(), slave)
+    try:
+        yield driver, master
+    finally:
+        driver.exit_event.set()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        for fd in (master, slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def voluntary_switches(tid: int) -> int:
+    with open(f"/proc/self/task/{tid}/status") as f:
+        return int(f.read().split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+def cpu_seconds(tid: int) -> float:
+    with open(f"/proc/self/task/{tid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+def wait_for(predicate, timeout: float = 2.0) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, "not within the time"
+        time.sleep(0.005)
+    return time.monotonic() - started
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_the_input_thread_sleeps_until_a_key_a_lone_escape_or_the_stop(driver_on_a_pty):
+    driver, master = driver_on_a_pty
+    thread = driver.start_reading()
+    os.write(master, b"a")
+    wait_for(lambda: driver.keys() == ["a"])
+
+    before = voluntary_switches(thread.native_id)
+    time.sleep(1.0)
+    assert voluntary_switches(thread.native_id) - before <= 1  # Textual's own: 10
+
+    os.write(master, b"\x1b")  # nothing after it: a key once ESCDELAY (0.1 s) has passed
+    assert wait_for(lambda: driver.keys() == ["a", "escape"]) < 0.5
+    os.write(master, b"\x1b[A")  # a sequence is still one key
+    wait_for(lambda: driver.keys() == ["a", "escape", "up"])
+
+    driver.exit_event.set()
+    thread.join(0.5)
+    assert not thread.is_alive()  # at once: Textual's noticed within 0.1 s
+
+    thread = driver.start_reading()  # started again, as after a suspend (SIGTSTP, SIGCONT)
+    os.write(master, "é".encode()[:1])  # half a character: no key, and not taken for the end of file
+    time.sleep(0.05)
+    os.write(master, "é".encode()[1:])
+    wait_for(lambda: driver.keys()[-1:] == ["é"])
+    driver.exit_event.set()
+    thread.join(0.5)
+    assert not thread.is_alive()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_at_the_end_of_file_the_input_thread_sleeps_until_stopped(driver_on_a_pty):
+    driver, master = driver_on_a_pty
+    thread = driver.start_reading()
+    os.close(master)  # the terminal hangs up: reads now return end of file
+    time.sleep(0.2)
+    before = cpu_seconds(thread.native_id)
+    time.sleep(0.5)
+    assert cpu_seconds(thread.native_id) - before < 0.02  # Textual's spins on it (the hang-up watch ends the app)
+    assert thread.is_alive()
+    driver.exit_event.set()
+    thread.join(0.5)
+    assert not thread.is_alive()
