@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import dbtop_command, open_lock_chain
+from .conftest import dbtop_command, open_lock_chain, voluntary_switches
 
 SOCKET = f"dbtop-test-{uuid.uuid4().hex[:8]}"
 
@@ -133,11 +133,7 @@ async def test_dbtop_in_tmux_shows_the_lock_chain_and_answers_keys(pg, sessions,
 def wakes_per_thread(pid: int, seconds: float) -> dict[int, int]:
     """How many times each thread of `pid` went to sleep (and so woke) within `seconds`."""
     def switches() -> dict[int, int]:
-        counts = {}
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
-            counts[int(tid)] = int(status.split("voluntary_ctxt_switches:")[1].split()[0])
-        return counts
+        return {int(tid): voluntary_switches(int(tid), pid) for tid in os.listdir(f"/proc/{pid}/task")}
     before = switches()
     time.sleep(seconds)
     return {tid: count - before.get(tid, 0) for tid, count in switches().items()}

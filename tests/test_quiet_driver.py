@@ -17,6 +17,8 @@ from textual.app import App
 
 from dbtop.tui.quiet_driver import QuietLinuxDriver, WakingEvent, select_timeout
 
+from .conftest import voluntary_switches
+
 
 def test_the_input_thread_sleeps_without_end_while_nothing_is_pending():
     assert select_timeout(None, 1000.0) is None
@@ -100,11 +102,6 @@ async def driver_on_a_pty():
                 os.close(fd)
             except OSError:
                 pass
-
-
-def voluntary_switches(tid: int) -> int:
-    with open(f"/proc/self/task/{tid}/status") as f:
-        return int(f.read().split("voluntary_ctxt_switches:")[1].split()[0])
 
 
 def cpu_seconds(tid: int) -> float:

@@ -17,7 +17,7 @@ from textual.app import App
 
 from dbtop.tui.terminal import watch_input
 
-from .conftest import dbtop_command
+from .conftest import dbtop_command, voluntary_switches
 
 
 class Pty:
@@ -149,12 +149,6 @@ def test_a_terminal_that_hangs_up_without_sighup_ends_the_app(pg, pty_run):
         pytest.fail(f"dbtop still runs 5 s after its terminal hung up, using "
                     f"{(term.cpu_seconds() - spent) / 2:.0%} of a core")
     assert term.proc.returncode == 129
-
-
-def voluntary_switches(tid: int, pid: int | None = None) -> int:
-    """How many times thread `tid` (of process `pid`, else this one) has gone to sleep: each is a wake."""
-    with open(f"/proc/{pid or os.getpid()}/task/{tid}/status") as f:
-        return int(f.read().split("voluntary_ctxt_switches:")[1].split()[0])
 
 
 class Watched(App):
