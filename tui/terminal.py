@@ -46,8 +46,9 @@ def wait_for_hang_up(fd: int) -> None:
 
 def watch_input(app, fd: int = 0) -> threading.Thread | None:
     """Once `app`'s terminal hangs up, call its `terminal_gone` (as on SIGHUP) if it runs, or as soon
-    as it does; never once it has ended. Textual's input reader would otherwise loop on end of file
-    for ever. The thread sleeps in poll() until then: it costs nothing while the terminal is there."""
+    as it does; never once it has ended. Otherwise the app would run on for ever with no one to see
+    it (and Textual's own input reader spins on end of file). The thread sleeps in poll() until
+    then: it costs nothing while the terminal is there."""
     if not os.isatty(fd):
         return
 
