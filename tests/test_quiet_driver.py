@@ -3,6 +3,8 @@ in tmux, idle, paused, suspended) in test_e2e_tmux.py."""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
 import selectors
 import signal
@@ -48,6 +50,17 @@ def test_setting_the_exit_event_wakes_a_select_on_its_pipe():
     event.clear()
     event.set()  # with no thread listening (between runs): no pipe to write to, no error
     assert event.is_set()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")
+def test_textuals_input_loop_is_still_the_one_the_copy_follows():
+    """tui/quiet_driver.py's run_input_thread is Textual 8.2.8's with its changes, and relies on
+    disable_input setting, joining and clearing exit_event. When this fails, Textual changed them:
+    carry what changed into the copy, check the driver tests, then take the new digest."""
+    from textual.drivers.linux_driver import LinuxDriver
+
+    source = inspect.getsource(LinuxDriver.run_input_thread) + inspect.getsource(LinuxDriver.disable_input)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == "790b04c744be4886"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")

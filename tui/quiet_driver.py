@@ -66,10 +66,11 @@ class QuietLinuxDriver(LinuxDriver):
         self.exit_event = WakingEvent()
 
     def run_input_thread(self) -> None:
-        """Textual 8.2's LinuxDriver.run_input_thread with these changes: select waits for the
-        parser's pending timeout or for ever (not 0.1 s); the exit event's pipe wakes it; at end of
-        file (a hung-up terminal) standard input leaves the selector instead of spinning on it (the
-        hang-up watch in tui/terminal.py ends the app); no extra 0.1 s wait on the way out."""
+        """Textual 8.2.8's LinuxDriver.run_input_thread (a test notices when Textual's changes) with
+        these changes: select waits for the parser's pending timeout or for ever (not 0.1 s); the
+        exit event's pipe wakes it; at end of file (a hung-up terminal) standard input leaves the
+        selector instead of spinning on it (the hang-up watch in tui/terminal.py ends the app); no
+        extra 0.1 s wait on the way out."""
         fileno = self.fileno
         wake_fd = self.exit_event.open_pipe()
         selector = selectors.SelectSelector()  # as Textual's: kqueue cannot wait on a terminal on macOS
