@@ -67,14 +67,14 @@ def test_textuals_input_loop_is_still_the_one_the_copy_follows():
 def test_the_dashboard_uses_it_on_posix(monkeypatch):
     from dbtop.tui.app import DbtopApp
     from dbtop.tui.poller import SnapshotPoller
-    from dbtop.tui.quiet_driver import QuietLinuxDriver
+    from textual.drivers.linux_driver import LinuxDriver
 
     from .fakes import FakeCollector, snapshot
 
     poller = SnapshotPoller(FakeCollector(snapshot()), 2.0)
     assert DbtopApp(poller).driver_class is QuietLinuxDriver
-    monkeypatch.setattr("textual.constants.DRIVER", "textual.drivers.headless_driver:HeadlessDriver")
-    assert DbtopApp(poller).driver_class.__name__ == "HeadlessDriver"  # one named there still wins
+    monkeypatch.setattr("textual.constants.DRIVER", "textual.drivers.linux_driver:LinuxDriver")  # TEXTUAL_DRIVER
+    assert DbtopApp(poller).driver_class is LinuxDriver  # the one named there wins
 
 
 class Recording(QuietLinuxDriver):

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from rich.text import Text
+from textual import constants as textual_constants
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
@@ -143,17 +144,13 @@ class DbtopApp(ActionsMixin, App):
         return DashboardScreen(id="_default")
 
     def get_driver_class(self) -> type[Driver]:
-        """Textual's driver, except on Linux and other POSIX systems: there, the one whose input
-        thread sleeps until a key comes (tui/quiet_driver.py)."""
-        driver_class = super().get_driver_class()
-        if sys.platform != "win32":
-            from textual.drivers.linux_driver import LinuxDriver
+        """On Linux and other POSIX systems, Textual's driver with an input thread that sleeps until
+        a key comes (tui/quiet_driver.py); elsewhere, or when TEXTUAL_DRIVER names one, Textual's."""
+        if sys.platform == "win32" or textual_constants.DRIVER is not None:
+            return super().get_driver_class()
+        from .quiet_driver import QuietLinuxDriver
 
-            if driver_class is LinuxDriver:
-                from .quiet_driver import QuietLinuxDriver
-
-                return QuietLinuxDriver
-        return driver_class
+        return QuietLinuxDriver
 
     def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
                  directory: TargetDirectory | None = None, read_only: bool = False, journal: Journal | None = None):
