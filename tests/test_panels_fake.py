@@ -158,3 +158,15 @@ async def test_a_panel_shown_by_its_number_focuses_a_table_the_operator_can_see(
         await pilot.press("4")
         await pilot.pause()
         assert app.focused is not None and app.focused.display and app.focused.id == "replication-standbys"
+
+
+async def test_the_connections_summary_counts_states_waits_and_hidden_sessions():
+    hidden = dict(backend_type=None, state=None, query=None, wait_event_type=None, wait_event=None,
+                  xact_s=None, query_s=None, state_s=None, user="other")
+    sessions = [f.running(1, 3.0), f.idle(2), f.idle_in_transaction(3, 9.0), f.blocked(4, 3, 5.0),
+                f.session(5, **hidden), f.session(6, **{**hidden, "blocked_by": [3]})]
+    async with fake_dashboard(FakeCollector(f.snapshot(sessions=sessions)), size=(160, 40)) as (app, pilot):
+        await until(pilot, lambda: "sessions" in app.query_one("#connections-summary", Static).render().plain)
+        summary = " ".join(app.query_one("#connections-summary", Static).render().plain.split())
+        # 1 and 4 are active, and 6 (state hidden) waits on a lock, so runs a statement: ≥ 3 active
+        assert summary.startswith("6 sessions · ≥3 active · ≥1 idle in tx · 2 waiting on locks · 2 with state hidden")
