@@ -15,7 +15,7 @@ from textual.widgets import Sparkline, Static
 
 from ..engines.snapshot import ENGINE_SHORT, Snapshot
 from .base import update_static
-from .text import clean, duration, number
+from .text import clean, duration, number, uptime
 
 HISTORY = 180  # samples kept for the sparklines: 6 minutes at the default 2 s
 GAUGE_WIDTH = 20
@@ -195,7 +195,7 @@ class OverviewStrip(Vertical):
             line.append(f" {ENGINE_SHORT.get(server.engine, server.engine)} {clean(server.version.split(' ')[0], 20)}")
             if server.replica_set:
                 line.append(f" set {clean(server.replica_set, 20)}")
-            line.append(f" up {duration(server.uptime_s)} ")
+            line.append(f" up {uptime(server.uptime_s)} ")
         if self.profile:
             line.append(f" [{clean(self.profile, 30)}]", style="bold")
         line.append(" " + clean(snapshot.target if snapshot else "", 80), style="bold")

@@ -170,3 +170,9 @@ async def test_the_connections_summary_counts_states_waits_and_hidden_sessions()
         summary = " ".join(app.query_one("#connections-summary", Static).render().plain.split())
         # 1 and 4 are active, and 6 (state hidden) waits on a lock, so runs a statement: ≥ 3 active
         assert summary.startswith("6 sessions · ≥3 active · ≥1 idle in tx · 2 waiting on locks · 2 with state hidden")
+
+
+def test_the_uptime_is_shown_to_the_second_only_in_the_first_minute():
+    from dbtop.panels.text import uptime
+    assert [uptime(s) for s in (None, 12.4, 59.9, 60, 1992.5, 3599, 3600 + 125, 2 * 86400 + 7200)] == [
+        "-", "12s", "60s", "1m", "33m", "59m", "1h02m", "2d02h"]
