@@ -176,3 +176,32 @@ def test_the_uptime_is_shown_to_the_second_only_in_the_first_minute():
     from dbtop.panels.text import uptime
     assert [uptime(s) for s in (None, 12.4, 59.9, 60, 1992.5, 3599, 3600 + 125, 2 * 86400 + 7200)] == [
         "-", "12s", "60s", "1m", "33m", "59m", "1h02m", "2d02h"]
+
+
+async def test_the_overview_trend_lines_draw_what_textual_sparklines_draw():
+    from textual.app import App
+    from textual.widgets import Sparkline
+    from dbtop.panels.overview import TrendLine
+
+    def cells(strip):
+        return [(char, segment.style) for segment in strip for char in segment.text]
+
+    datasets = [[0.0, 1.0], [5.0, 5.0, 5.0], [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0],
+                [float(i % 17) * 1.5 for i in range(180)], [99.1, 99.7, 98.2] * 9]
+
+    class Both(App):
+        CSS = "Sparkline { height: 1; } #narrow, #narrow-plain { width: 7; } #wide, #wide-plain { width: 30; }"
+
+        def compose(self):
+            for name in ("narrow", "wide"):
+                yield TrendLine([], id=name)
+                yield Sparkline([], id=f"{name}-plain")
+
+    app = Both()
+    async with app.run_test(size=(40, 8)) as pilot:
+        for data in datasets:
+            for name in ("narrow", "wide"):
+                ours, theirs = app.query_one(f"#{name}", TrendLine), app.query_one(f"#{name}-plain", Sparkline)
+                ours.data, theirs.data = data, data
+                await pilot.pause()
+                assert cells(ours.render_line(0)) == cells(theirs.render_line(0)), (name, data)
