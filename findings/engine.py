@@ -20,9 +20,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress, count, repeat
+from operator import attrgetter, eq, is_not
 
 from ..engines.policy import WatchPolicy
-from ..engines.snapshot import Catalog, Session, Snapshot
+from ..engines.snapshot import Catalog, Session, Snapshot, Statement, Statements
 from .model import Finding
 
 RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
@@ -107,6 +109,7 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
 
 
 _clients_of: tuple[Snapshot | None, tuple[Session, ...]] = (None, ())
+CLIENT_BACKEND = "client backend"
 
 
 def client_sessions(snapshot: Snapshot) -> tuple[Session, ...]:
@@ -116,9 +119,87 @@ def client_sessions(snapshot: Snapshot) -> tuple[Session, ...]:
     global _clients_of
     last, clients = _clients_of
     if last is not snapshot:
-        clients = tuple(s for s in snapshot.sessions if s.counts_as_client)
+        sessions = snapshot.sessions
+        kinds = list(map(_backend_type, sessions))
+        if None in kinds:  # a hidden session counts by its user and database
+            clients = tuple(s for s in sessions if s.counts_as_client)
+        else:  # what Session.counts_as_client says of a session whose type is known, without a call per session
+            clients = tuple(compress(sessions, map(eq, kinds, repeat(CLIENT_BACKEND))))
         _clients_of = (snapshot, clients)
     return clients
+
+
+_backend_type = attrgetter("backend_type")
+
+# The last reading of pg_stat_statements rules asked about, its entries, and for each test asked of
+# it (the test and its arguments) the answer for each entry and the entries for which it holds.
+_statements_read: tuple[Statements | None, tuple[Statement, ...],
+                        dict[tuple, tuple[list[bool], tuple[Statement, ...]]]] = (None, (), {})
+# More tests than the rules ask: thresholds changed; the answers of the old ones are dropped.
+KEPT_TESTS_LIMIT = 16
+
+
+def statements_where(statements: Statements, test: Callable[..., bool], *args: object) -> tuple[Statement, ...]:
+    """The entries of `statements` for which `test(entry, *args)` holds, in their order.
+
+    Rules ask this of every reading (every poll while the Slow queries panel shows), over thousands of
+    entries. Between two readings most entries are the same objects at the same places (the collector
+    carries the entries that did not move over, and a Statement never changes), so `test` is asked
+    only of the entries that are not the object seen at their place in the last reading (of all of
+    them when entries were dropped: the places shift); the others keep their answer. While none of
+    the entries it holds for moved, the same tuple is handed on. `test` must depend on nothing but
+    the entry and `args`, which key its answers."""
+    global _statements_read
+    last, seen, kept = _statements_read
+    entries = statements.entries
+    if last is not statements:
+        kept = _answers_moved_on(seen, kept, entries)
+        _statements_read = (statements, tuple(entries), kept)
+    key = (test, args)
+    answered = kept.get(key)
+    if answered is None:
+        answers = [bool(test(s, *args)) for s in entries]
+        answered = kept[key] = (answers, tuple(compress(entries, answers)))
+    return answered[1]
+
+
+def _answers_moved_on(seen: tuple[Statement, ...], kept: dict, entries: list[Statement]) -> dict:
+    """The answers `kept` for the entries `seen`, brought to `entries`, a new reading: asked again of
+    the entries not seen at their place (the new ones come last)."""
+    if len(entries) < len(seen) or len(kept) > KEPT_TESTS_LIMIT:
+        return {}
+    moved = list(compress(count(), map(is_not, seen, entries)))
+    moved.extend(range(len(seen), len(entries)))
+    added = [False] * (len(entries) - len(seen))
+    moved_on = {}
+    for (test, args), (answers, holding) in list(kept.items()):
+        answers = answers + added
+        changed = False
+        for i in moved:
+            before, answers[i] = answers[i], bool(test(entries[i], *args))
+            changed = changed or before or answers[i]
+        moved_on[(test, args)] = (answers, tuple(compress(entries, answers)) if changed else holding)
+    return moved_on
+
+
+_summed: tuple[tuple[Statement, ...] | None, float] = (None, 0.0)
+
+
+def total_time_ms(statements: tuple[Statement, ...]) -> float:
+    """The statements' total time; summed once for the tuple `statements_where` hands on while
+    none of its entries moved (thousands of entries, summed on every reading)."""
+    global _summed
+    last, total = _summed
+    if last is not statements:
+        total = sum(s.total_time_ms for s in statements)
+        _summed = (statements, total)
+    return total
+
+
+def forget_kept_answers() -> None:
+    """Drop what the helpers above keep from earlier snapshots (a test compares with a fresh evaluation)."""
+    global _clients_of, _statements_read, _summed
+    _clients_of, _statements_read, _summed = (None, ()), (None, (), {}), (None, 0.0)
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.
