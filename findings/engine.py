@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
-from operator import attrgetter, eq, is_not
+from operator import attrgetter, eq, is_not, ne
 
 from ..engines.policy import WatchPolicy
 from ..engines.snapshot import Catalog, Session, Snapshot, Statement, Statements
@@ -130,6 +130,24 @@ def client_sessions(snapshot: Snapshot) -> tuple[Session, ...]:
 
 
 _backend_type = attrgetter("backend_type")
+_clients_not_idle_of: tuple[Snapshot | None, tuple[Session, ...]] = (None, ())
+
+
+def clients_not_idle(snapshot: Snapshot) -> tuple[Session, ...]:
+    """The client sessions other than those idle with no transaction open: most of a thousand
+    sessions are, and the rules about what a session is doing or holding open look at the others
+    only. Picked out once per snapshot, without a Python call per session."""
+    global _clients_not_idle_of
+    last, busy = _clients_not_idle_of
+    if last is not snapshot:
+        clients = client_sessions(snapshot)
+        not_idle = map(ne, map(_state, clients), repeat("idle"))
+        busy = tuple(compress(clients, map(any, zip(not_idle, map(_xact_s, clients)))))
+        _clients_not_idle_of = (snapshot, busy)
+    return busy
+
+
+_state, _xact_s = attrgetter("state"), attrgetter("xact_s")
 
 # The last reading of pg_stat_statements rules asked about, its entries, and for each test asked of
 # it (the test and its arguments) the answer for each entry and the entries for which it holds.
@@ -198,8 +216,9 @@ def total_time_ms(statements: tuple[Statement, ...]) -> float:
 
 def forget_kept_answers() -> None:
     """Drop what the helpers above keep from earlier snapshots (a test compares with a fresh evaluation)."""
-    global _clients_of, _statements_read, _summed
-    _clients_of, _statements_read, _summed = (None, ()), (None, (), {}), (None, 0.0)
+    global _clients_of, _clients_not_idle_of, _statements_read, _summed
+    _clients_of, _clients_not_idle_of = (None, ()), (None, ())
+    _statements_read, _summed = (None, (), {}), (None, 0.0)
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.

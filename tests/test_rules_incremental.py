@@ -156,6 +156,8 @@ def session_scenes():
                                      f.session(9502, "idle in transaction (aborted)", for_s=4000)])
     scenes.append(scenes[-1][:-3] + [f.running(9501, 3602, wait_event_type="Lock"),
                                      *f.lock_chain(9600, 9601, 9602, wait_s=120)])
+    # an idle session that still counts a transaction (not what PostgreSQL shows, but a typed value)
+    scenes.append(scenes[0] + [f.idle(9700, for_s=5.0, xact_s=4000.0)])
     scenes.append(scenes[0])
     return [f.snapshot(sessions=sessions, sequence=n) for n, sessions in enumerate(scenes, start=1)]
 
@@ -171,15 +173,26 @@ def test_client_sessions_are_the_client_backends_and_hidden_sessions_with_a_user
 
 
 def test_session_findings_follow_each_snapshot():
-    seen = [[i for i in ids(found) if i.startswith("connections.")]
-            for found in evaluated_in_sequence(session_scenes())]
+    found = evaluated_in_sequence(session_scenes())
+    seen = [[i for i in ids(x) if i.startswith("connections.")] for x in found]
     assert "connections.idle_in_transaction" not in seen[0]
     assert "connections.idle_in_transaction" in seen[1]
     assert "connections.long_query" in seen[2] and "connections.long_transaction" in seen[2]
     # waiting on a lock: counted under its root blocker, not as a long query
     assert "connections.long_query" not in seen[3] and "connections.root_blocker:9600" in seen[3]
+    [long] = [x for x in found[4][0] if x.id == "connections.long_transaction"]
+    assert [e.subject for e in long.evidence] == ["pid 9700"]
     assert not {"connections.idle_in_transaction", "connections.long_query", "connections.long_transaction",
-                "connections.root_blocker:9600"} & set(seen[4])
+                "connections.root_blocker:9600"} & set(seen[5])
+
+
+def test_session_findings_with_limits_of_zero_follow_each_snapshot():
+    """A limit of 0 makes every client session's transaction long, open or not (a profile's choice)."""
+    zero = Thresholds({"connections.long_transaction_s": 0, "connections.idle_in_transaction_s": 0,
+                       "connections.long_query_s": 0})
+    found = evaluated_in_sequence(session_scenes(), zero)
+    [long] = [x for x in found[0][0] if x.id == "connections.long_transaction"]
+    assert long.title.startswith("301 transaction(s)")
 
 
 async def test_findings_over_real_readings_equal_a_fresh_evaluation(pg_target, sessions):

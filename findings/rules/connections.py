@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import attrgetter
 
 from ...engines.snapshot import RootBlocker, Session, Snapshot
-from ..engine import Thresholds, client_sessions, rule
+from ..engine import Thresholds, client_sessions, clients_not_idle, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration
 
 EVIDENCE_LIMIT = 10
+PID = attrgetter("pid")
 
 
 def _session_evidence(session: Session, figure: str) -> Evidence:
@@ -62,7 +64,7 @@ def connection_saturation(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
 @rule
 def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.idle_in_transaction_s", 60)
-    idle = [s for s in client_sessions(snapshot)
+    idle = [s for s in clients_not_idle(snapshot)
             if (s.state or "").startswith("idle in transaction") and (s.state_s or 0) >= limit]
     if not idle:
         return
@@ -85,7 +87,7 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_query_s", 60)
     # A session waiting on a lock is not a query to cancel: it is counted under its root blocker.
-    running = [s for s in client_sessions(snapshot)
+    running = [s for s in clients_not_idle(snapshot)
                if s.state == "active" and (s.query_s or 0) >= limit and not waiting_on_lock(s)]
     if not running:
         return
@@ -108,7 +110,9 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
 @rule
 def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_transaction_s", 600)
-    open_long = [s for s in client_sessions(snapshot) if (s.xact_s or 0) >= limit]
+    # over a positive limit, a session has a transaction open: it is not idle
+    sessions = clients_not_idle(snapshot) if limit > 0 else client_sessions(snapshot)
+    open_long = [s for s in sessions if (s.xact_s or 0) >= limit]
     if not open_long:
         return
     open_long.sort(key=lambda s: -(s.xact_s or 0))
@@ -131,8 +135,9 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.blocking_s", 30)
     long_query = t.get("connections.long_query_s", 60)
-    sessions = {s.pid: s for s in snapshot.sessions}
-    for root in snapshot.blocking.roots:
+    roots = snapshot.blocking.roots
+    sessions = dict(zip(map(PID, snapshot.sessions), snapshot.sessions)) if roots else {}
+    for root in roots:
         # the queries behind it that the long-query rule leaves to this one
         long_waiters = sorted((sessions[pid] for pid in _behind(root)
                                if pid in sessions and (sessions[pid].query_s or 0) >= long_query),
