@@ -134,20 +134,19 @@ _clients_not_idle_of: tuple[Snapshot | None, tuple[Session, ...]] = (None, ())
 
 
 def clients_not_idle(snapshot: Snapshot) -> tuple[Session, ...]:
-    """The client sessions other than those idle with no transaction open: most of a thousand
-    sessions are, and the rules about what a session is doing or holding open look at the others
-    only. Picked out once per snapshot, without a Python call per session."""
+    """The client sessions in another state than "idle" (most of a thousand sessions are idle): the
+    rules about what a session is doing look at these. Picked out once per snapshot, without a
+    Python call per session."""
     global _clients_not_idle_of
     last, busy = _clients_not_idle_of
     if last is not snapshot:
         clients = client_sessions(snapshot)
-        not_idle = map(ne, map(_state, clients), repeat("idle"))
-        busy = tuple(compress(clients, map(any, zip(not_idle, map(_xact_s, clients)))))
+        busy = tuple(compress(clients, map(ne, map(_state, clients), repeat("idle"))))
         _clients_not_idle_of = (snapshot, busy)
     return busy
 
 
-_state, _xact_s = attrgetter("state"), attrgetter("xact_s")
+_state = attrgetter("state")
 
 # The last reading of pg_stat_statements rules asked about, its entries, and for each test asked of
 # it (the test and its arguments) the answer for each entry and the entries for which it holds.

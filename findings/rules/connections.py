@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import compress
 from operator import attrgetter
 
 from ...engines.snapshot import RootBlocker, Session, Snapshot
@@ -11,7 +12,7 @@ from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration
 
 EVIDENCE_LIMIT = 10
-PID = attrgetter("pid")
+XACT_S = attrgetter("xact_s")
 
 
 def _session_evidence(session: Session, figure: str) -> Evidence:
@@ -110,8 +111,9 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
 @rule
 def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_transaction_s", 600)
-    # over a positive limit, a session has a transaction open: it is not idle
-    sessions = clients_not_idle(snapshot) if limit > 0 else client_sessions(snapshot)
+    sessions: Iterable[Session] = client_sessions(snapshot)
+    if limit > 0:  # then only a session with a transaction open can be over it: pick those out in C
+        sessions = compress(sessions, map(XACT_S, sessions))
     open_long = [s for s in sessions if (s.xact_s or 0) >= limit]
     if not open_long:
         return
@@ -136,7 +138,9 @@ def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.blocking_s", 30)
     long_query = t.get("connections.long_query_s", 60)
     roots = snapshot.blocking.roots
-    sessions = dict(zip(map(PID, snapshot.sessions), snapshot.sessions)) if roots else {}
+    if not roots:
+        return
+    sessions = {s.pid: s for s in snapshot.sessions}
     for root in roots:
         # the queries behind it that the long-query rule leaves to this one
         long_waiters = sorted((sessions[pid] for pid in _behind(root)
