@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
-from operator import attrgetter, eq, is_not, ne
+from operator import attrgetter, eq, is_, is_not, ne
 
 from ..engines.policy import WatchPolicy
 from ..engines.snapshot import Catalog, Session, Snapshot, Statement, Statements
@@ -252,6 +252,10 @@ class RuleCache:
         self._entries: dict[str, tuple[tuple, tuple[list[Finding], list[RuleFailure]]]] = {}
         # by the parts rules read: the names of those rules, and their findings sorted (None: to sort)
         self._groups: dict[tuple[str, ...], list] = {}
+        self._names: dict[RuleFunction, str] = {}
+        # the parts' objects in the snapshot being evaluated, by the parts rules read
+        self._inputs_of: Snapshot | None = None
+        self._inputs: dict[tuple[str, ...], tuple] = {}
 
     def start(self, thresholds: Thresholds, engine: str) -> None:
         """Before a snapshot's rules: forget everything when the thresholds or the engine changed."""
@@ -262,10 +266,15 @@ class RuleCache:
                thresholds: Thresholds) -> tuple[list[Finding], list[RuleFailure]]:
         """The rule's findings and failures: the last ones while the parts it reads are the same
         objects, else from running it again."""
-        name = f"{function.__module__}.{function.__qualname__}"
-        inputs = tuple(PART_INPUTS[part](snapshot) for part in reads)
+        name = self._names.get(function) or self._names.setdefault(
+            function, f"{function.__module__}.{function.__qualname__}")
+        if self._inputs_of is not snapshot:
+            self._inputs_of, self._inputs = snapshot, {}
+        inputs = self._inputs.get(reads)
+        if inputs is None:  # once per snapshot for the forty rules reading the same parts
+            inputs = self._inputs[reads] = tuple(PART_INPUTS[part](snapshot) for part in reads)
         entry = self._entries.get(name)
-        if entry is not None and all(a is b for a, b in zip(entry[0], inputs)):
+        if entry is not None and all(map(is_, entry[0], inputs)):
             return entry[1]
         result = run_rule(function, snapshot, thresholds)
         self._entries[name] = (inputs, result)
