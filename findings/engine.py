@@ -13,6 +13,12 @@ same object on until it reads that part again), and its findings are reused mean
 tables the catalog rules cost a tenth of a second a run). A rule that declares nothing runs on every
 snapshot. tests/test_rules_cache.py checks that a rule touches its snapshot only through what it
 declares.
+
+Rules that look at a thousand sessions or thousands of statements on every snapshot ask for them
+through the helpers here: `client_sessions` and `clients_not_idle` pick sessions out once per
+snapshot; `statements_where` asks a rule's test only of the pg_stat_statements entries that moved
+since the last reading (tests/test_rules_incremental.py checks the findings equal a fresh
+evaluation's over changing sequences).
 """
 
 from __future__ import annotations
@@ -192,9 +198,12 @@ def _answers_moved_on(seen: tuple[Statement, ...], kept: dict, entries: list[Sta
     for (test, args), (answers, holding) in list(kept.items()):
         answers = answers + added
         changed = False
-        for i in moved:
-            before, answers[i] = answers[i], bool(test(entries[i], *args))
-            changed = changed or before or answers[i]
+        try:
+            for i in moved:
+                before, answers[i] = answers[i], bool(test(entries[i], *args))
+                changed = changed or before or answers[i]
+        except Exception:  # noqa: BLE001 - asked again by its own rule, which then fails, not the asking one
+            continue
         moved_on[(test, args)] = (answers, tuple(compress(entries, answers)) if changed else holding)
     return moved_on
 

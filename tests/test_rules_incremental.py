@@ -80,6 +80,23 @@ def test_a_statement_test_is_asked_only_of_entries_not_seen_at_their_place():
     assert [s.query_id for s in statements_where(third, test, 600)] == [2, 6]
 
 
+def test_a_test_that_raises_fails_the_rule_that_asks_it_not_another():
+    def raises_on_seven(statement):
+        if statement.query_id == 7:
+            raise ValueError("no seven")
+        return True
+
+    def any_statement(statement):
+        return True
+
+    entries = [f.statement(i) for i in range(1, 4)]
+    statements_where(f.statements(*entries), raises_on_seven)
+    later = f.statements(*entries, f.statement(7))
+    assert len(statements_where(later, any_statement)) == 4  # moving raises_on_seven's answers on raised
+    with pytest.raises(ValueError):
+        statements_where(later, raises_on_seven)
+
+
 def not_dbtops_own(statement):
     return not statement.from_dbtop
 
