@@ -15,8 +15,7 @@ snapshot. tests/test_rules_cache.py checks that a rule touches its snapshot only
 declares.
 
 Rules that look at a thousand sessions or thousands of statements on every snapshot ask for them
-through the helpers here: `client_sessions` and `clients_not_idle` pick sessions out once per
-snapshot; `statements_where` asks a rule's test only of the pg_stat_statements entries that moved
+through the helpers here: `clients` picks the client sessions out in one pass per snapshot; `statements_where` asks a rule's test only of the pg_stat_statements entries that moved
 since the last reading (tests/test_rules_incremental.py checks the findings equal a fresh
 evaluation's over changing sequences).
 """
@@ -26,8 +25,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import compress, count, repeat
-from operator import attrgetter, eq, is_, is_not, ne
+from itertools import compress, count
+from operator import is_, is_not
 
 from ..engines.policy import WatchPolicy
 from ..engines.snapshot import Catalog, Session, Snapshot, Statement, Statements
@@ -114,45 +113,49 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
     return catalog
 
 
-_clients_of: tuple[Snapshot | None, tuple[Session, ...]] = (None, ())
+@dataclass(frozen=True)
+class ClientSessions:
+    """A snapshot's client sessions (not autovacuum, walsenders or other background processes), and
+    those the rules about what a session is doing or holding open look at: most of a thousand
+    sessions are idle with no transaction."""
+
+    all: tuple[Session, ...]
+    not_idle: tuple[Session, ...]  # in another state than "idle"
+    in_transaction: tuple[Session, ...]  # with a transaction open for some time (xact_s)
+
+
+_clients_of: tuple[Snapshot | None, ClientSessions | None] = (None, None)
 CLIENT_BACKEND = "client backend"
 
 
-def client_sessions(snapshot: Snapshot) -> tuple[Session, ...]:
-    """The sessions of clients (not autovacuum, walsenders or other background processes). Several
-    rules ask for them on every snapshot: they are picked out once per snapshot (a snapshot does
-    not change), not once per rule."""
+def clients(snapshot: Snapshot) -> ClientSessions:
+    """Several rules ask for the client sessions on every snapshot: they are picked out in one pass
+    over the sessions per snapshot (a snapshot does not change), not once per rule (the pass is
+    mostly the first touch of a thousand sessions just built: each further pass cost as much)."""
     global _clients_of
-    last, clients = _clients_of
-    if last is not snapshot:
-        sessions = snapshot.sessions
-        kinds = list(map(_backend_type, sessions))
-        if None in kinds:  # a hidden session counts by its user and database
-            clients = tuple(s for s in sessions if s.counts_as_client)
-        else:  # what Session.counts_as_client says of a session whose type is known, without a call per session
-            clients = tuple(compress(sessions, map(eq, kinds, repeat(CLIENT_BACKEND))))
-        _clients_of = (snapshot, clients)
-    return clients
+    last, picked = _clients_of
+    if last is not snapshot or picked is None:
+        every: list[Session] = []
+        not_idle: list[Session] = []
+        in_transaction: list[Session] = []
+        for s in snapshot.sessions:
+            kind = s.backend_type
+            # Session.counts_as_client, without its call for a session whose type is known
+            if (kind == CLIENT_BACKEND) if kind is not None else s.counts_as_client:
+                every.append(s)
+                if s.state != "idle":
+                    not_idle.append(s)
+                if s.xact_s:
+                    in_transaction.append(s)
+        picked = ClientSessions(tuple(every), tuple(not_idle), tuple(in_transaction))
+        _clients_of = (snapshot, picked)
+    return picked
 
 
-_backend_type = attrgetter("backend_type")
-_clients_not_idle_of: tuple[Snapshot | None, tuple[Session, ...]] = (None, ())
+def client_sessions(snapshot: Snapshot) -> tuple[Session, ...]:
+    """The sessions of clients (not autovacuum, walsenders or other background processes)."""
+    return clients(snapshot).all
 
-
-def clients_not_idle(snapshot: Snapshot) -> tuple[Session, ...]:
-    """The client sessions in another state than "idle" (most of a thousand sessions are idle): the
-    rules about what a session is doing look at these. Picked out once per snapshot, without a
-    Python call per session."""
-    global _clients_not_idle_of
-    last, busy = _clients_not_idle_of
-    if last is not snapshot:
-        clients = client_sessions(snapshot)
-        busy = tuple(compress(clients, map(ne, map(_state, clients), repeat("idle"))))
-        _clients_not_idle_of = (snapshot, busy)
-    return busy
-
-
-_state = attrgetter("state")
 
 # The last reading of pg_stat_statements rules asked about, its entries, and for each test asked of
 # it (the test and its arguments) the answer for each entry and the entries for which it holds.
@@ -224,9 +227,8 @@ def total_time_ms(statements: tuple[Statement, ...]) -> float:
 
 def forget_kept_answers() -> None:
     """Drop what the helpers above keep from earlier snapshots (a test compares with a fresh evaluation)."""
-    global _clients_of, _clients_not_idle_of, _statements_read, _summed
-    _clients_of, _clients_not_idle_of = (None, ()), (None, ())
-    _statements_read, _summed = (None, (), {}), (None, 0.0)
+    global _clients_of, _statements_read, _summed
+    _clients_of, _statements_read, _summed = (None, None), (None, (), {}), (None, 0.0)
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.

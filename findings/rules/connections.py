@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import compress
-from operator import attrgetter
+from collections.abc import Iterator
 
 from ...engines.snapshot import RootBlocker, Session, Snapshot
-from ..engine import Thresholds, client_sessions, clients_not_idle, rule
+from ..engine import Thresholds, clients, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration
 
 EVIDENCE_LIMIT = 10
-XACT_S = attrgetter("xact_s")
 
 
 def _session_evidence(session: Session, figure: str) -> Evidence:
@@ -65,7 +62,7 @@ def connection_saturation(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
 @rule
 def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.idle_in_transaction_s", 60)
-    idle = [s for s in clients_not_idle(snapshot)
+    idle = [s for s in clients(snapshot).not_idle
             if (s.state or "").startswith("idle in transaction") and (s.state_s or 0) >= limit]
     if not idle:
         return
@@ -88,7 +85,7 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_query_s", 60)
     # A session waiting on a lock is not a query to cancel: it is counted under its root blocker.
-    running = [s for s in clients_not_idle(snapshot)
+    running = [s for s in clients(snapshot).not_idle
                if s.state == "active" and (s.query_s or 0) >= limit and not waiting_on_lock(s)]
     if not running:
         return
@@ -111,9 +108,8 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
 @rule
 def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_transaction_s", 600)
-    sessions: Iterable[Session] = client_sessions(snapshot)
-    if limit > 0:  # then only a session with a transaction open can be over it: pick those out in C
-        sessions = compress(sessions, map(XACT_S, sessions))
+    # over a positive limit, only a session with a transaction open (xact_s) can be
+    sessions = clients(snapshot).in_transaction if limit > 0 else clients(snapshot).all
     open_long = [s for s in sessions if (s.xact_s or 0) >= limit]
     if not open_long:
         return
