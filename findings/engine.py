@@ -15,9 +15,10 @@ snapshot. tests/test_rules_cache.py checks that a rule touches its snapshot only
 declares.
 
 Rules that look at a thousand sessions or thousands of statements on every snapshot ask for them
-through the helpers here: `clients` picks the client sessions out in one pass per snapshot; `statements_where` asks a rule's test only of the pg_stat_statements entries that moved
-since the last reading (tests/test_rules_incremental.py checks the findings equal a fresh
-evaluation's over changing sequences).
+through the helpers here: `clients` picks the client sessions out in one pass per snapshot;
+`statements_where` asks a rule's test only of the pg_stat_statements entries that moved since the
+last reading (tests/test_rules_incremental.py checks the findings equal a fresh evaluation's over
+changing sequences).
 """
 
 from __future__ import annotations

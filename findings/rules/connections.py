@@ -108,7 +108,7 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
 @rule
 def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_transaction_s", 600)
-    # over a positive limit, only a session with a transaction open (xact_s) can be
+    # only a session with a transaction open (xact_s) can be over a positive limit
     sessions = clients(snapshot).in_transaction if limit > 0 else clients(snapshot).all
     open_long = [s for s in sessions if (s.xact_s or 0) >= limit]
     if not open_long:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import Snapshot, Statement
-from ..engine import (STATEMENTS_ONLY, Thresholds, catalog_sections, rule, statements_where, total_time_ms)
+from ..engine import STATEMENTS_ONLY, Thresholds, catalog_sections, rule, statements_where, total_time_ms
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration, size
 
