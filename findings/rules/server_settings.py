@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import attrgetter
 
 from ...engines.snapshot import Snapshot
 from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, client_sessions, rule
@@ -65,8 +66,11 @@ def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator
     if catalog is None:
         return
     superusers = {r.name for r in catalog.roles if r.superuser}
+    clients = client_sessions(snapshot)
+    if superusers.isdisjoint(map(attrgetter("user"), clients)):
+        return
     apps: dict[str, set[str]] = {}
-    for s in client_sessions(snapshot):
+    for s in clients:
         if s.user in superusers:
             apps.setdefault(s.user, set()).add(s.application or "(no application_name)")
     for user, applications in sorted(apps.items()):
