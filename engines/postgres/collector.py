@@ -54,6 +54,7 @@ from .errors import CONNECTION_LOST, explain_error, one_line
 from .managers import PatroniUnanswered, detect_manager, read_patroni_cluster
 from .queries import sql
 from .runner import PostgresActionRunner
+from .signatures import HeldSignatures
 from .statements import StatementsReader
 from .views import ViewsReader
 
@@ -157,7 +158,7 @@ class PostgresCollector:
         # The backends of the last poll, by pid: (signature, the Session as read (None: dbtop's own),
         # the server's clock then, counted as a client backend, counted with its type hidden).
         self._backends: dict[int, tuple[int, Session | None, float, bool, bool]] = {}
-        self._backend_signed: dict[int, int] = {}  # signature -> pid, of the backends above
+        self._backend_signed: HeldSignatures[int] = HeldSignatures()  # signature -> pid, of the backends above
         # Of the sessions above, the pids of those waiting on a lock, and of those that are (or, their
         # type hidden, may be) walsenders: kept as the rows come, so a poll need not look at every session.
         self._blocked_pids: set[int] = set()
@@ -267,7 +268,7 @@ class PostgresCollector:
         facts = self._facts
 
         sessions_rows = await self.parts.read(
-            "sessions", lambda: self._fetch(sql("activity", major), list(self._backend_signed)))
+            "sessions", lambda: self._fetch(sql("activity", major), self._backend_signed.array_literal()))
         # The server-wide counters come on every row of the sessions' statement (a round trip fewer
         # per poll): the two parts are read, or fail, together.
         self.parts.status["activity"] = self.parts.status["sessions"] if sessions_rows is None else PartStatus()
@@ -460,7 +461,7 @@ class PostgresCollector:
             self._carry_backends(rows)
         except BaseException:
             # read every backend again next time
-            self._backends, self._backend_signed = {}, {}
+            self._backends, self._backend_signed = {}, HeldSignatures()
             self._blocked_pids, self._walsender_pids = set(), set()
             raise
         now_s = rows[0][0]
