@@ -47,6 +47,14 @@ def duration(seconds: float | None) -> str:
     return f"{days}d{hours:02d}h"
 
 
+def uptime(seconds: float | None) -> str:
+    """How long a server has been up: to the second in its first minute (just restarted), then to
+    the minute, so that a line showing it changes at most once a minute, not with every refresh."""
+    if seconds is not None and 60 <= seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    return duration(seconds)
+
+
 def size(value: float | None) -> str:
     if value is None:
         return "?"

@@ -190,7 +190,7 @@ class SnapshotTable(DataTable):
                    if index >= len(old_order) or old_order[index] != new_order[index]
                    or old_cells.get(new_order[index]) != new_cells[new_order[index]]]
         if changed:
-            width = self.size.width
+            width = self.scrollable_content_region.width  # not the scrollbar beside it: it did not change
             self.refresh(*(Region(0, header + index - top, width, 1) for index in changed))
 
     def _fast_path(self) -> bool:

@@ -6,16 +6,20 @@ from collections import deque
 from datetime import datetime, timezone
 
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
+from textual.renderables._blend_colors import blend_colors
+from textual.strip import Strip
 from textual.widgets import Sparkline, Static
 
 from ..engines.snapshot import ENGINE_SHORT, Snapshot
 from .base import update_static
-from .text import clean, duration, number
+from .text import clean, duration, number, uptime
 
 HISTORY = 180  # samples kept for the sparklines: 6 minutes at the default 2 s
 GAUGE_WIDTH = 20
@@ -86,6 +90,40 @@ def spark_data(history: deque[float]) -> list[float]:
     return list(history) if len(history) >= 2 else []
 
 
+class TrendLine(Sparkline):
+    """Textual's Sparkline, one line high, drawn straight into a strip: the same bars in the same
+    colours, without Rich's rendering and its Fraction arithmetic (the two on the overview took a
+    millisecond and a half of every refresh). Textual 8's drawing, which tests/test_panels_fake.py
+    compares it with."""
+
+    def render_line(self, y: int) -> Strip:
+        data = self.data or []
+        width, height = self.size
+        if height != 1 or y != 0 or len(data) < 2 or width <= 0:
+            return super().render_line(y)
+        _, background = self.background_colors
+        min_color = (background + self.get_component_styles("sparkline--min-color").color).rich_color
+        max_color = (background + self.get_component_styles("sparkline--max-color").color).rich_color
+        base = self.visual_style.rich_style
+        count = len(data)
+        buckets = [bucket for bucket in (data[count * i // width:count * (i + 1) // width] for i in range(width))
+                   if bucket]
+        minimum, maximum = min(data), max(data)
+        extent = maximum - minimum or 1
+        summary, bars, last_bar = self.summary_function, SPARK_BARS, len(SPARK_BARS) - 1
+        segments = []
+        step, bucket_index = len(buckets) / width, 0.0
+        for _ in range(width):
+            ratio = (summary(buckets[int(bucket_index)]) - minimum) / extent
+            segments.append(Segment(bars[int(ratio * last_bar)],
+                                    base + Style.from_color(blend_colors(min_color, max_color, ratio))))
+            bucket_index += step
+        return Strip(segments, width)
+
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
 class OverviewStrip(Vertical):
     """Target, version, role, uptime, connections, rates, lag, and how old the data is."""
 
@@ -107,9 +145,9 @@ class OverviewStrip(Vertical):
         with Horizontal(id="overview-figures"):
             yield Static(id="overview-gauge")
             yield Static(id="overview-tps", classes="figure")
-            yield Sparkline([], id="overview-tps-spark", classes="spark")
+            yield TrendLine([], id="overview-tps-spark", classes="spark")
             yield Static(id="overview-hit", classes="figure")
-            yield Sparkline([], id="overview-hit-spark", classes="spark")
+            yield TrendLine([], id="overview-hit-spark", classes="spark")
             yield Static(id="overview-lag", classes="figure")
 
     def apply(self, snapshot: Snapshot) -> None:
@@ -195,7 +233,7 @@ class OverviewStrip(Vertical):
             line.append(f" {ENGINE_SHORT.get(server.engine, server.engine)} {clean(server.version.split(' ')[0], 20)}")
             if server.replica_set:
                 line.append(f" set {clean(server.replica_set, 20)}")
-            line.append(f" up {duration(server.uptime_s)} ")
+            line.append(f" up {uptime(server.uptime_s)} ")
         if self.profile:
             line.append(f" [{clean(self.profile, 30)}]", style="bold")
         line.append(" " + clean(snapshot.target if snapshot else "", 80), style="bold")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..findings.wording import ELLIPSIS, clean, duration, size as byte_size  # noqa: F401 - the panels' text helpers
+from ..findings.wording import ELLIPSIS, clean, duration, size as byte_size, uptime  # noqa: F401 - the panels' text helpers
 
 def literal(value: object, limit: int | None = None, one_line: bool = True, style: str = "") -> Text:
     """Untrusted text as a Rich Text that is never parsed as markup."""

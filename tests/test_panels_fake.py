@@ -158,3 +158,50 @@ async def test_a_panel_shown_by_its_number_focuses_a_table_the_operator_can_see(
         await pilot.press("4")
         await pilot.pause()
         assert app.focused is not None and app.focused.display and app.focused.id == "replication-standbys"
+
+
+async def test_the_connections_summary_counts_states_waits_and_hidden_sessions():
+    hidden = dict(backend_type=None, state=None, query=None, wait_event_type=None, wait_event=None,
+                  xact_s=None, query_s=None, state_s=None, user="other")
+    sessions = [f.running(1, 3.0), f.idle(2), f.idle_in_transaction(3, 9.0), f.blocked(4, 3, 5.0),
+                f.session(5, **hidden), f.session(6, **{**hidden, "blocked_by": [3]})]
+    async with fake_dashboard(FakeCollector(f.snapshot(sessions=sessions)), size=(160, 40)) as (app, pilot):
+        await until(pilot, lambda: "sessions" in app.query_one("#connections-summary", Static).render().plain)
+        summary = " ".join(app.query_one("#connections-summary", Static).render().plain.split())
+        # 1 and 4 are active, and 6 (state hidden) waits on a lock, so runs a statement: ≥ 3 active
+        assert summary.startswith("6 sessions · ≥3 active · ≥1 idle in tx · 2 waiting on locks · 2 with state hidden")
+
+
+def test_the_uptime_is_shown_to_the_second_only_in_the_first_minute():
+    from dbtop.panels.text import uptime
+    assert [uptime(s) for s in (None, 12.4, 59.9, 60, 1992.5, 3599, 3600 + 125, 2 * 86400 + 7200)] == [
+        "-", "12s", "60s", "1m", "33m", "59m", "1h02m", "2d02h"]
+
+
+async def test_the_overview_trend_lines_draw_what_textual_sparklines_draw():
+    from textual.app import App
+    from textual.widgets import Sparkline
+    from dbtop.panels.overview import TrendLine
+
+    def cells(strip):
+        return [(char, segment.style) for segment in strip for char in segment.text]
+
+    datasets = [[0.0, 1.0], [5.0, 5.0, 5.0], [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0],
+                [float(i % 17) * 1.5 for i in range(180)], [99.1, 99.7, 98.2] * 9]
+
+    class Both(App):
+        CSS = "Sparkline { height: 1; } #narrow, #narrow-plain { width: 7; } #wide, #wide-plain { width: 30; }"
+
+        def compose(self):
+            for name in ("narrow", "wide"):
+                yield TrendLine([], id=name)
+                yield Sparkline([], id=f"{name}-plain")
+
+    app = Both()
+    async with app.run_test(size=(40, 8)) as pilot:
+        for data in datasets:
+            for name in ("narrow", "wide"):
+                ours, theirs = app.query_one(f"#{name}", TrendLine), app.query_one(f"#{name}-plain", Sparkline)
+                ours.data, theirs.data = data, data
+                await pilot.pause()
+                assert cells(ours.render_line(0)) == cells(theirs.render_line(0)), (name, data)

@@ -176,3 +176,26 @@ async def test_a_new_row_count_moves_the_scrollbar_without_laying_the_screen_out
         sync_rows(table, rows(9))
         await pilot.pause()
         assert calls and table.size.height == height + 4
+
+
+class TablesOnTheDashboardScreen(Tables):
+    def get_default_screen(self):
+        from dbtop.tui.dashboard_screen import DashboardScreen
+        return DashboardScreen(id="_default")
+
+
+async def test_a_changed_row_does_not_repaint_the_scrollbar_beside_it():
+    app = TablesOnTheDashboardScreen()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast = app.query_one("#fast", SnapshotTable)
+        sync_rows(fast, rows(200))
+        await pilot.pause()
+        scrollbar = fast.vertical_scrollbar
+        assert scrollbar.display and fast.show_vertical_scrollbar
+        drawn_scrollbar: list = []
+        original = scrollbar.render_lines
+        scrollbar.render_lines = lambda crop: drawn_scrollbar.append(crop) or original(crop)
+        sync_rows(fast, rows(200, changed={103: "SELECT 'new'"}))
+        await pilot.pause()
+        assert drawn_scrollbar == []
+        assert "SELECT 'new'" in fast.render_line(4).text
