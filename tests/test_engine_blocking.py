@@ -44,35 +44,3 @@ async def test_no_blocking_means_no_lock_query(collector):
     snap = await collector.snapshot()
     assert snap.blocking.roots == []
     assert "locks" not in snap.parts
-
-
-async def test_the_locks_of_a_chain_come_on_the_sessions_statement(pg, collector, sessions):
-    """While a chain exists its locks ride on the sessions' statement (one round trip fewer per poll):
-    no statement of its own reads pg_locks, the graph is whole, and the part says it was read."""
-    chain = await open_lock_chain(sessions, "locks_ride_along")
-    statements = []
-    fetch = collector._fetch
-
-    async def recording(query, *args):
-        statements.append(query)
-        return await fetch(query, *args)
-
-    collector._fetch = recording
-    try:
-        snap = await wait_until(lambda: _blocked(collector, 2), timeout=10)
-        snap = await collector.snapshot()  # a steady poll: the chain's sessions carried over
-        [root] = snap.blocking.roots
-        assert root.pid == chain.holder.get_server_pid() and root.blocks_total == 2
-        assert root.tree.blocked[0].waiting_for.relation == "locks_ride_along"
-        assert any(lock.relation == "locks_ride_along" and lock.mode == "RowExclusiveLock" for lock in root.holds)
-        assert snap.part("locks").available
-        assert [q for q in statements if "l.locktype <> 'virtualxid'" in q and "pg_stat_activity" not in q] == []
-    finally:
-        await chain.release()
-    calm = await wait_until(lambda: _unblocked(collector), timeout=10)
-    assert calm.blocking.roots == [] and "locks" not in calm.parts
-
-
-async def _unblocked(collector):
-    snap = await collector.snapshot()
-    return snap if not snap.blocking.roots else None

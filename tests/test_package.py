@@ -25,7 +25,7 @@ def test_sql_files_are_shipped_and_chosen_by_version():
     from dbtop.engines.postgres.queries import sql, statements_sql
 
     assert "query_id" in sql("activity", 14) and "NULL::bigint AS query_id" in sql("activity", 13)
-    assert "l.waitstart" in sql("activity", 17) and "l.waitstart" not in sql("activity", 12)
+    assert "waitstart" in sql("locks", 17) and "waitstart" not in sql("locks", 12)
     assert "current_setting('reserved_connections')" not in sql("server_facts", 15)
     assert "current_setting('reserved_connections')" in sql("server_facts", 16)
     assert "total_time AS" in statements_sql("1.7")

@@ -11,7 +11,6 @@ says so; the next call reconnects. Actions run through `plan`/`run` on connectio
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -80,6 +79,7 @@ PRIVILEGE_FIX = {
     "sessions": "GRANT pg_monitor TO {user}  (or pg_read_all_stats)",
     "statements": "GRANT pg_monitor TO {user}  (or pg_read_all_stats)",
     "replication": "GRANT pg_monitor TO {user}",
+    "locks": "GRANT pg_monitor TO {user}",
     "settings": "GRANT pg_monitor TO {user}  (or pg_read_all_settings)",
     "database_size": "GRANT CONNECT ON DATABASE … TO {user}, or GRANT pg_monitor TO {user}",
     "views": "GRANT pg_monitor TO {user}",
@@ -291,12 +291,10 @@ class PostgresCollector:
 
         blocking = Blocking()
         if self._blocked_pids and sessions_rows is not None:
-            # The locks of the sessions in the graph ride on the sessions' statement (its first row),
-            # read by the server only while one waits: a round trip fewer per poll during a pile-up.
-            self.parts.status["locks"] = PartStatus()
-            locks_json = next((r["locks"] for r in sessions_rows if r["locks"] is not None), None)
-            locks = [Lock(**lock) for lock in json.loads(locks_json or "[]")]
             blocked = [s for s in sessions if s.pid in self._blocked_pids]
+            involved = {s.pid for s in blocked} | {p for s in blocked for p in s.blocked_by}
+            lock_rows = await self.parts.read("locks", lambda: self._fetch(sql("locks", major), sorted(involved)))
+            locks = [Lock(**dict(r)) for r in lock_rows or []]
             blocking = build_blocking(blocked, locks)  # the graph is made of the blocked sessions alone
 
         if facts is None:

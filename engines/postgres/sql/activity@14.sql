@@ -4,30 +4,10 @@
 -- them has not changed: only its durations moved, and the collector works them out from `now_s`. A
 -- new or changed backend comes back whole; a signature no backend carries any more comes back alone
 -- in `gone`. Every row starts with `now_s` and the server-wide counters, and one row always comes
--- back, even when nothing changed. While a session waits on a lock, the first row also carries the
--- locks of the sessions in the blocking graph, as JSON (`locks`; 14 adds their waitstart).
+-- back, even when nothing changed.
 -- pg_blocking_pids is only called for sessions waiting on a lock: it takes the lock manager's
 -- partition locks and is too costly for every row.
--- the backends, each with its signature worked out once (materialized: read by the locks below too)
-WITH backends AS MATERIALIZED (
-  SELECT v.*, hash_record_extended(v, 0) AS signature
-  FROM (SELECT a.pid, a.usename::text AS "user", a.datname::text AS database,
-               a.application_name AS application,
-               CASE WHEN a.client_port = -1 THEN 'local'
-                    WHEN a.client_addr IS NOT NULL THEN host(a.client_addr) || ':' || a.client_port
-               END AS client,
-               a.backend_type, a.state, a.wait_event_type, a.wait_event,
-               a.backend_start, a.xact_start, a.query_start, a.state_change, a.query_id, a.query,
-               CASE WHEN a.wait_event_type = 'Lock'
-                      -- another role's row hides its wait event (and its type) from a role
-                      -- without pg_read_all_stats; pg_locks, readable by all, says whether it
-                      -- waits (read once)
-                      OR (a.backend_type IS NULL
-                          AND a.pid = ANY (ARRAY(SELECT l.pid FROM pg_locks l WHERE NOT l.granted)))
-                    THEN pg_blocking_pids(a.pid) ELSE '{}' END AS blocked_by
-        FROM pg_stat_activity a) v)
--- the locks come on the first row only (they would otherwise be sent again on every row)
-SELECT t.*, CASE WHEN row_number() OVER () = 1 THEN locks.locks END AS locks, d.*
+SELECT t.*, d.*
 FROM (SELECT extract(epoch FROM now())::float8 AS now_s,
              -- server-wide counters, summed over databases (rates come from the difference between
              -- polls), and pg_is_in_recovery() so a promotion or demotion is seen at once: read in
@@ -40,23 +20,6 @@ FROM (SELECT extract(epoch FROM now())::float8 AS now_s,
              sum(temp_bytes)::bigint AS temp_bytes,
              pg_is_in_recovery() AS in_recovery
       FROM pg_stat_database) t
-CROSS JOIN
-     -- the locks of the sessions in the blocking graph (waiting, or blocking one that waits), only
-     -- when one waits (pg_locks takes every lock partition's lock). A relation oid is named only when
-     -- it belongs to this database (or is shared): regclass would otherwise name another relation.
-     (SELECT CASE WHEN EXISTS (SELECT FROM backends b WHERE b.blocked_by <> '{}') THEN (
-        SELECT json_agg(l) FROM (
-          SELECT l.pid, l.locktype, l.mode, l.granted,
-                 CASE WHEN l.relation IS NULL THEN NULL
-                      WHEN l.database IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-                        THEN l.relation::regclass::text
-                      ELSE 'oid ' || l.relation END AS relation,
-                 extract(epoch FROM now() - l.waitstart)::float8 AS wait_s
-          FROM pg_locks l
-          WHERE l.locktype <> 'virtualxid'
-            AND l.pid IN (SELECT b.pid FROM backends b WHERE b.blocked_by <> '{}'
-                          UNION SELECT unnest(b.blocked_by) FROM backends b)
-          LIMIT 2000) l) END AS locks) locks
 LEFT JOIN (
   SELECT n.pid, n."user", n.database, n.application, n.client, n.backend_type, n.state,
          n.wait_event_type, n.wait_event, n.backend_start, n.xact_start, n.query_start,
@@ -64,6 +27,22 @@ LEFT JOIN (
          extract(epoch FROM now() - n.xact_start)::float8 AS xact_s,
          extract(epoch FROM now() - n.query_start)::float8 AS query_s,
          n.query_id, n.query, n.blocked_by, n.signature, k.signature AS gone
-  FROM backends n
+  FROM (SELECT v.*, hash_record_extended(v, 0) AS signature
+        FROM (SELECT a.pid, a.usename::text AS "user", a.datname::text AS database,
+                     a.application_name AS application,
+                     CASE WHEN a.client_port = -1 THEN 'local'
+                          WHEN a.client_addr IS NOT NULL THEN host(a.client_addr) || ':' || a.client_port
+                     END AS client,
+                     a.backend_type, a.state, a.wait_event_type, a.wait_event,
+                     a.backend_start, a.xact_start, a.query_start, a.state_change, a.query_id, a.query,
+                     CASE WHEN a.wait_event_type = 'Lock'
+                            -- another role's row hides its wait event (and its type) from a role
+                            -- without pg_read_all_stats; pg_locks, readable by all, says whether it
+                            -- waits (read once)
+                            OR (a.backend_type IS NULL
+                                AND a.pid = ANY (ARRAY(SELECT l.pid FROM pg_locks l WHERE NOT l.granted)))
+                          THEN pg_blocking_pids(a.pid) ELSE '{}' END AS blocked_by
+              FROM pg_stat_activity a) v
+        OFFSET 0) n  -- so that each signature is worked out once, not in the join and again in the filter
   FULL JOIN unnest($1::text::bigint[]) AS k(signature) ON n.signature = k.signature
   WHERE n.signature IS NULL OR k.signature IS NULL) d ON true
