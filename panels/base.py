@@ -342,6 +342,10 @@ def update_static(static: Static, content: Text | Content | str, fixed_size: boo
             old_width, new_width, room = cell_len(old_plain), cell_len(new_plain), static.size.width
             width = static.styles.width  # None: fills its container, whatever it shows
             same_size = old_width == new_width or width is None or not (width.is_auto or width.is_fraction)
+            floor = static.styles.min_width
+            if not same_size and width.is_auto and floor is not None and floor.cells is not None:
+                # both fit within the widget's minimum width, which it keeps
+                same_size = max(old_width, new_width) + static.styles.gutter.width <= floor.cells
             layout = not (same_size and old_width <= room and new_width <= room)
     static.update(content, layout=layout)
 

@@ -213,9 +213,13 @@ class OverviewStrip(Vertical):
         if self.status == "paused":
             taken = snapshot.taken_at.astimezone().strftime("%H:%M:%S")
             return Text(f" data of {taken}{f', {int(age // 60)}m ago' if age >= 60 else ''} ")
-        if self.status.startswith("live") and self.interval_s is not None and age <= 2 * self.interval_s + 2:
+        if self.status.startswith("live") and not self.late(age):
             return Text(" ")
         return Text(f" age {duration(age)} ", style="bold" if self.status.startswith("live") else "")
+
+    def late(self, age: float) -> bool:
+        """Live data this old is late: no newer data came for two intervals (and two seconds)."""
+        return self.interval_s is None or age > 2 * self.interval_s + 2
 
     def refresh_identity(self) -> None:
         """Looked at every second too, so that data gone late, paused or cut off says how old it is."""

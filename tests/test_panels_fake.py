@@ -205,3 +205,15 @@ async def test_the_overview_trend_lines_draw_what_textual_sparklines_draw():
                 ours.data, theirs.data = data, data
                 await pilot.pause()
                 assert cells(ours.render_line(0)) == cells(theirs.render_line(0)), (name, data)
+
+
+async def test_live_data_that_stops_coming_shows_its_age_once_late_and_not_before():
+    from datetime import datetime, timezone
+    snap = f.snapshot(sessions=[f.idle(1)]).model_copy(update={"taken_at": datetime.now(timezone.utc)})
+    async with fake_dashboard(FakeCollector(snap), interval_s=60) as (app, pilot):
+        identity = app.query_one("#overview-identity", Static)
+        app.poller.interval_s = 0.5  # said to poll every 0.5 s, but asleep for a minute: no new data comes
+        app.update_status()
+        await pilot.pause(1.5)
+        assert "live every 0.5s" in identity.render().plain and "age" not in identity.render().plain
+        await until(pilot, lambda: "age" in identity.render().plain, timeout=4)  # late after 2 x 0.5 + 2 s

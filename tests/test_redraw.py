@@ -236,3 +236,17 @@ async def test_tab_labels_are_worked_out_again_only_when_what_they_say_changes(m
         await pilot.pause(0.2)
         assert len(built) > before  # two sessions now wait: the Locks tab says so
         assert "(2 waiting)" in str(app.query_one("#panels").get_tab("locks").label)
+
+
+async def test_a_transaction_rate_up_to_thousands_fits_from_the_start_without_laying_the_screen_out():
+    from . import fakes as f
+    from .fakes import FakeCollector, fake_dashboard, next_snapshot
+
+    snapshots = [f.healthy(activity=f.activity(transactions_per_s=tps)) for tps in (0.5, 12.5, 950.0, 9876.5)]
+    async with fake_dashboard(FakeCollector(snapshots)) as (app, pilot):
+        tps = app.query_one("#overview-tps", Static)
+        calls = spy_refresh(tps)
+        for shown in ("tps 12.5", "tps 950.0", "tps 9,876.5"):
+            await next_snapshot(app, pilot)
+            assert shown in str(tps.render())
+        assert calls and True not in calls, calls  # each repainted in place

@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
@@ -62,6 +62,7 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
 FIRST_PANEL = "connections"
 
 HANGUP_GRACE_S = 2.0
+TICK_S = 1.0  # how often the clock looks at what ages on screen (the data, a countdown, running actions)
 # The palette's actions on the whole target, by engine: (action, title, help).
 PALETTE_ACTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "postgres": (
@@ -220,7 +221,7 @@ class DbtopApp(ActionsMixin, App):
         if self.settles_garbage_collector:
             self.call_after_refresh(settle_garbage_collector)
         self.start_polling(self.poller)
-        self.set_interval(1.0, self.tick)
+        self.set_interval(TICK_S, self.tick)
         self.update_tab_labels()
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_gone)
@@ -383,7 +384,7 @@ class DbtopApp(ActionsMixin, App):
             status_line.add_class("hidden")
 
     def tick(self) -> None:
-        if not self.is_running:
+        if not self.is_running or self.clock_changes_nothing():
             return
         self.update_status()
         self.actions_changed()
@@ -392,6 +393,18 @@ class DbtopApp(ActionsMixin, App):
             stalled = ("disconnected" if self.disconnected_since is not None
                        else "paused" if self.poller.paused else None)
             self.screen.refresh_age(stalled)
+
+    def clock_changes_nothing(self) -> bool:
+        """Live, on time, nothing running and no detail page open: the passing second changes
+        nothing on screen until the data is late (the top line then shows its age), so the tick
+        does not build the lines again to find them unchanged."""
+        overview = self.query_one(OverviewStrip)
+        snapshot = overview.snapshot
+        if (self.disconnected_since is not None or self.poller.paused or self.running or snapshot is None
+                or self.screen is not self.screen_stack[0] or not overview.status.startswith("live")):
+            return False
+        age = (datetime.now(timezone.utc) - snapshot.taken_at).total_seconds()
+        return not overview.late(age + TICK_S)
 
     def follow_detail(self) -> None:
         """An open detail page reads itself again from the newest data."""
