@@ -7,7 +7,8 @@ repeat runs each tool in its own tmux server through a small wrapper that forks 
 it started and collects its rusage with wait4. Per run:
 
 * start -> first data: from the fork to the first screen (capture-pane, every 10 ms) showing the
-  pid of the lock chain's holder, a fact only the server knows;
+  pid of the lock chain's holder, a fact only the server knows (each tool is launched once, unmeasured,
+  before its first measured run, so that no run pays for reading its code from disk);
 * client CPU per refresh and CPU %: /proc/<pid>/stat over a window at the refresh interval, the
   refreshes counted from pg_stat_statements (the tool's own role; its most-called statement on
   pg_stat_activity runs once per refresh); the server backend's CPU over the same window
@@ -467,7 +468,8 @@ def render(res: Results, args) -> str:
     reps = {n: len([r for r in res.runs if r.n == n and r.tool in res.tools[-1:]]) for n in res.ns}
     out.append(f"Medians of {', '.join(f'{c} run(s) at N={n}' for n, c in reps.items()) or 'no runs'}; each tool alone in "
                f"tmux at {args.size[0]}x{args.size[1]}, refreshing every {iv}; CPU over {args.window:g} s after "
-               f"{args.warmup:g} s of warm-up, paused over {args.paused_window:g} s. N idle sessions + a 3-deep lock "
+               f"{args.warmup:g} s of warm-up, paused over {args.paused_window:g} s; each tool launched once unmeasured "
+               "before the first (--quick: not). N idle sessions + a 3-deep lock "
                f"chain + {args.statements} statements in pg_stat_statements. Key → screen: "
                f"{args.key_repeats} round(s), from send-keys to the first capture showing the effect (10 ms polling, "
                "tmux's own few ms included; filter: "
@@ -580,6 +582,8 @@ def main() -> int:
         work = Workload(cluster, *pids)
         for t in tools:
             res.version_s[t.name] = version_s(t, 1 if quick else 5)
+            if not quick:  # once, unmeasured: no measured start pays for reading the code from disk
+                run_tool(t, work, args, workdir, figures=False)
         for n in levels:
             loop.run_until_complete(holder.ask(cmd="grow", n=n))
             work.sessions = n

@@ -38,29 +38,20 @@ class Frozen(BaseModel):
         validating them again costs more than decoding them. `values` must name every field;
         tests/test_snapshot_model.py checks the result equals model_validate's."""
         obj = _new(cls)
-        _set(obj, "__dict__", values)
-        _set(obj, "__pydantic_fields_set__", set(values))
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        return obj
-
-    def with_trusted(self, changes: dict[str, Any]) -> Self:
-        """A copy with `changes` (values of the field types), skipping validation as `from_trusted`
-        does: a collector moves on the durations of a thousand carried-over sessions per poll."""
-        values = self.__dict__.copy()
-        values.update(changes)
-        obj = _new(type(self))
-        _set(obj, "__dict__", values)
-        fields_set = self.__pydantic_fields_set__
-        # shared, not copied, when it already names every field changed (it is never mutated)
-        _set(obj, "__pydantic_fields_set__", fields_set if fields_set >= changes.keys() else fields_set | changes.keys())
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
+        _set_dict(obj, values)
+        _set_fields_set(obj, set(values))
+        _set_extra(obj, None)
+        _set_private(obj, None)
         return obj
 
 
 _new = object.__new__
-_set = object.__setattr__
+# BaseModel's slots, set through their descriptors: object.__setattr__ looks each one up by name
+# first, which is most of the cost of a copy made a thousand times per poll.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class PartStatus(Frozen):
@@ -128,6 +119,34 @@ class Session(Frozen):
     def counts_as_client(self) -> bool:
         """A client backend (what max_connections limits); see `counts_as_client`."""
         return counts_as_client(self.backend_type, self.user, self.database)
+
+    def durations_moved_on(self, seconds: float) -> Session:
+        """A copy whose durations (in state, transaction and query) are `seconds` longer; None stays
+        None. Skips validation as `from_trusted` does: a collector moves on the durations of a
+        thousand carried-over sessions per poll."""
+        values = self.__dict__
+        state_s, xact_s, query_s = values["state_s"], values["xact_s"], values["query_s"]
+        if state_s is None and xact_s is None and query_s is None:
+            return self  # a background process, or a session hidden from this role: nothing moves
+        values = values.copy()
+        if state_s is not None:
+            values["state_s"] = state_s + seconds
+        if xact_s is not None:
+            values["xact_s"] = xact_s + seconds
+        if query_s is not None:
+            values["query_s"] = query_s + seconds
+        fields_set = self.__pydantic_fields_set__
+        if not fields_set >= _DURATIONS:  # as model_copy(update=...) would mark the fields it changed
+            fields_set = fields_set | {name for name in _DURATIONS if values[name] is not None}
+        obj = _new(self.__class__)
+        _set_dict(obj, values)
+        _set_fields_set(obj, fields_set)  # shared when unchanged: it is never mutated
+        _set_extra(obj, None)
+        _set_private(obj, None)
+        return obj
+
+
+_DURATIONS = frozenset({"state_s", "xact_s", "query_s"})
 
 
 def counts_as_client(backend_type: str | None, user: str | None, database: str | None) -> bool:

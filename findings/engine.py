@@ -13,6 +13,12 @@ same object on until it reads that part again), and its findings are reused mean
 tables the catalog rules cost a tenth of a second a run). A rule that declares nothing runs on every
 snapshot. tests/test_rules_cache.py checks that a rule touches its snapshot only through what it
 declares.
+
+Rules that look at a thousand sessions or thousands of statements on every snapshot ask for them
+through the helpers here: `clients` picks the client sessions out in one pass per snapshot;
+`statements_where` asks a rule's test only of the pg_stat_statements entries that moved since the
+last reading (tests/test_rules_incremental.py checks the findings equal a fresh evaluation's over
+changing sequences).
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import is_, is_not
 
 from ..engines.policy import WatchPolicy
-from ..engines.snapshot import Catalog, Session, Snapshot
+from ..engines.snapshot import Catalog, Session, Snapshot, Statement, Statements
 from .model import Finding
 
 RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
@@ -106,19 +114,122 @@ def catalog_sections(snapshot: Snapshot, *sections: str) -> Catalog | None:
     return catalog
 
 
-_clients_of: tuple[Snapshot | None, tuple[Session, ...]] = (None, ())
+@dataclass(frozen=True)
+class ClientSessions:
+    """A snapshot's client sessions (not autovacuum, walsenders or other background processes), and
+    those the rules about what a session is doing or holding open look at: most of a thousand
+    sessions are idle with no transaction."""
+
+    all: tuple[Session, ...]
+    not_idle: tuple[Session, ...]  # in another state than "idle"
+    in_transaction: tuple[Session, ...]  # with a transaction open for some time (xact_s)
+
+
+_clients_of: tuple[Snapshot | None, ClientSessions | None] = (None, None)
+CLIENT_BACKEND = "client backend"
+
+
+def clients(snapshot: Snapshot) -> ClientSessions:
+    """Several rules ask for the client sessions on every snapshot: they are picked out in one pass
+    over the sessions per snapshot (a snapshot does not change), not once per rule (the pass is
+    mostly the first touch of a thousand sessions just built: each further pass cost as much)."""
+    global _clients_of
+    last, picked = _clients_of
+    if last is not snapshot or picked is None:
+        every: list[Session] = []
+        not_idle: list[Session] = []
+        in_transaction: list[Session] = []
+        for s in snapshot.sessions:
+            kind = s.backend_type
+            # Session.counts_as_client, without its call for a session whose type is known
+            if (kind == CLIENT_BACKEND) if kind is not None else s.counts_as_client:
+                every.append(s)
+                if s.state != "idle":
+                    not_idle.append(s)
+                if s.xact_s:
+                    in_transaction.append(s)
+        picked = ClientSessions(tuple(every), tuple(not_idle), tuple(in_transaction))
+        _clients_of = (snapshot, picked)
+    return picked
 
 
 def client_sessions(snapshot: Snapshot) -> tuple[Session, ...]:
-    """The sessions of clients (not autovacuum, walsenders or other background processes). Several
-    rules ask for them on every snapshot: they are picked out once per snapshot (a snapshot does
-    not change), not once per rule."""
-    global _clients_of
-    last, clients = _clients_of
-    if last is not snapshot:
-        clients = tuple(s for s in snapshot.sessions if s.counts_as_client)
-        _clients_of = (snapshot, clients)
-    return clients
+    """The sessions of clients (not autovacuum, walsenders or other background processes)."""
+    return clients(snapshot).all
+
+
+# The last reading of pg_stat_statements rules asked about, its entries, and for each test asked of
+# it (the test and its arguments) the answer for each entry and the entries for which it holds.
+_statements_read: tuple[Statements | None, tuple[Statement, ...],
+                        dict[tuple, tuple[list[bool], tuple[Statement, ...]]]] = (None, (), {})
+# More tests than the rules ask: thresholds changed; the answers of the old ones are dropped.
+KEPT_TESTS_LIMIT = 16
+
+
+def statements_where(statements: Statements, test: Callable[..., bool], *args: object) -> tuple[Statement, ...]:
+    """The entries of `statements` for which `test(entry, *args)` holds, in their order.
+
+    Rules ask this of every reading (every poll while the Slow queries panel shows), over thousands of
+    entries. Between two readings most entries are the same objects at the same places (the collector
+    carries the entries that did not move over, and a Statement never changes), so `test` is asked
+    only of the entries that are not the object seen at their place in the last reading (of all of
+    them when entries were dropped: the places shift); the others keep their answer. While none of
+    the entries it holds for moved, the same tuple is handed on. `test` must depend on nothing but
+    the entry and `args`, which key its answers."""
+    global _statements_read
+    last, seen, kept = _statements_read
+    entries = statements.entries
+    if last is not statements:
+        kept = _answers_moved_on(seen, kept, entries)
+        _statements_read = (statements, tuple(entries), kept)
+    key = (test, args)
+    answered = kept.get(key)
+    if answered is None:
+        answers = [bool(test(s, *args)) for s in entries]
+        answered = kept[key] = (answers, tuple(compress(entries, answers)))
+    return answered[1]
+
+
+def _answers_moved_on(seen: tuple[Statement, ...], kept: dict, entries: list[Statement]) -> dict:
+    """The answers `kept` for the entries `seen`, brought to `entries`, a new reading: asked again of
+    the entries not seen at their place (the new ones come last)."""
+    if len(entries) < len(seen) or len(kept) > KEPT_TESTS_LIMIT:
+        return {}
+    moved = list(compress(count(), map(is_not, seen, entries)))
+    moved.extend(range(len(seen), len(entries)))
+    added = [False] * (len(entries) - len(seen))
+    moved_on = {}
+    for (test, args), (answers, holding) in list(kept.items()):
+        answers = answers + added
+        changed = False
+        try:
+            for i in moved:
+                before, answers[i] = answers[i], bool(test(entries[i], *args))
+                changed = changed or before or answers[i]
+        except Exception:  # noqa: BLE001 - asked again by its own rule, which then fails, not the asking one
+            continue
+        moved_on[(test, args)] = (answers, tuple(compress(entries, answers)) if changed else holding)
+    return moved_on
+
+
+_summed: tuple[tuple[Statement, ...] | None, float] = (None, 0.0)
+
+
+def total_time_ms(statements: tuple[Statement, ...]) -> float:
+    """The statements' total time; summed once for the tuple `statements_where` hands on while
+    none of its entries moved (thousands of entries, summed on every reading)."""
+    global _summed
+    last, total = _summed
+    if last is not statements:
+        total = sum(s.total_time_ms for s in statements)
+        _summed = (statements, total)
+    return total
+
+
+def forget_kept_answers() -> None:
+    """Drop what the helpers above keep from earlier snapshots (a test compares with a fresh evaluation)."""
+    global _clients_of, _statements_read, _summed
+    _clients_of, _statements_read, _summed = (None, None), (None, (), {}), (None, 0.0)
 
 
 # The catalog sections whose objects are skipped on a table under an ACCESS EXCLUSIVE lock.
@@ -153,6 +264,10 @@ class RuleCache:
         self._entries: dict[str, tuple[tuple, tuple[list[Finding], list[RuleFailure]]]] = {}
         # by the parts rules read: the names of those rules, and their findings sorted (None: to sort)
         self._groups: dict[tuple[str, ...], list] = {}
+        self._names: dict[RuleFunction, str] = {}
+        # the parts' objects in the snapshot being evaluated, by the parts rules read
+        self._inputs_of: Snapshot | None = None
+        self._inputs: dict[tuple[str, ...], tuple] = {}
 
     def start(self, thresholds: Thresholds, engine: str) -> None:
         """Before a snapshot's rules: forget everything when the thresholds or the engine changed."""
@@ -163,10 +278,15 @@ class RuleCache:
                thresholds: Thresholds) -> tuple[list[Finding], list[RuleFailure]]:
         """The rule's findings and failures: the last ones while the parts it reads are the same
         objects, else from running it again."""
-        name = f"{function.__module__}.{function.__qualname__}"
-        inputs = tuple(PART_INPUTS[part](snapshot) for part in reads)
+        name = self._names.get(function) or self._names.setdefault(
+            function, f"{function.__module__}.{function.__qualname__}")
+        if self._inputs_of is not snapshot:
+            self._inputs_of, self._inputs = snapshot, {}
+        inputs = self._inputs.get(reads)
+        if inputs is None:  # once per snapshot for the forty rules reading the same parts
+            inputs = self._inputs[reads] = tuple(PART_INPUTS[part](snapshot) for part in reads)
         entry = self._entries.get(name)
-        if entry is not None and all(a is b for a, b in zip(entry[0], inputs)):
+        if entry is not None and all(map(is_, entry[0], inputs)):
             return entry[1]
         result = run_rule(function, snapshot, thresholds)
         self._entries[name] = (inputs, result)

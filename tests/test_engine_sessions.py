@@ -1,6 +1,7 @@
 """Sessions, durations and database-wide rates, from situations created for real."""
 
 import asyncio
+import re
 
 from dbtop.engines.postgres.collector import PostgresCollector
 from dbtop.profiles.target import resolve_target
@@ -166,3 +167,29 @@ async def test_monitoring_session_is_read_only_with_timeouts(collector):
     assert await conn.fetchval("SHOW application_name") == "dbtop"
 
 
+
+
+async def test_the_signatures_held_go_to_the_server_as_one_array_literal(collector, sessions):
+    """The signatures the collector holds (a thousand backends, thousands of statements) are sent as
+    one text array literal made of texts kept per signature: asyncpg encodes an int8[] element by
+    element, which cost more client time than anything else a steady poll sends. Both reads still
+    send every signature they hold."""
+    await sessions(app="signatures-literal")
+    held = []
+    fetch = collector._fetch
+
+    async def recording(query, *args):
+        if "AS gone" in query:
+            what = "sessions" if "pg_stat_activity" in query else "statements"
+            signed = collector._backend_signed if what == "sessions" else collector._statements._signed
+            held.append((what, sorted(signed), args))
+        return await fetch(query, *args)
+
+    collector._fetch = recording
+    await collector.snapshot()
+    await collector.snapshot()
+    sent = {what: (signatures, args) for what, signatures, args in held[-2:]}
+    assert set(sent) == {"sessions", "statements"}
+    for signatures, (literal,) in sent.values():
+        assert signatures and isinstance(literal, str) and re.fullmatch(r"\{-?\d+(,-?\d+)*\}", literal)
+        assert sorted(int(v) for v in literal[1:-1].split(",")) == signatures

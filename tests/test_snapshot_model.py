@@ -73,17 +73,26 @@ def test_json_keeps_schema_1_layout_for_the_postgres_section():
 
 
 
-def test_with_trusted_equals_a_validated_copy():
-    """with_trusted moves on the durations of carried-over sessions without validation: the copy
-    must equal model_copy's and dump as validation would, and leave the original as it was."""
+def test_durations_moved_on_equals_a_validated_copy():
+    """durations_moved_on moves on the durations of carried-over sessions without validation: the
+    copy must equal model_copy's and dump as validation would, and leave the original as it was."""
     values = dict(pid=7, user="app", database="shop", application="api", client="local",
                   backend_type="client backend", state="idle", wait_event_type="Client", wait_event="ClientRead",
                   backend_start=datetime(2026, 1, 1, tzinfo=timezone.utc), xact_start=None,
                   query_start=datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc), state_s=1.5, xact_s=None,
                   query_s=2.5, query_id=42, query="SELECT 1", blocked_by=[])
     session = Session.from_trusted(dict(values))
-    moved = session.with_trusted({"state_s": 3.5, "query_s": 4.5})
+    moved = session.durations_moved_on(2.0)
     assert moved == session.model_copy(update={"state_s": 3.5, "query_s": 4.5})
     assert moved == Session.model_validate({**values, "state_s": 3.5, "query_s": 4.5})
     assert moved.model_dump() == {**values, "state_s": 3.5, "query_s": 4.5}
-    assert session.state_s == 1.5 and session.query_s == 2.5
+    assert moved.model_dump_json() == Session.model_validate({**values, "state_s": 3.5, "query_s": 4.5}).model_dump_json()
+    assert session.state_s == 1.5 and session.query_s == 2.5 and session.xact_s is None
+    # a session built with some fields left unset (as MongoDB's collector may) marks those it moved as set
+    sparse = Session(pid=8, state_s=1.0)
+    moved = sparse.durations_moved_on(0.5)
+    assert moved == sparse.model_copy(update={"state_s": 1.5})
+    assert moved.model_fields_set == {"pid", "state_s"}
+    assert moved.model_dump(exclude_unset=True) == {"pid": 8, "state_s": 1.5}
+    background = Session(pid=9, backend_type="checkpointer")  # no durations: nothing to move, nothing copied
+    assert background.durations_moved_on(3.0) is background

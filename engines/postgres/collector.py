@@ -54,6 +54,7 @@ from .errors import CONNECTION_LOST, explain_error, one_line
 from .managers import PatroniUnanswered, detect_manager, read_patroni_cluster
 from .queries import sql
 from .runner import PostgresActionRunner
+from .signatures import HeldSignatures
 from .statements import StatementsReader
 from .views import ViewsReader
 
@@ -157,7 +158,11 @@ class PostgresCollector:
         # The backends of the last poll, by pid: (signature, the Session as read (None: dbtop's own),
         # the server's clock then, counted as a client backend, counted with its type hidden).
         self._backends: dict[int, tuple[int, Session | None, float, bool, bool]] = {}
-        self._backend_signed: dict[int, int] = {}  # signature -> pid, of the backends above
+        self._backend_signed: HeldSignatures[int] = HeldSignatures()  # signature -> pid, of the backends above
+        # Of the sessions above, the pids of those waiting on a lock, and of those that are (or, their
+        # type hidden, may be) walsenders: kept as the rows come, so a poll need not look at every session.
+        self._blocked_pids: set[int] = set()
+        self._walsender_pids: set[int] = set()
 
     # -- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -263,7 +268,7 @@ class PostgresCollector:
         facts = self._facts
 
         sessions_rows = await self.parts.read(
-            "sessions", lambda: self._fetch(sql("activity", major), list(self._backend_signed)))
+            "sessions", lambda: self._fetch(sql("activity", major), self._backend_signed.array_literal()))
         # The server-wide counters come on every row of the sessions' statement (a round trip fewer
         # per poll): the two parts are read, or fail, together.
         self.parts.status["activity"] = self.parts.status["sessions"] if sessions_rows is None else PartStatus()
@@ -285,11 +290,12 @@ class PostgresCollector:
                     fix=PRIVILEGE_FIX["sessions"].format(user=facts["current_user"]))
 
         blocking = Blocking()
-        involved = {s.pid for s in sessions if s.blocked_by} | {p for s in sessions for p in s.blocked_by}
-        if involved:
+        if self._blocked_pids and sessions_rows is not None:
+            blocked = [s for s in sessions if s.pid in self._blocked_pids]
+            involved = {s.pid for s in blocked} | {p for s in blocked for p in s.blocked_by}
             lock_rows = await self.parts.read("locks", lambda: self._fetch(sql("locks", major), sorted(involved)))
             locks = [Lock(**dict(r)) for r in lock_rows or []]
-            blocking = build_blocking(sessions, locks)
+            blocking = build_blocking(blocked, locks)  # the graph is made of the blocked sessions alone
 
         if facts is None:
             reason = f"needs the server facts, which could not be read ({self.parts.status['server'].reason})"
@@ -301,7 +307,7 @@ class PostgresCollector:
         statements = None if first_screen_only else await self._statements_part(facts)
         # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
         # a session whose type is hidden can be one).
-        walsenders = sessions_rows is None or any(s.backend_type == "walsender" or s.hidden for s in sessions)
+        walsenders = sessions_rows is None or bool(self._walsender_pids)
         replication = await self.parts.read("replication", lambda: self._read_replication(facts, major, walsenders))
         if time.monotonic() >= self._size_due:
             await self.parts.read("database_size", self._read_database_size)
@@ -454,24 +460,20 @@ class PostgresCollector:
         try:
             self._carry_backends(rows)
         except BaseException:
-            self._backends, self._backend_signed = {}, {}  # read every backend again next time
+            # read every backend again next time
+            self._backends, self._backend_signed = {}, HeldSignatures()
+            self._blocked_pids, self._walsender_pids = set(), set()
             raise
         now_s = rows[0][0]
         sessions = []
+        append = sessions.append
         used = hidden_count = 0
         for _, session, read_s, counted, hidden in self._backends.values():
             used += counted
             hidden_count += hidden
             if session is None:
                 continue
-            if read_s != now_s and not (session.state_s is None and session.xact_s is None
-                                        and session.query_s is None):
-                moved = now_s - read_s
-                state_s, xact_s, query_s = session.state_s, session.xact_s, session.query_s
-                session = session.with_trusted({"state_s": None if state_s is None else state_s + moved,
-                                                "xact_s": None if xact_s is None else xact_s + moved,
-                                                "query_s": None if query_s is None else query_s + moved})
-            sessions.append(session)
+            append(session if read_s == now_s else session.durations_moved_on(now_s - read_s))
         return sessions, used, hidden_count
 
     def _carry_backends(self, rows: list[asyncpg.Record]) -> None:
@@ -484,6 +486,7 @@ class PostgresCollector:
         gone_signatures = [r[-1] for r in rows if r[-1] is not None]
         gone = {signed.pop(signature) for signature in gone_signatures}
         current = self._backends
+        blocked_pids, walsender_pids = self._blocked_pids, self._walsender_pids
         build = Session.from_trusted
         own = self._own_pids
         for r in rows:
@@ -494,15 +497,26 @@ class PostgresCollector:
             query = row["query"]
             if query:
                 row["query"] = redact(query)
-            counted = counts_as_client(row["backend_type"], row["user"], row["database"])
-            hidden = counted and row["backend_type"] is None  # hidden from this role (Session.hidden)
+            backend_type = row["backend_type"]
+            counted = counts_as_client(backend_type, row["user"], row["database"])
+            hidden = counted and backend_type is None  # hidden from this role (Session.hidden)
             # Decided on the row, so that dbtop's own session is never built into a model.
             mine = counted and not hidden and pid in own and row["application"] == APPLICATION_NAME
             current[pid] = (r[-2], None if mine else build(row), now_s, counted, hidden)
             signed[r[-2]] = pid
             gone.discard(pid)
+            if row["blocked_by"] and not mine:
+                blocked_pids.add(pid)
+            else:
+                blocked_pids.discard(pid)
+            if backend_type is None or backend_type == "walsender":  # a hidden type may be a walsender
+                walsender_pids.add(pid)
+            else:
+                walsender_pids.discard(pid)
         for pid in gone:
             del current[pid]
+            blocked_pids.discard(pid)
+            walsender_pids.discard(pid)
 
     # -- database-wide rates ---------------------------------------------------------------------
     def _activity_rates(self, row: asyncpg.Record) -> Activity:

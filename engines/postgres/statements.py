@@ -19,6 +19,7 @@ from ..parts import PartFailed
 from ..redact import redact
 from ..snapshot import Statement, StatementDelta, Statements
 from .queries import MARKER, sql, statements_sql
+from .signatures import HeldSignatures
 
 TEXT_CACHE_LIMIT = 20000
 
@@ -33,7 +34,7 @@ class StatementsReader:
         self.clock = clock
         # key -> (the row's key and counters, its Statement, its signature), as last read
         self._last: dict[tuple, tuple[tuple, Statement, int]] = {}
-        self._signed: dict[int, tuple] = {}  # signature -> key, of the entries in _last
+        self._signed: HeldSignatures[tuple] = HeldSignatures()  # signature -> key, of the entries in _last
         self._entries: list[Statement] = []  # the Statements of _last, in its order
         self._last_at: float | None = None
         self._last_names: dict[tuple[str, int], str] | None = None
@@ -58,7 +59,7 @@ class StatementsReader:
                 f"CREATE EXTENSION pg_stat_statements;  (in database {database}; the library must also be in "
                 "shared_preload_libraries)", back_off=False)
         try:
-            rows = await fetch(statements_sql(version), list(self._signed))
+            rows = await fetch(statements_sql(version), self._signed.array_literal())
         except asyncpg.ObjectNotInPrerequisiteStateError:
             raise PartFailed(
                 "the pg_stat_statements extension exists but its library is not loaded "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...engines.snapshot import RootBlocker, Session, Snapshot
-from ..engine import Thresholds, client_sessions, rule
+from ..engine import Thresholds, clients, rule
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration
 
@@ -62,7 +62,7 @@ def connection_saturation(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
 @rule
 def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.idle_in_transaction_s", 60)
-    idle = [s for s in client_sessions(snapshot)
+    idle = [s for s in clients(snapshot).not_idle
             if (s.state or "").startswith("idle in transaction") and (s.state_s or 0) >= limit]
     if not idle:
         return
@@ -85,7 +85,7 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_query_s", 60)
     # A session waiting on a lock is not a query to cancel: it is counted under its root blocker.
-    running = [s for s in client_sessions(snapshot)
+    running = [s for s in clients(snapshot).not_idle
                if s.state == "active" and (s.query_s or 0) >= limit and not waiting_on_lock(s)]
     if not running:
         return
@@ -108,7 +108,9 @@ def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
 @rule
 def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_transaction_s", 600)
-    open_long = [s for s in client_sessions(snapshot) if (s.xact_s or 0) >= limit]
+    # only a session with a transaction open (xact_s) can be over a positive limit
+    sessions = clients(snapshot).in_transaction if limit > 0 else clients(snapshot).all
+    open_long = [s for s in sessions if (s.xact_s or 0) >= limit]
     if not open_long:
         return
     open_long.sort(key=lambda s: -(s.xact_s or 0))
@@ -131,8 +133,11 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.blocking_s", 30)
     long_query = t.get("connections.long_query_s", 60)
+    roots = snapshot.blocking.roots
+    if not roots:
+        return
     sessions = {s.pid: s for s in snapshot.sessions}
-    for root in snapshot.blocking.roots:
+    for root in roots:
         # the queries behind it that the long-query rule leaves to this one
         long_waiters = sorted((sessions[pid] for pid in _behind(root)
                                if pid in sessions and (sessions[pid].query_s or 0) >= long_query),

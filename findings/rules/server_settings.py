@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import attrgetter
 
 from ...engines.snapshot import Snapshot
 from ..engine import CATALOG_ONLY, Thresholds, catalog_sections, client_sessions, rule
@@ -65,10 +66,14 @@ def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator
     if catalog is None:
         return
     superusers = {r.name for r in catalog.roles if r.superuser}
+    clients = client_sessions(snapshot)
+    if superusers.isdisjoint(map(attrgetter("user"), clients)):
+        return
     apps: dict[str, set[str]] = {}
-    for s in client_sessions(snapshot):
-        if s.user in superusers:
-            apps.setdefault(s.user, set()).add(s.application or "(no application_name)")
+    # (user, application) pairs picked in C: a thousand sessions of a superuser on every snapshot
+    for user, application in set(map(attrgetter("user", "application"), clients)):
+        if user in superusers:
+            apps.setdefault(user, set()).add(application or "(no application_name)")
     for user, applications in sorted(apps.items()):
         yield Finding(
             id=f"security.application_superuser:{user}", rule="security.application_superuser", area="security",

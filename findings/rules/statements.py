@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from operator import attrgetter
 
-from ...engines.snapshot import Snapshot, Statement, Statements
-from ..engine import STATEMENTS_ONLY, Thresholds, rule
+from ...engines.snapshot import Snapshot, Statement
+from ..engine import STATEMENTS_ONLY, Thresholds, rule, statements_where
 from ..model import Evidence, Finding, Severity
 from ..wording import clean
 
 SLOW_LIMIT = 10
+TOTAL_TIME = attrgetter("total_time_ms")
 # A statement fetching one row by a parameter: the shape an ORM's lazy loading repeats per parent row.
 ONE_ROW_LOOKUP = re.compile(r"^\s*select\b.*\bwhere\b.*=\s*\$\d+", re.IGNORECASE | re.DOTALL)
 
 
-def _application_statements(statements: Statements) -> list[Statement]:
-    return [s for s in statements.entries if not s.from_dbtop and s.toplevel]
+def _run_by_application(s: Statement) -> bool:
+    """A statement the application ran itself (not dbtop's, not nested in a function)."""
+    return not s.from_dbtop and s.toplevel
+
+
+def _slow(s: Statement, mean_ms: float, min_calls: float) -> bool:
+    return _run_by_application(s) and s.mean_time_ms >= mean_ms and s.calls >= min_calls
+
+
+def _one_row_lookup_repeated(s: Statement, min_calls: float) -> bool:
+    """At least `min_calls` calls of a one-row lookup by a parameter, returning at most a row a call."""
+    return (_run_by_application(s) and s.rows is not None and s.calls >= min_calls and s.rows <= s.calls
+            and bool(s.query) and ONE_ROW_LOOKUP.search(s.query) is not None)
 
 
 @rule
@@ -45,10 +58,10 @@ def rows_text(rows: int | None) -> str:
 def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     mean_ms = t.get("performance.slow_mean_ms", 20)
     min_calls = t.get("performance.slow_min_calls", 100)
-    slow = [s for s in _application_statements(snapshot.statements)
-            if s.mean_time_ms >= mean_ms and s.calls >= min_calls]
-    slow.sort(key=lambda s: -s.total_time_ms)
-    total = sum(s.total_time_ms for s in snapshot.statements.entries) or 1.0
+    slow = sorted(statements_where(snapshot.statements, _slow, mean_ms, min_calls), key=lambda s: -s.total_time_ms)
+    if not slow:
+        return
+    total = sum(map(TOTAL_TIME, snapshot.statements.entries)) or 1.0
     for s in slow[:SLOW_LIMIT]:
         share = 100 * s.total_time_ms / total
         yield Finding(
@@ -67,10 +80,7 @@ def slow_statements(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 @rule(reads=STATEMENTS_ONLY)
 def n_plus_one(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     min_calls = t.get("performance.n_plus_one_min_calls", 10000)
-    for s in _application_statements(snapshot.statements):
-        if (s.rows is None or s.calls < min_calls or s.rows > s.calls or not s.query
-                or not ONE_ROW_LOOKUP.search(s.query)):
-            continue
+    for s in statements_where(snapshot.statements, _one_row_lookup_repeated, min_calls):
         yield Finding(
             id=f"performance.n_plus_one:{s.query_id}", rule="performance.n_plus_one", area="performance",
             severity=Severity.MEDIUM,

@@ -5,23 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...engines.snapshot import Snapshot
-from ..engine import STATEMENTS_ONLY, Thresholds, catalog_sections, rule
+from ...engines.snapshot import Snapshot, Statement
+from ..engine import STATEMENTS_ONLY, Thresholds, catalog_sections, rule, statements_where, total_time_ms
 from ..model import Evidence, Finding, Severity
 from ..wording import clean, duration, size
 
 BLOCK = 8192
 
 
+def _not_dbtops_own(s: Statement) -> bool:
+    return not s.from_dbtop
+
+
 @rule(reads=STATEMENTS_ONLY)
 def dominant_statement(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
-    entries = snapshot.statements.entries
-    total = sum(s.total_time_ms for s in entries if not s.from_dbtop)
+    application = statements_where(snapshot.statements, _not_dbtops_own)
+    total = total_time_ms(application)
     if total < t.get("performance.dominant_min_total_ms", 600_000):
         return  # too little work to judge
     share = t.get("performance.dominant_share", 0.33)
-    for s in entries:
-        if s.from_dbtop or s.total_time_ms < share * total:
+    for s in application:
+        if s.total_time_ms < share * total:
             continue
         yield Finding(
             id=f"performance.dominant_statement:{s.query_id}", rule="performance.dominant_statement",

@@ -1,9 +1,10 @@
 -- One row per backend (14 adds query_id), and only for the backends that changed since the last
 -- poll. $1: the signatures (hashed values of every column but the durations) of the rows the
--- collector holds. A backend still carrying one of them has not changed: only its durations moved,
--- and the collector works them out from `now_s`. A new or changed backend comes back whole; a
--- signature no backend carries any more comes back alone in `gone`. Every row starts with `now_s`
--- and the server-wide counters, and one row always comes back, even when nothing changed.
+-- collector holds, as one array literal (text: see signatures.py). A backend still carrying one of
+-- them has not changed: only its durations moved, and the collector works them out from `now_s`. A
+-- new or changed backend comes back whole; a signature no backend carries any more comes back alone
+-- in `gone`. Every row starts with `now_s` and the server-wide counters, and one row always comes
+-- back, even when nothing changed.
 -- pg_blocking_pids is only called for sessions waiting on a lock: it takes the lock manager's
 -- partition locks and is too costly for every row.
 SELECT t.*, d.*
@@ -43,5 +44,5 @@ LEFT JOIN (
                           THEN pg_blocking_pids(a.pid) ELSE '{}' END AS blocked_by
               FROM pg_stat_activity a) v
         OFFSET 0) n  -- so that each signature is worked out once, not in the join and again in the filter
-  FULL JOIN unnest($1::bigint[]) AS k(signature) ON n.signature = k.signature
+  FULL JOIN unnest($1::text::bigint[]) AS k(signature) ON n.signature = k.signature
   WHERE n.signature IS NULL OR k.signature IS NULL) d ON true

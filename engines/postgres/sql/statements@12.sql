@@ -11,5 +11,5 @@ FROM (SELECT s.userid::bigint AS user_id, s.dbid::bigint AS database_id, s.query
       FROM pg_stat_statements(false) s
       WHERE s.queryid IS NOT NULL
       OFFSET 0) n  -- so that each signature is worked out once, not in the join and again in the filter
-     FULL JOIN unnest($1::bigint[]) AS k(signature) ON n.signature = k.signature
+     FULL JOIN unnest($1::text::bigint[]) AS k(signature) ON n.signature = k.signature
 WHERE n.signature IS NULL OR k.signature IS NULL
