@@ -171,6 +171,9 @@ def test_the_paused_dashboard_sleeps_and_still_answers_escape_suspend_and_quit(p
         assert time.monotonic() - started < 1.0, "a lone Escape did not close the keys page within a second"
         time.sleep(0.02)
 
+    # Once the screen is drawn: Textual's SIGTSTP handler writes to its writer's queue, and deadlocks
+    # when the signal lands while the main thread is inside that queue's put (Textual 8.2.8's own).
+    time.sleep(0.5)
     os.kill(pid, signal.SIGTSTP)  # as `kill -TSTP`: Textual leaves the screen and stops the process
     wait_for_state(pid, "T")
     os.kill(pid, signal.SIGCONT)
