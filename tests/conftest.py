@@ -250,6 +250,12 @@ def dbtop_command() -> list[str]:
     return [exe] if os.path.exists(exe) else [sys.executable, "-m", "dbtop.tui"]
 
 
+def voluntary_switches(tid: int, pid: int | None = None) -> int:
+    """How many times thread `tid` of process `pid` (else this one) has gone to sleep: each is a wake."""
+    with open(f"/proc/{pid or os.getpid()}/task/{tid}/status") as f:
+        return int(f.read().split("voluntary_ctxt_switches:")[1].split()[0])
+
+
 @contextlib.contextmanager
 def environment(**values: str | None):
     saved = {k: os.environ.get(k) for k in values}

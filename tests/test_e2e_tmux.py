@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import dbtop_command, open_lock_chain
+from .conftest import dbtop_command, open_lock_chain, voluntary_switches
 
 SOCKET = f"dbtop-test-{uuid.uuid4().hex[:8]}"
 
@@ -57,6 +58,20 @@ class Terminal:
                 raise AssertionError(f"dbtop did not exit:\n{self.screen()}")
             time.sleep(0.05)
         return int(self.exit_file.read_text())
+
+    def app_pid(self) -> int:
+        """The pid of the command the pane's shell runs (dbtop)."""
+        shell = int(subprocess.run(["tmux", "-L", self.socket, "display", "-p", "-t", self.name, "#{pane_pid}"],
+                                   capture_output=True, text=True).stdout)
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == shell:
+                    return int(entry)
+        raise AssertionError("the pane's shell runs no command")
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
@@ -113,6 +128,68 @@ async def test_dbtop_in_tmux_shows_the_lock_chain_and_answers_keys(pg, sessions,
         assert "live every" not in after  # the alternate screen is gone: the terminal is restored
     finally:
         await chain.release()
+
+
+def wakes_per_thread(pid: int, seconds: float) -> dict[int, int]:
+    """How many times each thread of `pid` went to sleep (and so woke) within `seconds`."""
+    def switches() -> dict[int, int]:
+        return {int(tid): voluntary_switches(int(tid), pid) for tid in os.listdir(f"/proc/{pid}/task")}
+    before = switches()
+    time.sleep(seconds)
+    return {tid: count - before.get(tid, 0) for tid, count in switches().items()}
+
+
+def assert_sleeps(pid: int, seconds: float = 3.0) -> None:
+    """While nothing happens, only the main thread wakes (once a second, for the clock on the top
+    line); Textual's input thread woke ten times a second, the hang-up watch twice."""
+    woken = wakes_per_thread(pid, seconds)
+    busy = {tid: count for tid, count in woken.items() if tid != pid and count >= seconds}
+    assert not busy, f"threads woke at least once a second with nothing to do: {busy} (all: {woken})"
+
+
+def wait_for_state(pid: int, state: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while f"State:\t{state}" not in Path(f"/proc/{pid}/status").read_text():
+        assert time.monotonic() < deadline, f"dbtop not in state {state} within {timeout} s"
+        time.sleep(0.02)
+
+
+def test_the_paused_dashboard_sleeps_and_still_answers_escape_suspend_and_quit(pg, terminal):
+    term = terminal([*dbtop_command(), pg.dsn(), "--interval", "0.5"])
+    term.wait_for("live every 0.5s")
+    pid = term.app_pid()
+    term.keys("p")
+    term.wait_for("paused")
+    time.sleep(0.5)
+    assert_sleeps(pid)
+
+    term.keys("?")
+    term.wait_for("Esc closes")
+    started = time.monotonic()
+    term.keys("Escape")  # alone: the parser tells it from an escape sequence only by the time that passes
+    while "Esc closes" in term.screen():
+        assert time.monotonic() - started < 1.0, "a lone Escape did not close the keys page within a second"
+        time.sleep(0.02)
+
+    # Once the screen is drawn: Textual's SIGTSTP handler writes to its writer's queue, and deadlocks
+    # when the signal lands while the main thread is inside that queue's put (Textual 8.2.8's own).
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGTSTP)  # as `kill -TSTP`: Textual leaves the screen and stops the process
+    wait_for_state(pid, "T")
+    os.kill(pid, signal.SIGCONT)
+    wait_for_state(pid, "S")
+    term.keys("?")  # a new input thread reads keys, and sleeps too
+    term.wait_for("Esc closes")
+    term.keys("Escape")
+    term.wait_for("paused")
+    time.sleep(0.5)
+    assert_sleeps(pid)
+
+    started = time.monotonic()
+    term.keys("q")
+    assert term.exit_status() == 0
+    assert time.monotonic() - started < 1.0
+    assert "paused" not in term.screen()  # the terminal is restored
 
 
 def test_ctrl_c_quits_cleanly(pg, terminal):

@@ -3,6 +3,7 @@ password prompt for a URL target. Each runs the installed `dbtop` on a pseudo-te
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import select
@@ -12,8 +13,11 @@ import threading
 import time
 
 import pytest
+from textual.app import App
 
-from .conftest import dbtop_command
+from dbtop.tui.terminal import watch_input
+
+from .conftest import dbtop_command, voluntary_switches
 
 
 class Pty:
@@ -145,6 +149,69 @@ def test_a_terminal_that_hangs_up_without_sighup_ends_the_app(pg, pty_run):
         pytest.fail(f"dbtop still runs 5 s after its terminal hung up, using "
                     f"{(term.cpu_seconds() - spent) / 2:.0%} of a core")
     assert term.proc.returncode == 129
+
+
+class Watched(App):
+    """A real app for the hang-up watch, counting the calls it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gone = 0
+
+    def terminal_gone(self) -> None:
+        self.gone += 1
+        self.exit(return_code=129)
+
+
+async def wait_until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the time"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_hang_up_watch_sleeps_until_the_terminal_hangs_up_then_ends_the_app():
+    master, slave = os.openpty()
+    app = Watched()
+    try:
+        async with app.run_test():
+            watch = watch_input(app, slave)
+            before = voluntary_switches(watch.native_id)
+            await asyncio.sleep(1.5)
+            assert voluntary_switches(watch.native_id) - before <= 1  # it polled twice a second
+            os.close(master)
+            master = -1
+            await wait_until(lambda: app.gone == 1)
+        watch.join(2)
+        assert not watch.is_alive() and app.return_code == 129
+    finally:
+        os.close(slave)
+        if master >= 0:
+            os.close(master)
+
+
+async def test_a_hang_up_before_the_app_runs_ends_it_once_it_runs_and_one_after_it_ended_is_ignored():
+    master, slave = os.openpty()
+    app = Watched()
+    watch = watch_input(app, slave)
+    os.close(master)
+    await asyncio.sleep(0.2)
+    assert watch.is_alive()  # waiting for the app
+    async with app.run_test():
+        await wait_until(lambda: app.gone == 1)
+    watch.join(2)
+    assert not watch.is_alive() and app.gone == 1
+
+    master, slave_2 = os.openpty()
+    app = Watched()
+    async with app.run_test():
+        watch = watch_input(app, slave_2)
+        app.exit()
+    os.close(master)  # after the app ended
+    watch.join(2)
+    assert not watch.is_alive() and app.gone == 0
+    os.close(slave)
+    os.close(slave_2)
 
 
 def test_term_dumb_draws_in_sixteen_colours(pg, pty_run):

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 import signal
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -13,9 +14,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from rich.text import Text
+from textual import constants as textual_constants
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static, TabbedContent, TabPane
@@ -140,6 +143,15 @@ class DbtopApp(ActionsMixin, App):
 
     def get_default_screen(self) -> Screen:
         return DashboardScreen(id="_default")
+
+    def get_driver_class(self) -> type[Driver]:
+        """On Linux and other POSIX systems, Textual's driver with an input thread that sleeps until
+        a key comes (tui/quiet_driver.py); elsewhere, or when TEXTUAL_DRIVER names one, Textual's."""
+        if sys.platform == "win32" or textual_constants.DRIVER is not None:
+            return super().get_driver_class()
+        from .quiet_driver import QuietLinuxDriver
+
+        return QuietLinuxDriver
 
     def __init__(self, poller: SnapshotPoller, theme_name: str | None = None, profile: str | None = None,
                  directory: TargetDirectory | None = None, read_only: bool = False, journal: Journal | None = None):

@@ -7,11 +7,12 @@ import os
 import select
 import sys
 import threading
+import time
 from collections.abc import MutableMapping
 
 NO_TERMINAL = "no terminal: use `dbtop snapshot` (the dashboard needs one to draw on and read keys from)"
 DUMB_TERMS = ("dumb", "unknown")
-WATCH_EVERY_S = 0.5
+STARTING_POLL_S = 0.05
 
 
 def missing_terminal() -> str | None:
@@ -32,38 +33,36 @@ def limit_colours(environ: MutableMapping[str, str] | None = None) -> None:
         env.setdefault("TEXTUAL_COLOR_SYSTEM", "standard")
 
 
-def hung_up(fd: int) -> bool:
-    """The terminal behind `fd` has hung up: it reads end of file (an SSH session gone, its SIGHUP
-    not delivered). Asked of poll() without reading, so no key is taken from the app."""
+def wait_for_hang_up(fd: int) -> None:
+    """Return once the terminal behind `fd` hangs up (reads end of file: an SSH session gone, its
+    SIGHUP not delivered). Asked of poll() without reading, so no key is taken from the app."""
     poller = select.poll()
-    poller.register(fd, 0)  # no events asked for: hang-ups and errors are always reported
+    poller.register(fd, 0)  # no events asked for: only hang-ups and errors are reported
     try:
-        events = poller.poll(0)
+        poller.poll()
     except OSError:
-        return True
-    return any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in events)
+        pass
 
 
-def watch_input(app, fd: int = 0, every_s: float = WATCH_EVERY_S) -> None:
-    """Until `app` has run and ended, check every `every_s` whether its terminal hung up, and then
-    call its `terminal_gone` (as on SIGHUP). Textual's input reader would otherwise loop on end of
-    file for ever."""
+def watch_input(app, fd: int = 0) -> threading.Thread | None:
+    """Once `app`'s terminal hangs up, call its `terminal_gone` (as on SIGHUP) if it runs, or as soon
+    as it does; never once it has ended. Otherwise the app would run on for ever with no one to see
+    it (and Textual's own input reader spins on end of file). The thread sleeps in poll() until
+    then: it costs nothing while the terminal is there."""
     if not os.isatty(fd):
         return
 
     def watch() -> None:
-        started = False
-        stop = threading.Event()
-        while not stop.wait(every_s):
+        wait_for_hang_up(fd)
+        while app.return_code is None:  # None until the app has ended (or is ending)
             if app.is_running:
-                started = True
-            elif started:
-                return
-            if started and hung_up(fd):
                 try:
                     app.call_from_thread(app.terminal_gone)
                 except RuntimeError:  # ending already
                     pass
                 return
+            time.sleep(STARTING_POLL_S)  # hung up before the app started: it is starting
 
-    threading.Thread(target=watch, name="dbtop-terminal-watch", daemon=True).start()
+    thread = threading.Thread(target=watch, name="dbtop-terminal-watch", daemon=True)
+    thread.start()
+    return thread
