@@ -27,9 +27,7 @@ ENGINE_SHORT = {"postgres": "PG", "mongo": "Mongo"}
 
 
 class Frozen(BaseModel):
-    # Each model's validator is built when first used, not on import: ~30 ms of the dashboard's start,
-    # and the collectors build most models from typed rows without validating them (from_trusted).
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    model_config = ConfigDict(frozen=True)
 
     @classmethod
     def from_trusted(cls, values: dict[str, Any]) -> Self:
