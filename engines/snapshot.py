@@ -15,7 +15,7 @@ schema 1 had them (`activity` and `catalog` at the top, `slots` under `replicati
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
@@ -35,12 +35,7 @@ class Frozen(BaseModel):
         typed columns), skipping validation: a collector builds a thousand sessions per poll, and
         validating them again costs more than decoding them. `values` must name every field;
         tests/test_snapshot_model.py checks the result equals model_validate's."""
-        obj = _new(cls)
-        _set_dict(obj, values)
-        _set_fields_set(obj, set(values))
-        _set_extra(obj, None)
-        _set_private(obj, None)
-        return obj
+        return _built(cls, values, set(values))
 
 
 _new = object.__new__
@@ -50,6 +45,19 @@ _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+F = TypeVar("F", bound=BaseModel)
+
+
+def _built(cls: type[F], values: dict[str, Any], fields_set: set[str]) -> F:
+    """An instance of `cls` holding `values` (of the field types, every field named), not validated."""
+    obj = _new(cls)
+    _set_dict(obj, values)
+    _set_fields_set(obj, fields_set)
+    _set_extra(obj, None)
+    _set_private(obj, None)
+    return obj
 
 
 class PartStatus(Frozen):
@@ -136,12 +144,7 @@ class Session(Frozen):
         fields_set = self.__pydantic_fields_set__
         if not fields_set >= _DURATIONS:  # as model_copy(update=...) would mark the fields it changed
             fields_set = fields_set | {name for name in _DURATIONS if values[name] is not None}
-        obj = _new(self.__class__)
-        _set_dict(obj, values)
-        _set_fields_set(obj, fields_set)  # shared when unchanged: it is never mutated
-        _set_extra(obj, None)
-        _set_private(obj, None)
-        return obj
+        return _built(self.__class__, values, fields_set)  # fields_set shared when unchanged: never mutated
 
 
 _DURATIONS = frozenset({"state_s", "xact_s", "query_s"})
