@@ -36,19 +36,19 @@ def bands(regions: Iterable[Region], width: int) -> Iterator[Region]:
 
 
 class BandedCompositor(Compositor):
-    def __init__(self) -> None:
-        super().__init__()
-        # While a partial update renders: the spans (x1, x2) of each line that reach the terminal.
-        self._line_spans: dict[int, list[tuple[int, int]]] | None = None
-
     def _render_chops(self, crop: Region, is_rendered_line: Callable[[int], bool]) -> Sequence[Mapping[int, Strip]]:
-        """Textual's, but a widget renders only its lines in `crop` that have a piece the terminal
-        will get (in a changed span) which widgets in front of it have not already filled, and
-        nothing when there is none: the overview's unchanged figures drew themselves beside the one
-        that changed, and a container whose children cover it (the panel, the tab pane, the
-        switcher) drew its lines under each changed row, only for the compositor to throw them away."""
+        """Textual's entry, for a whole screen: every cell of the rendered lines reaches the terminal."""
+        return self._render_front_chops(crop, is_rendered_line, None)
+
+    def _render_front_chops(self, crop: Region, is_rendered_line: Callable[[int], bool],
+                            line_spans: Mapping[int, list[tuple[int, int]]] | None) -> list[dict[int, Strip | None]]:
+        """Textual's _render_chops, but a widget renders only its lines in `crop` that have a piece
+        the terminal will get (in `line_spans`, the changed spans (x1, x2) of each line; None: all)
+        which widgets in front of it have not already filled, and nothing when there is none: the
+        overview's unchanged figures drew themselves beside the one that changed, and a container
+        whose children cover it (the panel, the tab pane, the switcher) drew its lines under each
+        changed row, only for the compositor to throw them away."""
         cuts = self.cuts
-        line_spans = self._line_spans
         chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
         intersection = Region.intersection
         for widget, (region, clip) in self.visible_widgets.items():  # front to back
@@ -93,22 +93,17 @@ class BandedCompositor(Compositor):
         line_spans: dict[int, list[tuple[int, int]]] = {}
         for y, x1, x2 in spans:
             line_spans.setdefault(y, []).append((x1, x2))
-        is_rendered_line = line_spans.__contains__
         chops: list | None = None
-        self._line_spans = line_spans
-        try:
-            for band in bands(update_regions, screen_region.width):
-                crop = band.intersection(screen_region)
-                if not crop:
-                    continue
-                band_chops = self._render_chops(crop, is_rendered_line)
-                if chops is None:
-                    chops = list(band_chops)
-                else:
-                    for y in crop.line_range:
-                        chops[y] = band_chops[y]
-        finally:
-            self._line_spans = None
+        for band in bands(update_regions, screen_region.width):
+            crop = band.intersection(screen_region)
+            if not crop:
+                continue
+            band_chops = self._render_front_chops(crop, line_spans.__contains__, line_spans)
+            if chops is None:
+                chops = band_chops
+            else:
+                for y in crop.line_range:
+                    chops[y] = band_chops[y]
         if chops is None:
             return None
         return ChopsUpdate(chops, spans, [cut_set[1:] for cut_set in self.cuts])
