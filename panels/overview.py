@@ -221,10 +221,15 @@ class OverviewStrip(Vertical):
         """Live data this old is late: no newer data came for two intervals (and two seconds)."""
         return self.interval_s is None or age > 2 * self.interval_s + 2
 
+    def data_age(self) -> float | None:
+        """Seconds since the data shown was taken (None before any)."""
+        snapshot = self.snapshot
+        return (datetime.now(timezone.utc) - snapshot.taken_at).total_seconds() if snapshot else None
+
     def refresh_identity(self) -> None:
         """Looked at every second too, so that data gone late, paused or cut off says how old it is."""
         snapshot = self.snapshot
-        age = (datetime.now(timezone.utc) - snapshot.taken_at).total_seconds() if snapshot else None
+        age = self.data_age()
         # Freshness first: at 80 columns whatever comes last may be cut off.
         line = Text()
         line.append(f" {self.status} ", style="reverse")

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
@@ -411,11 +411,10 @@ class DbtopApp(ActionsMixin, App):
         nothing on screen until the data is late (the top line then shows its age), so the tick
         does not build the lines again to find them unchanged."""
         overview = self.query_one(OverviewStrip)
-        snapshot = overview.snapshot
-        if (self.disconnected_since is not None or self.poller.paused or self.running or snapshot is None
+        age = overview.data_age()
+        if (self.disconnected_since is not None or self.poller.paused or self.running or age is None
                 or self.screen is not self.screen_stack[0] or not overview.status.startswith("live")):
             return False
-        age = (datetime.now(timezone.utc) - snapshot.taken_at).total_seconds()
         return not overview.late(age + TICK_S)
 
     def follow_detail(self) -> None:
