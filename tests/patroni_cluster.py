@@ -173,14 +173,21 @@ class LocalPatroni:
         return {}
 
     def healthy(self) -> bool:
-        """One leader, one replica streaming, both on the leader's timeline, not paused."""
+        """One leader, one replica streaming from it, both on the leader's timeline, not paused."""
         body = self.cluster()
         members = body.get("members", [])
         leaders = [m for m in members if m.get("role") == "leader" and m.get("state") == "running"]
         replicas = [m for m in members if m.get("role") != "leader" and m.get("state") in ("running", "streaming")]
-        return (len(members) == 2 and len(leaders) == 1 and len(replicas) == 1 and not body.get("pause")
+        if not (len(members) == 2 and len(leaders) == 1 and len(replicas) == 1 and not body.get("pause")
                 and replicas[0].get("timeline") == leaders[0].get("timeline")
-                and isinstance(replicas[0].get("lag"), int) and replicas[0]["lag"] <= 1048576)
+                and isinstance(replicas[0].get("lag"), int) and replicas[0]["lag"] <= 1048576):
+            return False
+        # Patroni 3.0 calls a replica "running" before it streams (and while it reconnects): the
+        # leader's own pg_stat_replication, in its GET /patroni, says whether it does.
+        status, leader = http_json(f"{self.nodes[leaders[0]['name']].api_url}/patroni")
+        return status == 200 and isinstance(leader, dict) and any(
+            r.get("application_name") == replicas[0]["name"] and r.get("state") == "streaming"
+            for r in leader.get("replication") or [])
 
     def wait_healthy(self, timeout: float = 30) -> None:
         wait_for(self.healthy, timeout, "Patroni: one leader and one streaming replica")
