@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .snapshot import Blocking, BlockingNode, Lock, RootBlocker, Session
+from .snapshot import Blocking, BlockingNode, Lock, RootBlocker, Session, as_of
 
 
 def waiting_lock(pid: int, locks_by_pid: dict[int, list[Lock]]) -> Lock | None:
@@ -20,13 +20,15 @@ def waiting_lock(pid: int, locks_by_pid: dict[int, list[Lock]]) -> Lock | None:
     return waiting
 
 
-def build_blocking(sessions: Iterable[Session], locks: list[Lock]) -> Blocking:
-    """Trees of who blocks whom. A session blocked by several others appears under each of them;
-    counts use distinct sessions, so a diamond is not counted twice."""
+def build_blocking(sessions: Iterable[Session], locks: list[Lock], clock_s: float | None = None) -> Blocking:
+    """Trees of who blocks whom, with waits as of the server's clock `clock_s` (the snapshot's). A
+    session blocked by several others appears under each of them; counts use distinct sessions, so a
+    diamond is not counted twice."""
+    sessions = list(sessions)
     blocked_by = {s.pid: s.blocked_by for s in sessions if s.blocked_by}
     if not blocked_by:
         return Blocking()
-    query_s = {s.pid: s.query_s for s in sessions}
+    query_s = {s.pid: as_of(s.read_query_s, s.read_at_s, clock_s) for s in sessions}
     locks_by_pid: dict[int, list[Lock]] = {}
     for lock in locks:
         locks_by_pid.setdefault(lock.pid, []).append(lock)

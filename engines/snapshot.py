@@ -94,7 +94,15 @@ class Session(Frozen):
     """A server session (PostgreSQL backend) or operation in flight (MongoDB). `state` uses
     PostgreSQL's words, which every engine maps onto: active, idle, idle in transaction,
     idle in transaction (aborted), fastpath function call, disabled; None when hidden from this role.
-    `backend_type` is the engine's own kind of process (None where the engine has none)."""
+    `backend_type` is the engine's own kind of process (None where the engine has none).
+
+    Its durations (in its state, its transaction, its query) are as they were when it was read:
+    `read_at_s` is the server's clock then, None when that is the clock of the snapshot holding it.
+    A session that has not changed is carried into the next snapshot as the very same object, so
+    read its durations as of a snapshot with `Snapshot.state_s(session)` and its kin. In JSON and
+    when built, they keep their names (`state_s`, `xact_s`, `query_s`)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
 
     pid: int
     user: str | None = None
@@ -108,12 +116,13 @@ class Session(Frozen):
     backend_start: datetime | None = None
     xact_start: datetime | None = None
     query_start: datetime | None = None
-    state_s: float | None = None
-    xact_s: float | None = None
-    query_s: float | None = None
+    read_state_s: float | None = Field(default=None, alias="state_s")
+    read_xact_s: float | None = Field(default=None, alias="xact_s")
+    read_query_s: float | None = Field(default=None, alias="query_s")
     query_id: int | None = None
     query: str | None = None
     blocked_by: list[int] = Field(default_factory=list)
+    read_at_s: float | None = None
 
     @property
     def hidden(self) -> bool:
@@ -126,28 +135,17 @@ class Session(Frozen):
         """A client backend (what max_connections limits); see `counts_as_client`."""
         return counts_as_client(self.backend_type, self.user, self.database)
 
-    def durations_moved_on(self, seconds: float) -> Session:
-        """A copy whose durations (in state, transaction and query) are `seconds` longer; None stays
-        None. Skips validation as `from_trusted` does: a collector moves on the durations of a
-        thousand carried-over sessions per poll."""
-        values = self.__dict__
-        state_s, xact_s, query_s = values["state_s"], values["xact_s"], values["query_s"]
-        if state_s is None and xact_s is None and query_s is None:
-            return self  # a background process, or a session hidden from this role: nothing moves
-        values = values.copy()
-        if state_s is not None:
-            values["state_s"] = state_s + seconds
-        if xact_s is not None:
-            values["xact_s"] = xact_s + seconds
-        if query_s is not None:
-            values["query_s"] = query_s + seconds
-        fields_set = self.__pydantic_fields_set__
-        if not fields_set >= _DURATIONS:  # as model_copy(update=...) would mark the fields it changed
-            fields_set = fields_set | {name for name in _DURATIONS if values[name] is not None}
-        return _built(self.__class__, values, fields_set)  # fields_set shared when unchanged: never mutated
+    @property
+    def in_transaction(self) -> bool:
+        return self.read_xact_s is not None
 
 
-_DURATIONS = frozenset({"state_s", "xact_s", "query_s"})
+def as_of(read_s: float | None, read_at_s: float | None, clock_s: float | None) -> float | None:
+    """A duration read when the server's clock said `read_at_s`, as of `clock_s` (None stays None;
+    either clock None: as read)."""
+    if read_s is None or read_at_s is None or clock_s is None:
+        return read_s
+    return read_s + (clock_s - read_at_s)
 
 
 def counts_as_client(backend_type: str | None, user: str | None, database: str | None) -> bool:
@@ -1136,13 +1134,43 @@ class Snapshot(Frozen):
     cost: CollectorCost | None = None
     postgres: PostgresSection | None = None
     mongo: MongoSection | None = None
+    server_clock_s: float | None = Field(
+        default=None, description="the server's clock (epoch seconds) when the sessions were read: the sessions' "
+                                  "durations are counted to it (Session.read_at_s)")
 
     def part(self, name: str) -> PartStatus:
         return self.parts.get(name, PartStatus())
 
+    def moved_s(self, session: Session) -> float:
+        """How far the server's clock moved from reading `session` to this snapshot's reading."""
+        read_at, clock = session.read_at_s, self.server_clock_s
+        return clock - read_at if read_at is not None and clock is not None else 0.0
+
+    def state_s(self, session: Session) -> float | None:
+        """How long `session` had been in its state when this snapshot was taken."""
+        return as_of(session.read_state_s, session.read_at_s, self.server_clock_s)
+
+    def xact_s(self, session: Session) -> float | None:
+        """How long `session`'s transaction had been open when this snapshot was taken."""
+        return as_of(session.read_xact_s, session.read_at_s, self.server_clock_s)
+
+    def query_s(self, session: Session) -> float | None:
+        """How long `session`'s query (running, or its last one) had been going when this snapshot was taken."""
+        return as_of(session.read_query_s, session.read_at_s, self.server_clock_s)
+
     @model_serializer(mode="wrap")
     def _schema_1_layout(self, handler):
         data = handler(self)
+        # Each session's durations as of this snapshot, under their names; the clocks they were
+        # counted from stay inside.
+        data.pop("server_clock_s", None)
+        for session, out in zip(self.sessions, data.get("sessions") or ()):
+            out.pop("read_at_s", None)
+            moved = self.moved_s(session)
+            if moved:
+                for name in ("state_s", "xact_s", "query_s"):
+                    if out.get(name) is not None:
+                        out[name] += moved
         if data.get("mongo") is None:
             data.pop("mongo", None)
         if self.engine != "postgres":

@@ -146,7 +146,7 @@ def clients(snapshot: Snapshot) -> ClientSessions:
                 every.append(s)
                 if s.state != "idle":
                     not_idle.append(s)
-                if s.xact_s:
+                if s.in_transaction:
                     in_transaction.append(s)
         picked = ClientSessions(tuple(every), tuple(not_idle), tuple(in_transaction))
         _clients_of = (snapshot, picked)

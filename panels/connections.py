@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from ..engines.snapshot import Session, Snapshot
+from ..engines.snapshot import Session, Snapshot, as_of
 from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen,
                    add_columns, current_row_key, fit_columns, part_notice, refit_columns, session_action, sort_key,
                    sync_rows, update_static)
@@ -92,9 +92,11 @@ fixed_signature = attrgetter("state", "wait_event_type", "wait_event", "query", 
                              "database", "backend_type", "blocked_by")
 
 
-def session_cells(s: Session, cache: dict[int, tuple[tuple, dict[str, Cell]]] | None = None) -> dict[str, Cell]:
-    """Every cell of a session's row. Idle sessions change only their durations from one refresh
-    to the next; with `cache`, their other cells are reused rather than cleaned and built again."""
+def session_cells(s: Session, clock_s: float | None,
+                  cache: dict[int, tuple[tuple, dict[str, Cell]]] | None = None) -> dict[str, Cell]:
+    """Every cell of a session's row, its durations as of the server's clock `clock_s` (the
+    snapshot's). Idle sessions change only their durations from one refresh to the next; with
+    `cache`, their other cells are reused rather than cleaned and built again."""
     signature = fixed_signature(s)
     cached = cache.get(s.pid) if cache is not None else None
     if cached is not None and cached[0] == signature:
@@ -104,10 +106,10 @@ def session_cells(s: Session, cache: dict[int, tuple[tuple, dict[str, Cell]]] | 
         if cache is not None:
             cache[s.pid] = (signature, fixed)
         cells = dict(fixed)
-    active = s.state == "active"
-    cells["xact_s"] = duration_cell(s.xact_s)
-    cells["query_s"] = duration_cell(s.query_s if active else None)
-    cells["state_s"] = duration_cell(s.state_s)
+    read_at = s.read_at_s
+    cells["xact_s"] = duration_cell(as_of(s.read_xact_s, read_at, clock_s))
+    cells["query_s"] = duration_cell(as_of(s.read_query_s, read_at, clock_s) if s.state == "active" else None)
+    cells["state_s"] = duration_cell(as_of(s.read_state_s, read_at, clock_s))
     return cells
 
 
@@ -116,27 +118,34 @@ SessionRow = tuple[str, tuple[Cell, ...], tuple]
 
 
 class SessionRows:
-    """Each session's row for the columns shown, kept from one refresh to the next: a session
-    whose shown fields did not change (an idle one, while "in state" is not shown) keeps the very
-    same row, which the table then recognises without comparing a cell, and the same sort key."""
+    """Each session's row for the columns shown, kept from one refresh to the next. The collector
+    carries a session that did not change into the next snapshot as the very same object: while the
+    row shows none of its durations (an idle one, while "in state" is not shown), it keeps the very
+    same row, recognised by the session's identity alone, which the table then recognises without
+    comparing a cell, and the same sort key."""
 
     def __init__(self) -> None:
         self.cells: dict[int, tuple[tuple, dict[str, Cell]]] = {}
-        self.rows: dict[int, tuple[tuple, SessionRow]] = {}
+        # pid -> (the session, the view, the clock its durations were shown as of or None, the row)
+        self.rows: dict[int, tuple[Session, tuple, float | None, SessionRow]] = {}
 
-    def row(self, s: Session, keys: tuple[str, ...], marked: bool, sort_index: int, reverse: bool) -> SessionRow:
-        """The session's row key, its cells for `keys`, and its sort key by the cell at `sort_index`."""
-        signature = (keys, marked, sort_index, reverse, fixed_signature(s), s.xact_s,
-                     s.query_s if s.state == "active" else None, s.state_s if "state_s" in keys else None)
+    def row(self, s: Session, clock_s: float | None, keys: tuple[str, ...], marked: bool, sort_index: int,
+            reverse: bool) -> SessionRow:
+        """The session's row key, its cells for `keys` (durations as of the server's clock
+        `clock_s`), and its sort key by the cell at `sort_index`."""
+        view = (keys, marked, sort_index, reverse)
         cached = self.rows.get(s.pid)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        cells = session_cells(s, self.cells)
+        if cached is not None and cached[0] is s and cached[1] == view and (cached[2] is None or cached[2] == clock_s):
+            return cached[3]
+        cells = session_cells(s, clock_s, self.cells)
         if marked:
             cells["pid"] = Cell(f"●{s.pid}", s.pid, style="bold reverse")
         row = tuple(cells[key] for key in keys)
         entry = (str(s.pid), row, sort_key(row[sort_index], reverse))
-        self.rows[s.pid] = (signature, entry)
+        shows_time = s.read_at_s is not None and (
+            s.read_xact_s is not None or (s.state == "active" and s.read_query_s is not None)
+            or (s.read_state_s is not None and "state_s" in keys))
+        self.rows[s.pid] = (s, view, clock_s if shows_time else None, entry)
         return entry
 
     def forget_ended(self, sessions: list[Session]) -> None:
@@ -215,27 +224,27 @@ class ConnectionsPanel(Panel):
     def render_snapshot(self, snapshot: Snapshot) -> None:
         shown = self.visible_sessions(snapshot)
         if self.group_by:
-            self.render_groups(shown)
+            self.render_groups(snapshot, shown)
         else:
             keys = tuple(key for key, _, _ in self.columns_shown)
             if self.marked:
                 self.marked &= {s.pid for s in snapshot.sessions}  # an ended session is no longer marked
-            marked, row = self.marked, self.session_rows.row
+            marked, row, clock = self.marked, self.session_rows.row, snapshot.server_clock_s
             sort_index, reverse = keys.index(self.sort_column), self.sort_reverse
-            entries = [row(s, keys, s.pid in marked, sort_index, reverse) for s in shown]
+            entries = [row(s, clock, keys, s.pid in marked, sort_index, reverse) for s in shown]
             self.session_rows.forget_ended(snapshot.sessions)
             entries.sort(key=itemgetter(2), reverse=reverse)  # as sync_rows sorts, by keys kept with the rows
             self.table.replace_rows({key: cells for key, cells, _ in entries})
         self.render_summary(snapshot, shown)
 
-    def render_groups(self, shown: list[Session]) -> None:
+    def render_groups(self, snapshot: Snapshot, shown: list[Session]) -> None:
         groups: dict[str, list[Session]] = defaultdict(list)
         for s in shown:
             groups[getattr(s, self.group_by) or "(none)"].append(s)
         rows = {}
         for name, members in groups.items():
             states = Counter(m.state for m in members)
-            longest = max((m.xact_s for m in members if m.xact_s is not None), default=None)
+            longest = max((snapshot.xact_s(m) for m in members if m.in_transaction), default=None)
             rows[f"group:{name}"] = [
                 Cell.untrusted(name, 60, name), Cell(str(len(members)), len(members)),
                 Cell(str(states["active"]), states["active"]),

@@ -52,7 +52,7 @@ async def test_snapshot_from_realistic_replies(mongo):
     assert snap.connections_used == 40 and snap.server.max_connections == 800
     assert [s.pid for s in snap.sessions] == [101, 102]  # dbtop's own currentOp left out
     waiting = snap.sessions[1]
-    assert waiting.wait_event_type == "Lock" and waiting.state == "active" and waiting.query_s == 75
+    assert waiting.wait_event_type == "Lock" and waiting.state == "active" and snap.query_s(waiting) == 75
     assert '"find": "orders"' in waiting.query
     assert snap.blocking.blocked_count == 1 and snap.blocking.locks[0].relation == "shop.orders"
     assert [(s.application, s.replay_lag_s, s.sync_source) for s in snap.replication.standbys] == [

@@ -217,3 +217,27 @@ async def test_live_data_that_stops_coming_shows_its_age_once_late_and_not_befor
         await pilot.pause(1.5)
         assert "live every 0.5s" in identity.render().plain and "age" not in identity.render().plain
         await until(pilot, lambda: "age" in identity.render().plain, timeout=4)  # late after 2 x 0.5 + 2 s
+
+
+async def test_a_session_carried_over_unchanged_shows_its_durations_moved_on_by_the_servers_clock():
+    """The collector hands on a session that did not change as the very same object, with the
+    durations it was read with: the row shows them as of each snapshot's server clock."""
+    stuck = f.idle_in_transaction(7, 9.0, read_at_s=1000.0)
+    quiet = f.idle(8, 30.0, read_at_s=1000.0)
+    first = f.snapshot(sessions=[stuck, quiet], server_clock_s=1000.0)
+    later = f.snapshot(sessions=[stuck, quiet], server_clock_s=1020.0)
+    async with fake_dashboard(FakeCollector([first, later]), size=(240, 40)) as (app, pilot):
+        table = app.query_one("#connections-table", DataTable)
+        await until(pilot, lambda: table.row_count == 2)
+        columns = [column.key.value for column in table.ordered_columns]
+        assert "state_s" in columns  # wide enough to show how long each has been in its state
+
+        def shown(pid: int, column: str) -> str:
+            return table.get_row(str(pid))[columns.index(column)].plain
+
+        while app.latest.server_clock_s != 1000.0:
+            await next_snapshot(app, pilot)
+        assert (shown(7, "xact_s"), shown(7, "state_s"), shown(8, "state_s")) == ("9.0s", "9.0s", "30s")
+        await next_snapshot(app, pilot)
+        assert app.latest.sessions[0] is stuck
+        assert (shown(7, "xact_s"), shown(7, "state_s"), shown(8, "state_s")) == ("29s", "29s", "50s")

@@ -1,6 +1,7 @@
 """The snapshot model: JSON round trips, and the trusted fast path equals validation."""
 
 import asyncio
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -27,7 +28,7 @@ async def test_trusted_rows_build_the_same_models_as_validation(collector, sessi
 
 def test_trusted_rows_must_name_every_field():
     fields = set(Session.model_fields)
-    assert fields >= {"pid", "state_s", "xact_s", "query_s", "blocked_by"}
+    assert fields >= {"pid", "read_state_s", "read_xact_s", "read_query_s", "read_at_s", "blocked_by"}
     assert {"key", "query_id", "calls", "total_time_ms"} <= set(Statement.model_fields)
 
 
@@ -36,7 +37,13 @@ async def test_snapshot_json_round_trip(collector):
     await asyncio.sleep(0.1)
     snap = await collector.snapshot()
     again = Snapshot.model_validate_json(snap.model_dump_json())
-    assert again == snap
+    # the sessions' durations are written as of the snapshot, and read back so
+    assert again.model_dump_json() == snap.model_dump_json()
+    assert again.model_copy(update={"sessions": [], "server_clock_s": None}) == snap.model_copy(
+        update={"sessions": [], "server_clock_s": None})
+    for mine, theirs in zip(snap.sessions, again.sessions, strict=True):
+        assert theirs == mine.model_copy(update={"read_at_s": None, "read_state_s": snap.state_s(mine),
+                                                 "read_xact_s": snap.xact_s(mine), "read_query_s": snap.query_s(mine)})
 
 
 def test_json_keeps_schema_1_layout_for_the_postgres_section():
@@ -73,26 +80,30 @@ def test_json_keeps_schema_1_layout_for_the_postgres_section():
 
 
 
-def test_durations_moved_on_equals_a_validated_copy():
-    """durations_moved_on moves on the durations of carried-over sessions without validation: the
-    copy must equal model_copy's and dump as validation would, and leave the original as it was."""
+def test_durations_are_read_as_of_the_snapshot_and_written_so():
+    """A session carried over unchanged keeps the durations it was read with and the server's clock
+    then; the snapshot holding it gives them as of its own clock, and writes them so in its JSON,
+    under their names, without the clocks."""
     values = dict(pid=7, user="app", database="shop", application="api", client="local",
-                  backend_type="client backend", state="idle", wait_event_type="Client", wait_event="ClientRead",
-                  backend_start=datetime(2026, 1, 1, tzinfo=timezone.utc), xact_start=None,
-                  query_start=datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc), state_s=1.5, xact_s=None,
-                  query_s=2.5, query_id=42, query="SELECT 1", blocked_by=[])
+                  backend_type="client backend", state="idle in transaction", wait_event_type="Client",
+                  wait_event="ClientRead", backend_start=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                  xact_start=datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc),
+                  query_start=datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc), read_state_s=1.5, read_xact_s=None,
+                  read_query_s=2.5, query_id=42, query="SELECT 1", blocked_by=[], read_at_s=100.0)
     session = Session.from_trusted(dict(values))
-    moved = session.durations_moved_on(2.0)
-    assert moved == session.model_copy(update={"state_s": 3.5, "query_s": 4.5})
-    assert moved == Session.model_validate({**values, "state_s": 3.5, "query_s": 4.5})
-    assert moved.model_dump() == {**values, "state_s": 3.5, "query_s": 4.5}
-    assert moved.model_dump_json() == Session.model_validate({**values, "state_s": 3.5, "query_s": 4.5}).model_dump_json()
-    assert session.state_s == 1.5 and session.query_s == 2.5 and session.xact_s is None
-    # a session built with some fields left unset (as MongoDB's collector may) marks those it moved as set
-    sparse = Session(pid=8, state_s=1.0)
-    moved = sparse.durations_moved_on(0.5)
-    assert moved == sparse.model_copy(update={"state_s": 1.5})
-    assert moved.model_fields_set == {"pid", "state_s"}
-    assert moved.model_dump(exclude_unset=True) == {"pid": 8, "state_s": 1.5}
-    background = Session(pid=9, backend_type="checkpointer")  # no durations: nothing to move, nothing copied
-    assert background.durations_moved_on(3.0) is background
+    assert session == Session.model_validate(values)
+    now = datetime(2026, 1, 1, 0, 2, tzinfo=timezone.utc)
+    snap = Snapshot(sequence=2, taken_at=now, target="t", engine="postgres", reachable=True, sessions=[session],
+                    server_clock_s=102.0)
+    assert (snap.state_s(session), snap.xact_s(session), snap.query_s(session)) == (3.5, None, 4.5)
+    written = json.loads(snap.model_dump_json())
+    assert "server_clock_s" not in written and "read_at_s" not in written["sessions"][0]
+    assert {k: written["sessions"][0][k] for k in ("state_s", "xact_s", "query_s")} == {
+        "state_s": 3.5, "xact_s": None, "query_s": 4.5}
+    again = Snapshot.model_validate(written).sessions[0]
+    assert (again.read_state_s, again.read_query_s, again.read_at_s) == (3.5, 4.5, None)
+    # built by its JSON names (as tests and MongoDB's collector do): durations as of the snapshot holding it
+    fresh = Session(pid=8, state_s=1.0, query_s=2.0)
+    assert Snapshot(sequence=3, taken_at=now, target="t", engine="postgres", reachable=True, sessions=[fresh],
+                    server_clock_s=500.0).state_s(fresh) == 1.0
+    assert fresh.model_dump(exclude_unset=True) == {"pid": 8, "state_s": 1.0, "query_s": 2.0}

@@ -156,7 +156,8 @@ def session_page(session: Session, snapshot: Snapshot) -> DetailPage:
             other = others.get(pid)
             line = Text(f"{pid}  ", style="bold")
             if other:
-                line.append_text(literal(f"{other.user} {other.state} {duration(other.xact_s)}  {other.query}", 160))
+                line.append_text(literal(f"{other.user} {other.state} {duration(snapshot.xact_s(other))}  {other.query}",
+                                        160))
             lines.append(line)
         return Text("\n").join(lines) if pids else Text("none")
 
@@ -167,8 +168,8 @@ def session_page(session: Session, snapshot: Snapshot) -> DetailPage:
             ("application", session.application), ("client", session.client),
             ("state", session.state),
             ("wait", f"{session.wait_event_type}:{session.wait_event}" if session.wait_event_type else "-"),
-            ("in state", duration(session.state_s)), ("transaction", duration(session.xact_s)),
-            ("query running", duration(session.query_s) if session.state == "active" else "-"),
+            ("in state", duration(snapshot.state_s(session))), ("transaction", duration(snapshot.xact_s(session))),
+            ("query running", duration(snapshot.query_s(session)) if session.state == "active" else "-"),
             ("backend", session.backend_type),
             ("started", session.backend_start), ("query id", session.query_id),
         ], columns=2),

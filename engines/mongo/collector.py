@@ -531,10 +531,10 @@ class MongoCollector:
                                    "from currentOp",
             fix="db.setProfilingLevel(1, { slowms: 100 }) on the databases to watch")
         entries = []
-        for s in sessions:
-            if s.state != "active" or s.query_s is None or s.query_s < self.slow_op_s:
+        for s in sessions:  # read in this very poll: their durations as read are this snapshot's
+            if s.state != "active" or s.read_query_s is None or s.read_query_s < self.slow_op_s:
                 continue
-            ms = s.query_s * 1000
+            ms = s.read_query_s * 1000
             entries.append(Statement(key=f"op:{s.pid}", query_id=s.pid, user_id=0, database_id=0, user=s.user,
                                      database=s.database, query=s.query, calls=1, total_time_ms=ms,
                                      mean_time_ms=ms, rows=None, plan_summary=self._plans.get(s.pid)))

@@ -105,6 +105,8 @@ REREAD_AFTER: dict[str, tuple[str, ...]] = {
 }
 # How long a request to a cluster manager's REST API may take before the part says it did not answer.
 MANAGER_TIMEOUT_S = 1.0
+# The activity statement names its columns as a Session's JSON does (state_s ...): its fields' names.
+SESSION_FIELDS = {field.alias: name for name, field in Session.model_fields.items() if field.alias}
 # The parts the dashboard's first screen (the overview strip and Connections) does not show, left to
 # the poll that follows once that screen is drawn (first_screen_only): pg_stat_statements with every
 # query text, the backup inventory and the manager's detection are most of a first poll's time.
@@ -157,7 +159,7 @@ class PostgresCollector:
         self._first_screen_only = False
         # The backends of the last poll, by pid: (signature, the Session as read (None: dbtop's own),
         # the server's clock then, counted as a client backend, counted with its type hidden).
-        self._backends: dict[int, tuple[int, Session | None, float, bool, bool]] = {}
+        self._backends: dict[int, tuple[int, Session | None, bool, bool]] = {}
         self._backend_signed: HeldSignatures[int] = HeldSignatures()  # signature -> pid, of the backends above
         # Of the sessions above, the pids of those waiting on a lock, and of those that are (or, their
         # type hidden, may be) walsenders: kept as the rows come, so a poll need not look at every session.
@@ -278,8 +280,9 @@ class PostgresCollector:
             facts = self._facts
 
         sessions: list[Session] = []
-        connections_used = connections_hidden = None
+        connections_used = connections_hidden = clock_s = None
         if sessions_rows is not None:
+            clock_s = sessions_rows[0]["now_s"]
             sessions, connections_used, connections_hidden = self._sessions(sessions_rows)
             if facts is not None and not self._reads_all_stats(facts):
                 hidden = sum(1 for s in sessions if s.hidden)
@@ -295,15 +298,15 @@ class PostgresCollector:
             involved = {s.pid for s in blocked} | {p for s in blocked for p in s.blocked_by}
             lock_rows = await self.parts.read("locks", lambda: self._fetch(sql("locks", major), sorted(involved)))
             locks = [Lock(**dict(r)) for r in lock_rows or []]
-            blocking = build_blocking(blocked, locks)  # the graph is made of the blocked sessions alone
+            blocking = build_blocking(blocked, locks, clock_s)  # the graph is made of the blocked sessions alone
 
         if facts is None:
             reason = f"needs the server facts, which could not be read ({self.parts.status['server'].reason})"
             for name in ("statements", "replication"):
                 self.parts.status[name] = PartStatus(available=False, reason=reason, fix=self.parts.status["server"].fix)
             section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None)
-            return self._snapshot(None, (connections_used, connections_hidden), sessions, blocking, None, None,
-                                  section)
+            return self._snapshot(None, (connections_used, connections_hidden, clock_s), sessions, blocking, None,
+                                  None, section)
         statements = None if first_screen_only else await self._statements_part(facts)
         # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
         # a session whose type is hidden can be one).
@@ -328,7 +331,7 @@ class PostgresCollector:
         section = PostgresSection(activity=self._activity_rates(activity_row[0]) if activity_row else None,
                                   catalog=catalog, slots=slots, archiving=archiving, pgbackrest=pgbackrest,
                                   manager=manager)
-        return self._snapshot(self._server_info(facts), (connections_used, connections_hidden), sessions, blocking, statements, replication[0] if replication else None, section,
+        return self._snapshot(self._server_info(facts), (connections_used, connections_hidden, clock_s), sessions, blocking, statements, replication[0] if replication else None, section,
                               views, backups)
 
     async def _manager_part(self) -> ClusterManager | None:
@@ -373,7 +376,8 @@ class PostgresCollector:
 
     def _snapshot(self, server, connections, sessions, blocking, statements, replication, section: PostgresSection,
                   views=None, backups=None) -> Snapshot:
-        """`connections`: (client backends counted, how many of them by their user and database alone)."""
+        """`connections`: (client backends counted, how many of them by their user and database alone,
+        the server's clock when the sessions were read)."""
         finished = time.monotonic()
         interval = finished - self._last_ok_at if self._last_ok_at is not None else None
         self._last_ok_at = finished
@@ -388,6 +392,7 @@ class PostgresCollector:
             connections_used=connections[0],
             connections_hidden=connections[1],
             sessions=sessions,
+            server_clock_s=connections[2],
             blocking=blocking,
             statements=statements or Statements(),
             replication=replication,
@@ -456,7 +461,8 @@ class PostgresCollector:
         it takes a slot), and how many of those were counted with their type hidden.
 
         `rows` are the backends that changed since the last poll (activity@14.sql); the others are
-        carried over from the last poll with their durations moved on by the server's clock."""
+        carried over from the last poll as they were: their durations, read then, move on by the
+        server's clock (Session.read_at_s, Snapshot.server_clock_s)."""
         try:
             self._carry_backends(rows)
         except BaseException:
@@ -464,16 +470,14 @@ class PostgresCollector:
             self._backends, self._backend_signed = {}, HeldSignatures()
             self._blocked_pids, self._walsender_pids = set(), set()
             raise
-        now_s = rows[0][0]
         sessions = []
         append = sessions.append
         used = hidden_count = 0
-        for _, session, read_s, counted, hidden in self._backends.values():
+        for _, session, counted, hidden in self._backends.values():
             used += counted
             hidden_count += hidden
-            if session is None:
-                continue
-            append(session if read_s == now_s else session.durations_moved_on(now_s - read_s))
+            if session is not None:
+                append(session)
         return sessions, used, hidden_count
 
     def _carry_backends(self, rows: list[asyncpg.Record]) -> None:
@@ -481,7 +485,8 @@ class PostgresCollector:
         now_s = rows[0][0]
         columns = tuple(rows[0].keys())
         first = columns.index("pid")
-        fields = columns[first:-2]  # a Session's, after now_s and the counters, before (signature, gone)
+        # a Session's, after now_s and the counters, before (signature, gone)
+        fields = tuple(SESSION_FIELDS.get(name, name) for name in columns[first:-2])
         signed = self._backend_signed
         gone_signatures = [r[-1] for r in rows if r[-1] is not None]
         gone = {signed.pop(signature) for signature in gone_signatures}
@@ -494,6 +499,7 @@ class PostgresCollector:
             if pid is None:  # the row that only carries now_s and the counters, or a signature gone
                 continue
             row = dict(zip(fields, r[first:-2]))
+            row["read_at_s"] = now_s
             query = row["query"]
             if query:
                 row["query"] = redact(query)
@@ -502,7 +508,7 @@ class PostgresCollector:
             hidden = counted and backend_type is None  # hidden from this role (Session.hidden)
             # Decided on the row, so that dbtop's own session is never built into a model.
             mine = counted and not hidden and pid in own and row["application"] == APPLICATION_NAME
-            current[pid] = (r[-2], None if mine else build(row), now_s, counted, hidden)
+            current[pid] = (r[-2], None if mine else build(row), counted, hidden)
             signed[r[-2]] = pid
             gone.discard(pid)
             if row["blocked_by"] and not mine:

@@ -62,17 +62,18 @@ def connection_saturation(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding
 @rule
 def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.idle_in_transaction_s", 60)
+    state_s = snapshot.state_s
     idle = [s for s in clients(snapshot).not_idle
-            if (s.state or "").startswith("idle in transaction") and (s.state_s or 0) >= limit]
+            if (s.state or "").startswith("idle in transaction") and (state_s(s) or 0) >= limit]
     if not idle:
         return
-    idle.sort(key=lambda s: -(s.state_s or 0))
-    longest = idle[0].state_s or 0
+    idle.sort(key=lambda s: -(state_s(s) or 0))
+    longest = state_s(idle[0]) or 0
     yield Finding(
         id="connections.idle_in_transaction", rule="connections.idle_in_transaction", area="performance",
         severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
         title=f"{len(idle)} session(s) idle in transaction for over {duration(limit)} (longest {duration(longest)})",
-        evidence=[_session_evidence(s, f"idle in transaction for {duration(s.state_s)}") for s in idle[:EVIDENCE_LIMIT]],
+        evidence=[_session_evidence(s, f"idle in transaction for {duration(state_s(s))}") for s in idle[:EVIDENCE_LIMIT]],
         impact="An open transaction holds its locks and keeps VACUUM from removing dead rows everywhere, "
                "while doing nothing: tables bloat and other sessions queue behind its locks.",
         fix="Terminate the sessions if their application is gone; fix the application to commit or roll back; set "
@@ -85,18 +86,19 @@ def idle_in_transaction(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 def long_running_queries(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_query_s", 60)
     # A session waiting on a lock is not a query to cancel: it is counted under its root blocker.
+    query_s = snapshot.query_s
     running = [s for s in clients(snapshot).not_idle
-               if s.state == "active" and (s.query_s or 0) >= limit and not waiting_on_lock(s)]
+               if s.state == "active" and (query_s(s) or 0) >= limit and not waiting_on_lock(s)]
     if not running:
         return
-    running.sort(key=lambda s: -(s.query_s or 0))
-    longest = running[0].query_s or 0
+    running.sort(key=lambda s: -(query_s(s) or 0))
+    longest = query_s(running[0]) or 0
     yield Finding(
         id="connections.long_query", rule="connections.long_query", area="performance",
         severity=Severity.HIGH if longest >= 10 * limit else Severity.MEDIUM,
         title=f"{len(running)} {'query' if len(running) == 1 else 'queries'} running for over {duration(limit)} "
               f"(longest {duration(longest)})",
-        evidence=[_session_evidence(s, f"running for {duration(s.query_s)}") for s in running[:EVIDENCE_LIMIT]],
+        evidence=[_session_evidence(s, f"running for {duration(query_s(s))}") for s in running[:EVIDENCE_LIMIT]],
         impact="Long queries hold locks and snapshots, use a connection and CPU/IO for their whole run, "
                "and are often a missing index or a runaway report.",
         fix="Cancel the query if it is not expected (pg_cancel_backend), then EXPLAIN it; set a statement_timeout "
@@ -110,16 +112,17 @@ def long_transactions(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("connections.long_transaction_s", 600)
     # only a session with a transaction open (xact_s) can be over a positive limit
     sessions = clients(snapshot).in_transaction if limit > 0 else clients(snapshot).all
-    open_long = [s for s in sessions if (s.xact_s or 0) >= limit]
+    xact_s = snapshot.xact_s
+    open_long = [s for s in sessions if (xact_s(s) or 0) >= limit]
     if not open_long:
         return
-    open_long.sort(key=lambda s: -(s.xact_s or 0))
+    open_long.sort(key=lambda s: -(xact_s(s) or 0))
     yield Finding(
         id="connections.long_transaction", rule="connections.long_transaction", area="performance",
         severity=Severity.HIGH,
         title=f"{len(open_long)} transaction(s) open for over {duration(limit)} "
-              f"(longest {duration(open_long[0].xact_s)})",
-        evidence=[_session_evidence(s, f"transaction open {duration(s.xact_s)}, {s.state or '?'}")
+              f"(longest {duration(xact_s(open_long[0]))})",
+        evidence=[_session_evidence(s, f"transaction open {duration(xact_s(s))}, {s.state or '?'}")
                   for s in open_long[:EVIDENCE_LIMIT]],
         impact="VACUUM cannot remove rows deleted or updated after the oldest open transaction began: every "
                "table bloats for as long as it stays open, and its locks stay held.",
@@ -137,17 +140,18 @@ def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     if not roots:
         return
     sessions = {s.pid: s for s in snapshot.sessions}
+    query_s = snapshot.query_s
     for root in roots:
         # the queries behind it that the long-query rule leaves to this one
         long_waiters = sorted((sessions[pid] for pid in _behind(root)
-                               if pid in sessions and (sessions[pid].query_s or 0) >= long_query),
-                              key=lambda s: -(s.query_s or 0))
+                               if pid in sessions and (query_s(sessions[pid]) or 0) >= long_query),
+                              key=lambda s: -(query_s(s) or 0))
         if (root.longest_wait_s or 0) < limit and not long_waiters:
             continue
         holder = sessions.get(root.pid)
         detail = f"blocks {root.blocks_total} session(s), longest waiting {duration(root.longest_wait_s)}"
         evidence = [_session_evidence(holder, detail) if holder else Evidence(subject=f"pid {root.pid}", detail=detail)]
-        evidence += [_session_evidence(s, f"waiting behind pid {root.pid}, in its query for {duration(s.query_s)}")
+        evidence += [_session_evidence(s, f"waiting behind pid {root.pid}, in its query for {duration(query_s(s))}")
                      for s in long_waiters[:5]]
         evidence += [Evidence(subject=f"lock {lock.mode}", detail=f"{lock.locktype} {lock.relation or ''}".strip())
                      for lock in root.holds[:5]]

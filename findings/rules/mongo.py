@@ -192,14 +192,15 @@ def mongo_oplog_window(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
 @rule(engines=MONGO)
 def mongo_long_operations(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     limit = t.get("mongo.long_operation_s", 60)
-    long = sorted((s for s in snapshot.sessions if s.state == "active" and s.query_s is not None
-                   and s.query_s > limit and s.backend_type == "client backend"), key=lambda s: -(s.query_s or 0))
+    query_s = snapshot.query_s
+    long = sorted((s for s in snapshot.sessions if s.state == "active" and (query_s(s) or 0) > limit
+                   and s.backend_type == "client backend"), key=lambda s: -(query_s(s) or 0))
     if not long:
         return
     yield Finding(
         id="mongo.long_operations", rule="mongo.long_operations", area="performance", severity=Severity.MEDIUM,
         title=f"{len(long)} operation(s) running over {duration(limit)}",
-        evidence=[Evidence(subject=f"opid {s.pid}", detail=f"{duration(s.query_s)} on {s.database or '?'} "
+        evidence=[Evidence(subject=f"opid {s.pid}", detail=f"{duration(query_s(s))} on {s.database or '?'} "
                                                            f"({s.application or '?'})") for s in long[:5]],
         impact="Long operations hold resources (cache, tickets, sometimes locks) and often mean a missing index.",
         fix="Look at its plan (explain('executionStats')); add the index it needs, or stop it with killOp.")

@@ -2,8 +2,8 @@
 -- activity@14.sql, which also reads query_id and hashes the row itself rather than its text). $1:
 -- the signatures (hashed values of every column but the durations) of the rows the collector holds,
 -- as one array literal (text: see signatures.py). A backend still carrying one of them has not
--- changed: only its durations moved, and the collector works them out from `now_s`. A new or
--- changed backend comes back whole; a signature no backend carries any more comes back alone in
+-- changed: only its durations moved; the collector keeps it as it was, and the snapshot counts its
+-- durations on to `now_s`. A new or changed backend comes back whole; a signature no backend carries any more comes back alone in
 -- `gone`. Every row starts with `now_s` and the server-wide counters, and one row always comes
 -- back, even when nothing changed.
 -- pg_blocking_pids is only called for sessions waiting on a lock: it takes the lock manager's

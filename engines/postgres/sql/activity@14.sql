@@ -1,7 +1,8 @@
 -- One row per backend (14 adds query_id), and only for the backends that changed since the last
 -- poll. $1: the signatures (hashed values of every column but the durations) of the rows the
 -- collector holds, as one array literal (text: see signatures.py). A backend still carrying one of
--- them has not changed: only its durations moved, and the collector works them out from `now_s`. A
+-- them has not changed: only its durations moved, and the collector keeps it as it was, the
+-- snapshot counting its durations on to `now_s`. A
 -- new or changed backend comes back whole; a signature no backend carries any more comes back alone
 -- in `gone`. Every row starts with `now_s` and the server-wide counters, and one row always comes
 -- back, even when nothing changed.
