@@ -104,10 +104,11 @@ def multixact_wraparound(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
         addressed_by="runbook:xid-wraparound")
 
 
-@rule
+@rule(reads=CATALOG_ONLY)
 def stale_statistics(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     """Statistics older than the table's changes: analyzed once, then modified far past the point where
-    autovacuum should have analyzed it again."""
+    autovacuum should have analyzed it again. Ages are as of the catalog's reading, as the counts of
+    changed rows are: evaluated once per reading (thousands of tables), not on every snapshot."""
     catalog = catalog_sections(snapshot, "tables")
     if catalog is None:
         return
@@ -120,7 +121,7 @@ def stale_statistics(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
         changed = table.modified_since_analyze
         if last is None or changed is None or changed < min_rows or changed < fraction * max(table.live_rows, 1):
             continue
-        age = (snapshot.taken_at - last).total_seconds()
+        age = (catalog.read_at - last).total_seconds()
         if age >= min_age:
             stale.append((table, changed, age))
     if not stale:
