@@ -15,6 +15,7 @@ schema 1 had them (`activity` and `catalog` at the top, `slots` under `replicati
 from __future__ import annotations
 
 from datetime import datetime
+from operator import is_
 from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
@@ -138,6 +139,13 @@ class Session(Frozen):
     @property
     def in_transaction(self) -> bool:
         return self.read_xact_s is not None
+
+
+def same_sessions(these: list[Session], those: list[Session]) -> bool:
+    """Whether two snapshots hold the very same session objects, in the same order: no session began,
+    ended or changed in between, only their durations moved (the collector carries a session that did
+    not change into the next snapshot as it is)."""
+    return len(these) == len(those) and all(map(is_, these, those))
 
 
 def as_of(read_s: float | None, read_at_s: float | None, clock_s: float | None) -> float | None:

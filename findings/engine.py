@@ -30,7 +30,7 @@ from itertools import compress, count
 from operator import is_, is_not
 
 from ..engines.policy import WatchPolicy
-from ..engines.snapshot import Catalog, Session, Snapshot, Statement, Statements
+from ..engines.snapshot import Catalog, Session, Snapshot, Statement, Statements, same_sessions
 from .model import Finding
 
 RuleFunction = Callable[[Snapshot, "Thresholds"], Iterable[Finding]]
@@ -51,11 +51,13 @@ def is_standby(snapshot: Snapshot) -> bool | None:
 
 # What of a snapshot stands for each part a rule may declare it reads: a rule's cached findings are
 # reused while each of these is the very object it was (a part read again is a new object; a role
-# is True, False or None, each a single object).
+# is True, False or None, each a single object; the client sessions, the same while no session
+# changed: clients()).
 PART_INPUTS: dict[str, Callable[[Snapshot], object]] = {
     "catalog": lambda snapshot: snapshot.postgres.catalog if snapshot.postgres else None,
     "statements": lambda snapshot: snapshot.statements,
     "role": is_standby,
+    "clients": lambda snapshot: clients(snapshot),
 }
 
 
@@ -122,7 +124,8 @@ class ClientSessions:
 
     all: tuple[Session, ...]
     not_idle: tuple[Session, ...]  # in another state than "idle"
-    in_transaction: tuple[Session, ...]  # with a transaction open for some time (xact_s)
+    in_transaction: tuple[Session, ...]  # with a transaction open
+    by_pid: dict[int, Session]  # every session, client or not
 
 
 _clients_of: tuple[Snapshot | None, ClientSessions | None] = (None, None)
@@ -132,14 +135,21 @@ CLIENT_BACKEND = "client backend"
 def clients(snapshot: Snapshot) -> ClientSessions:
     """Several rules ask for the client sessions on every snapshot: they are picked out in one pass
     over the sessions per snapshot (a snapshot does not change), not once per rule (the pass is
-    mostly the first touch of a thousand sessions just built: each further pass cost as much)."""
+    mostly the first touch of a thousand sessions: each further pass cost as much), and not again
+    while the snapshots hold the very same sessions. The same sessions give the same object, so a
+    rule that declares it reads "clients" (and no durations) runs again only when a session changed."""
     global _clients_of
     last, picked = _clients_of
-    if last is not snapshot or picked is None:
+    if last is not snapshot and picked is not None and last is not None and same_sessions(snapshot.sessions,
+                                                                                          last.sessions):
+        _clients_of = (snapshot, picked)
+    elif last is not snapshot or picked is None:
         every: list[Session] = []
         not_idle: list[Session] = []
         in_transaction: list[Session] = []
+        by_pid: dict[int, Session] = {}
         for s in snapshot.sessions:
+            by_pid[s.pid] = s
             kind = s.backend_type
             # Session.counts_as_client, without its call for a session whose type is known
             if (kind == CLIENT_BACKEND) if kind is not None else s.counts_as_client:
@@ -148,7 +158,7 @@ def clients(snapshot: Snapshot) -> ClientSessions:
                     not_idle.append(s)
                 if s.in_transaction:
                     in_transaction.append(s)
-        picked = ClientSessions(tuple(every), tuple(not_idle), tuple(in_transaction))
+        picked = ClientSessions(tuple(every), tuple(not_idle), tuple(in_transaction), by_pid)
         _clients_of = (snapshot, picked)
     return picked
 

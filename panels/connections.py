@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from ..engines.snapshot import Session, Snapshot, as_of
+from ..engines.snapshot import Session, Snapshot, as_of, same_sessions
 from .base import (SESSION_ACTION_ENGINES, Cell, Column, Panel, SnapshotTable, SessionChosen,
                    add_columns, current_row_key, fit_columns, part_notice, refit_columns, session_action, sort_key,
                    sync_rows, update_static)
@@ -113,6 +113,26 @@ def session_cells(s: Session, clock_s: float | None,
     return cells
 
 
+def count_states(shown: list[Session]) -> tuple[int, int, int, int]:
+    """Of these sessions: how many are active, idle in transaction, waiting on a lock, and with
+    their state hidden from this role."""
+    active = idle_in_transaction = waiting = hidden = 0
+    for s in shown:  # one pass: a thousand sessions
+        state = s.state
+        if state == "active":
+            active += 1
+        elif state == "idle in transaction":
+            idle_in_transaction += 1
+        if s.blocked_by:
+            waiting += 1
+            # A session waiting on a lock is running a statement, whether or not its state is hidden.
+            if s.backend_type is None:
+                active += 1
+        if s.backend_type is None:  # Session.hidden
+            hidden += 1
+    return active, idle_in_transaction, waiting, hidden
+
+
 # A session's row key, cells, and sort key (SessionRows.row).
 SessionRow = tuple[str, tuple[Cell, ...], tuple]
 
@@ -187,6 +207,10 @@ class ConnectionsPanel(Panel):
         super().__init__(**kwargs)
         self.session_rows = SessionRows()
         self.marked: set[int] = set()  # pids marked with Space, acted on together
+        # The last sessions shown: (the snapshot's sessions, the view's settings, those shown), and
+        # their counts by state: the same while a snapshot holds the very same sessions.
+        self._shown: tuple[list[Session], tuple, list[Session]] | None = None
+        self._counted: tuple[list[Session], tuple[int, int, int, int]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="connections-summary", classes="panel-summary")
@@ -209,7 +233,17 @@ class ConnectionsPanel(Panel):
     def visible_sessions(self, snapshot: Snapshot) -> list[Session]:
         # The view's settings are read once, not once per session: a reactive's read costs more
         # than the test it feeds, a thousand times per refresh.
-        hide_idle, needle, drill = self.hide_idle, self.filter_text, self.drill
+        hide_idle, needle, drill = view = self.hide_idle, self.filter_text, self.drill
+        last = self._shown
+        if last is not None and last[1] == view and same_sessions(snapshot.sessions, last[0]):
+            return last[2]
+        shown = self._pick_visible(snapshot, hide_idle, needle, drill)
+        self._shown = (snapshot.sessions, view, shown)
+        return shown
+
+    @staticmethod
+    def _pick_visible(snapshot: Snapshot, hide_idle: bool, needle: str,
+                      drill: tuple[str, str | None] | None) -> list[Session]:
         shown = [s for s in snapshot.sessions
                  if s.backend_type in SESSION_BACKENDS or (s.backend_type is None and s.counts_as_client)]
         if hide_idle:
@@ -255,20 +289,11 @@ class ConnectionsPanel(Panel):
         sync_rows(self.query_one("#connections-groups", DataTable), rows, "sessions", True)
 
     def render_summary(self, snapshot: Snapshot, shown: list[Session]) -> None:
-        active = idle_in_transaction = waiting = hidden = 0
-        for s in shown:  # one pass: a thousand sessions per refresh
-            state = s.state
-            if state == "active":
-                active += 1
-            elif state == "idle in transaction":
-                idle_in_transaction += 1
-            if s.blocked_by:
-                waiting += 1
-                # A session waiting on a lock is running a statement, whether or not its state is hidden.
-                if s.backend_type is None:
-                    active += 1
-            if s.backend_type is None:  # Session.hidden
-                hidden += 1
+        if self._counted is not None and self._counted[0] is shown:
+            active, idle_in_transaction, waiting, hidden = self._counted[1]
+        else:
+            active, idle_in_transaction, waiting, hidden = counts = count_states(shown)
+            self._counted = (shown, counts)
         at_least = "≥" if hidden else ""  # other states are hidden: counts are lower bounds
         text = Text()
         text.append(f"{len(shown)} sessions", style="bold")

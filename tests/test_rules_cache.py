@@ -65,7 +65,8 @@ def test_catalog_rules_run_once_per_catalog_read(monkeypatch):
 
 def stray_snapshot_uses(function, reads=("catalog",)) -> list[int]:
     """The lines where a rule touches its `snapshot` argument other than through the parts in `reads`:
-    catalog_sections(snapshot, ...) or snapshot.postgres.catalog, snapshot.statements, is_standby(snapshot)."""
+    catalog_sections(snapshot, ...) or snapshot.postgres.catalog, snapshot.statements, is_standby(snapshot),
+    clients(snapshot) or client_sessions(snapshot)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     definition = tree.body[0]
     snapshot_arg = definition.args.args[0].arg
@@ -73,7 +74,8 @@ def stray_snapshot_uses(function, reads=("catalog",)) -> list[int]:
     for node in ast.walk(definition):
         if isinstance(node, ast.Call) and node.args:
             called = getattr(node.func, "id", None)
-            if (called == "catalog_sections" and "catalog" in reads) or (called == "is_standby" and "role" in reads):
+            if ((called == "catalog_sections" and "catalog" in reads) or (called == "is_standby" and "role" in reads)
+                    or (called in ("clients", "client_sessions") and "clients" in reads)):
                 allowed.add(id(node.args[0]))
         if (isinstance(node, ast.Attribute) and node.attr == "catalog" and isinstance(node.value, ast.Attribute)
                 and node.value.attr == "postgres" and "catalog" in reads):
@@ -179,3 +181,25 @@ def test_cached_findings_merge_in_the_same_order():
     cache = RuleCache()
     assert evaluate(snap, Thresholds(), cache) == expected
     assert evaluate(snap.model_copy(update={"sequence": snap.sequence + 1}), Thresholds(), cache) == expected
+
+
+def test_a_rule_on_the_client_sessions_runs_again_only_when_a_session_changed(monkeypatch):
+    """The collector hands a session that did not change on as the very same object: while a
+    snapshot holds the very same sessions, a rule reading only the clients (and the catalog) is not
+    run again; a session that changed (a new object) runs it again, and its findings follow."""
+    calls = counting_rules(monkeypatch)
+    superuser = f.catalog(roles=[f.role("postgres", superuser=True), f.role("app")])
+    first = f.healthy(sessions=[f.idle(301, user="postgres", application="billing"), f.idle(302)], catalog=superuser)
+    cache = RuleCache()
+    expected = evaluate(first)
+    assert "security.application_superuser:postgres" in {x.id for x in expected[0]}
+    calls.clear()
+    later = first.model_copy(update={"sequence": 2, "sessions": list(first.sessions)})  # the same objects
+    assert evaluate(first, Thresholds(), cache) == expected
+    assert evaluate(later, Thresholds(), cache) == expected
+    assert calls["application_role_is_superuser"] == 1
+    assert calls["idle_in_transaction"] == 2  # it reads durations: every snapshot
+
+    changed = later.model_copy(update={"sequence": 3, "sessions": [f.idle(301, user="app"), later.sessions[1]]})
+    assert "security.application_superuser:postgres" not in {x.id for x in evaluate(changed, Thresholds(), cache)[0]}
+    assert calls["application_role_is_superuser"] == 2

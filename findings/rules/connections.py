@@ -139,7 +139,7 @@ def root_blockers(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     roots = snapshot.blocking.roots
     if not roots:
         return
-    sessions = {s.pid: s for s in snapshot.sessions}
+    sessions = clients(snapshot).by_pid
     query_s = snapshot.query_s
     for root in roots:
         # the queries behind it that the long-query rule leaves to this one

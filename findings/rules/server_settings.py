@@ -60,7 +60,7 @@ def md5_stored_passwords(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]
         statement="\n".join(f"\\password {quote_ident(role)}" for role in roles[:10]))
 
 
-@rule
+@rule(reads=("catalog", "clients"))
 def application_role_is_superuser(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
     catalog = catalog_sections(snapshot, "roles")
     if catalog is None:
