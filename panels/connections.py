@@ -148,6 +148,28 @@ class SessionRows:
         self.cells: dict[int, tuple[tuple, dict[str, Cell]]] = {}
         # pid -> (the session, the view, the clock its durations were shown as of or None, the row)
         self.rows: dict[int, tuple[Session, tuple, float | None, SessionRow]] = {}
+        # The last rows made for a list of sessions: (the list, the view, the rows, the places of
+        # those showing a duration, which move with the clock).
+        self._last: tuple[list[Session], tuple, list[SessionRow], list[int]] | None = None
+
+    def all_rows(self, shown: list[Session], clock_s: float | None, keys: tuple[str, ...], marked: set[int],
+                 sort_index: int, reverse: bool) -> list[SessionRow]:
+        """row() for each of `shown`, in its order. For the very list of sessions of the last call
+        (the panel keeps it while the sessions are the same objects), only the rows showing a
+        duration are made again: on a server of idle sessions, a handful of a thousand."""
+        view = (keys, sort_index, reverse)
+        last = self._last
+        if not marked and last is not None and last[0] is shown and last[1] == view:
+            entries = last[2].copy()
+            for index in last[3]:
+                entries[index] = self.row(shown[index], clock_s, keys, False, sort_index, reverse)
+            return entries
+        row = self.row
+        entries = [row(s, clock_s, keys, s.pid in marked, sort_index, reverse) for s in shown]
+        rows = self.rows
+        moving = [index for index, s in enumerate(shown) if rows[s.pid][2] is not None]
+        self._last = None if marked else (shown, view, entries, moving)
+        return entries
 
     def row(self, s: Session, clock_s: float | None, keys: tuple[str, ...], marked: bool, sort_index: int,
             reverse: bool) -> SessionRow:
@@ -263,9 +285,9 @@ class ConnectionsPanel(Panel):
             keys = tuple(key for key, _, _ in self.columns_shown)
             if self.marked:
                 self.marked &= {s.pid for s in snapshot.sessions}  # an ended session is no longer marked
-            marked, row, clock = self.marked, self.session_rows.row, snapshot.server_clock_s
             sort_index, reverse = keys.index(self.sort_column), self.sort_reverse
-            entries = [row(s, clock, keys, s.pid in marked, sort_index, reverse) for s in shown]
+            entries = self.session_rows.all_rows(shown, snapshot.server_clock_s, keys, self.marked, sort_index,
+                                                 reverse)
             self.session_rows.forget_ended(snapshot.sessions)
             entries.sort(key=itemgetter(2), reverse=reverse)  # as sync_rows sorts, by keys kept with the rows
             self.table.replace_rows({key: cells for key, cells, _ in entries})

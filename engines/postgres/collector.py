@@ -294,7 +294,8 @@ class PostgresCollector:
 
         blocking = Blocking()
         if self._blocked_pids and sessions_rows is not None:
-            blocked = [s for s in sessions if s.pid in self._blocked_pids]
+            backends = self._backends
+            blocked = [backends[pid][1] for pid in sorted(self._blocked_pids)]  # not a pass over every session
             involved = {s.pid for s in blocked} | {p for s in blocked for p in s.blocked_by}
             lock_rows = await self.parts.read("locks", lambda: self._fetch(sql("locks", major), sorted(involved)))
             locks = [Lock(**dict(r)) for r in lock_rows or []]
