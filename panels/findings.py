@@ -37,7 +37,7 @@ class FindingsPanel(Panel):
         super().__init__(**kwargs)
         self.findings: list[Finding] = []
         self.failures: list[RuleFailure] = []
-        self.findings_for = 0  # the sequence of the snapshot the findings were computed from
+        self.findings_for = 0  # the sequence of the snapshot the findings were computed from (< 1: none yet)
         self._row_cache: dict[str, tuple[Finding, list[Cell]]] = {}
         self._rows_theme: str | None = None
 
@@ -62,7 +62,9 @@ class FindingsPanel(Panel):
         findings = sorted(self.findings, key=Finding.sort_key)
         self._show_rows(findings)
         text = Text()
-        if not findings:
+        if not findings and self.findings_for < 1:
+            text.append("checking the rules…", style="bold")  # none computed yet: not "nothing wrong"
+        elif not findings:
             text.append("no findings in this snapshot", style="bold")
         else:
             text.append(f"{len(findings)} finding(s): ", style="bold")

@@ -76,6 +76,9 @@ def first_screen_snapshot():
 
 
 async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_gets_the_rest_at_once(monkeypatch):
+    """...and the findings: the rules first run on the whole snapshot read right after the first
+    screen (their first run, ~30 ms, would slow that screen down), saying until then that they are
+    being checked."""
     monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 60)  # the app must say it drew the first screen
     collector = FirstScreenCollector([first_screen_snapshot(), f.healthy()])
     poller = SnapshotPoller(collector, 60)  # a full interval would fail the wait below
@@ -96,8 +99,13 @@ async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_
                 await pilot.press(number)
                 await pilot.pause()
                 assert says in screen_text(app), number
+            # the rules run on the whole snapshot, not on the first screen's: until then no "no findings"
+            assert "checking the rules…" in screen_text(app) and "no findings" not in screen_text(app)
+            assert app.findings_sequence == -1
             collector.release.set()  # the poll for the rest began when the first screen was drawn
             await until(pilot, lambda: app.latest.sequence == 2, timeout=5)
+            await until(pilot, lambda: app.findings_sequence == 2, timeout=5)
+            await until(pilot, lambda: "no findings in this snapshot" in screen_text(app))
             await pilot.press("3")
             await until(pilot, lambda: "ranked by" in screen_text(app))
             assert "not read yet" not in screen_text(app)

@@ -247,7 +247,10 @@ class DbtopApp(ActionsMixin, App):
 
         def arrived(snapshot: Snapshot) -> None:  # on the poller's thread
             self.post_message(SnapshotArrived(snapshot, poller))
-            if snapshot.reachable:
+            # Not the first snapshot, of only what the first screen shows: the rules' first run
+            # (their modules imported, their models built: ~30 ms of CPU) would take the GIL from
+            # the drawing of that screen; the whole snapshot, read right after it, is checked.
+            if snapshot.reachable and not poller.reading_first_screen:
                 findings, failures = evaluate(snapshot, thresholds, rule_cache)
                 self.post_message(FindingsComputed(snapshot, poller, findings, failures))
 

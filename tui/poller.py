@@ -113,6 +113,12 @@ class SnapshotPoller:
         if self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    @property
+    def reading_first_screen(self) -> bool:
+        """The snapshot in hand is the first, of only what the first screen shows (prefetch); the
+        rest is read once that screen is drawn."""
+        return self._rest_pending
+
     def first_screen_drawn(self) -> None:
         """The app has drawn a snapshot: when the first was partial (prefetch), read the rest now."""
         if self._rest_pending:
