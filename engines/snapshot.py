@@ -16,7 +16,7 @@ schema 1 had them (`activity` and `catalog` at the top, `slots` under `replicati
 # its string when each model is defined (~10 ms of every start); only forward references are quoted.
 from datetime import datetime
 from operator import is_
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
@@ -39,29 +39,21 @@ class Frozen(BaseModel):
         typed columns), skipping validation: a collector builds a thousand sessions per poll, and
         validating them again costs more than decoding them. `values` must name every field;
         tests/test_snapshot_model.py checks the result equals model_validate's."""
-        return _built(cls, values, set(values))
+        obj = _new(cls)
+        _set_dict(obj, values)
+        _set_fields_set(obj, set(values))
+        _set_extra(obj, None)
+        _set_private(obj, None)
+        return obj
 
 
 _new = object.__new__
 # BaseModel's slots, set through their descriptors: object.__setattr__ looks each one up by name
-# first, which is most of the cost of a copy made a thousand times per poll.
+# first, which is most of the cost of a model built a thousand times per poll.
 _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-F = TypeVar("F", bound=BaseModel)
-
-
-def _built(cls: type[F], values: dict[str, Any], fields_set: set[str]) -> F:
-    """An instance of `cls` holding `values` (of the field types, every field named), not validated."""
-    obj = _new(cls)
-    _set_dict(obj, values)
-    _set_fields_set(obj, fields_set)
-    _set_extra(obj, None)
-    _set_private(obj, None)
-    return obj
 
 
 class PartStatus(Frozen):
@@ -1152,11 +1144,6 @@ class Snapshot(Frozen):
     def part(self, name: str) -> PartStatus:
         return self.parts.get(name, PartStatus())
 
-    def moved_s(self, session: Session) -> float:
-        """How far the server's clock moved from reading `session` to this snapshot's reading."""
-        read_at, clock = session.read_at_s, self.server_clock_s
-        return clock - read_at if read_at is not None and clock is not None else 0.0
-
     def state_s(self, session: Session) -> float | None:
         """How long `session` had been in its state when this snapshot was taken."""
         return as_of(session.read_state_s, session.read_at_s, self.server_clock_s)
@@ -1177,11 +1164,9 @@ class Snapshot(Frozen):
         data.pop("server_clock_s", None)
         for session, out in zip(self.sessions, data.get("sessions") or ()):
             out.pop("read_at_s", None)
-            moved = self.moved_s(session)
-            if moved:
-                for name in ("state_s", "xact_s", "query_s"):
-                    if out.get(name) is not None:
-                        out[name] += moved
+            for name, as_of_snapshot in (("state_s", self.state_s), ("xact_s", self.xact_s), ("query_s", self.query_s)):
+                if name in out:
+                    out[name] = as_of_snapshot(session)
         if data.get("mongo") is None:
             data.pop("mongo", None)
         if self.engine != "postgres":

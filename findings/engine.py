@@ -140,10 +140,9 @@ def clients(snapshot: Snapshot) -> ClientSessions:
     rule that declares it reads "clients" (and no durations) runs again only when a session changed."""
     global _clients_of
     last, picked = _clients_of
-    if last is not snapshot and picked is not None and last is not None and same_sessions(snapshot.sessions,
-                                                                                          last.sessions):
-        _clients_of = (snapshot, picked)
-    elif last is not snapshot or picked is None:
+    if last is snapshot and picked is not None:
+        return picked
+    if last is None or picked is None or not same_sessions(snapshot.sessions, last.sessions):
         every: list[Session] = []
         not_idle: list[Session] = []
         in_transaction: list[Session] = []
@@ -159,7 +158,7 @@ def clients(snapshot: Snapshot) -> ClientSessions:
                 if s.in_transaction:
                     in_transaction.append(s)
         picked = ClientSessions(tuple(every), tuple(not_idle), tuple(in_transaction), by_pid)
-        _clients_of = (snapshot, picked)
+    _clients_of = (snapshot, picked)
     return picked
 
 

@@ -61,6 +61,7 @@ def visible_columns(width: int) -> list[tuple[str, str, int]]:
 
 
 NO_DURATION = Cell("", None)
+DURATION_KEYS = ("xact_s", "query_s", "state_s")
 
 
 def duration_cell(seconds: float | None) -> Cell:
@@ -184,9 +185,9 @@ class SessionRows:
             cells["pid"] = Cell(f"●{s.pid}", s.pid, style="bold reverse")
         row = tuple(cells[key] for key in keys)
         entry = (str(s.pid), row, sort_key(row[sort_index], reverse))
-        shows_time = s.read_at_s is not None and (
-            s.read_xact_s is not None or (s.state == "active" and s.read_query_s is not None)
-            or (s.read_state_s is not None and "state_s" in keys))
+        # a duration on the row, read before this snapshot's clock, moves with the clock
+        shows_time = s.read_at_s is not None and any(
+            cells[key] is not NO_DURATION for key in DURATION_KEYS if key in keys)
         self.rows[s.pid] = (s, view, clock_s if shows_time else None, entry)
         return entry
 

@@ -158,7 +158,7 @@ class PostgresCollector:
         self._statements_last: tuple[float, Statements | None, PartStatus | None] | None = None
         self._first_screen_only = False
         # The backends of the last poll, by pid: (signature, the Session as read (None: dbtop's own),
-        # the server's clock then, counted as a client backend, counted with its type hidden).
+        # counted as a client backend, counted with its type hidden).
         self._backends: dict[int, tuple[int, Session | None, bool, bool]] = {}
         self._backend_signed: HeldSignatures[int] = HeldSignatures()  # signature -> pid, of the backends above
         # Of the sessions above, the pids of those waiting on a lock, and of those that are (or, their
@@ -307,7 +307,7 @@ class PostgresCollector:
                 self.parts.status[name] = PartStatus(available=False, reason=reason, fix=self.parts.status["server"].fix)
             section = PostgresSection.model_construct(
                 activity=self._activity_rates(activity_row[0]) if activity_row else None)
-            return self._snapshot(None, (connections_used, connections_hidden, clock_s), sessions, blocking, None,
+            return self._snapshot(None, (connections_used, connections_hidden), clock_s, sessions, blocking, None,
                                   None, section)
         statements = None if first_screen_only else await self._statements_part(facts)
         # pg_stat_replication scans every backend: only worth asking when a walsender exists (or may:
@@ -333,8 +333,8 @@ class PostgresCollector:
         section = PostgresSection.model_construct(
             activity=self._activity_rates(activity_row[0]) if activity_row else None, catalog=catalog, slots=slots,
             archiving=archiving, pgbackrest=pgbackrest, manager=manager)
-        return self._snapshot(self._server_info(facts), (connections_used, connections_hidden, clock_s), sessions, blocking, statements, replication[0] if replication else None, section,
-                              views, backups)
+        return self._snapshot(self._server_info(facts), (connections_used, connections_hidden), clock_s, sessions,
+                              blocking, statements, replication[0] if replication else None, section, views, backups)
 
     async def _manager_part(self) -> ClusterManager | None:
         """Who manages the cluster, read at a low rate (it rarely changes); for Patroni, the cluster as
@@ -376,10 +376,10 @@ class PostgresCollector:
         backups, pgbackrest = await self.backups.read()
         return backups, archiving, pgbackrest
 
-    def _snapshot(self, server, connections, sessions, blocking, statements, replication, section: PostgresSection,
-                  views=None, backups=None) -> Snapshot:
-        """`connections`: (client backends counted, how many of them by their user and database alone,
-        the server's clock when the sessions were read).
+    def _snapshot(self, server, connections, clock_s, sessions, blocking, statements, replication,
+                  section: PostgresSection, views=None, backups=None) -> Snapshot:
+        """`connections`: (client backends counted, how many of them by their user and database alone);
+        `clock_s`: the server's clock when the sessions were read.
 
         The snapshot and its PostgreSQL section are put together from parts already of their types,
         without validation: validating them first builds the validators of every model they can hold
@@ -398,7 +398,7 @@ class PostgresCollector:
             connections_used=connections[0],
             connections_hidden=connections[1],
             sessions=sessions,
-            server_clock_s=connections[2],
+            server_clock_s=clock_s,
             blocking=blocking,
             statements=statements or Statements(),
             replication=replication,
