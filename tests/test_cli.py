@@ -50,9 +50,26 @@ def test_version_imports_nothing_heavy():
              "print(sorted(m for m in ('textual', 'pydantic', 'asyncpg', 'rich') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
     version_line, heavy = result.stdout.splitlines()
-    assert version_line == run("--version").stdout.strip() and version_line.startswith("dbtop 0.")
+    # the same line as the dashboard's own --version, given among other options
+    assert version_line == run("--interval", "2", "--version").stdout.strip() and version_line.startswith("dbtop 0.")
     assert heavy == "[]"
     assert run("--help", "--version").stdout.startswith("usage: dbtop")  # argparse still decides the rest
+
+
+def test_dashboard_looks_up_its_version_only_for_version(monkeypatch, capsys):
+    """Looking the version up scans the installed distributions (~20 ms): the dashboard's every
+    start paid it, to build its --version option."""
+    from dbtop.tui import version
+    from dbtop.tui.commands.dashboard import app_parser
+
+    looked_up = []
+    monkeypatch.setattr(version, "package_version", lambda: looked_up.append(True) or "9.9")
+    parser = app_parser()
+    parser.parse_args(["--interval", "3", "db1"])
+    assert looked_up == []
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["db1", "--version"])
+    assert exited.value.code == 0 and looked_up == [True] and capsys.readouterr().out == "dbtop 9.9\n"
 
 
 @pytest.fixture(scope="module")

@@ -40,11 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     if command is None and arguments == ["--version"]:
         # What argparse's version action prints, without importing the dashboard (Textual, pydantic,
         # asyncpg: half a second) to print one line.
-        from importlib.metadata import PackageNotFoundError, version
-        try:
-            print(f"dbtop {version('dbtop')}")
-        except PackageNotFoundError:
-            print("dbtop unknown")
+        from .version import package_version
+        print(f"dbtop {package_version()}")
         return 0
     if command is None:
         # The dashboard's start makes some hundred thousand objects that live as long as it does

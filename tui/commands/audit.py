@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ...profiles.target import TargetError
-from .common import TARGET_HELP, add_read_only, add_timeouts, collector_options, connected, fail, make_collector, package_version
+from ..version import package_version
+from .common import TARGET_HELP, add_read_only, add_timeouts, collector_options, connected, fail, make_collector
 
 SEVERITY_NAMES = ("critical", "high", "medium", "low", "info")
 FAIL_ON_STATUS = 3  # 1 is "the server failed", as for every command

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 from ...profiles.target import TargetError, looks_like_profile_name, resolve_target
 from ...themes.names import THEME_NAMES
@@ -16,13 +15,6 @@ TARGET_HELP = (
     "postgresql+asyncpg://…), a libpq keyword string ('host=db1 port=5432 dbname=app'), or nothing: "
     "then PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSERVICE and ~/.pgpass decide, as for psql"
 )
-
-
-def package_version() -> str:
-    try:
-        return version("dbtop")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def fail(message: str, status: int = 2) -> int:

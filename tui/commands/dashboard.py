@@ -7,8 +7,9 @@ import asyncio
 
 from ...profiles.target import TargetError
 from ...themes.names import THEME_NAMES
+from ..version import PrintVersion
 from .common import TARGET_HELP, add_read_only, add_theme, add_timeouts, collector_options, connected, fail, make_collector, \
-    package_version, positive_float, with_typed_password
+    positive_float, with_typed_password
 
 EPILOG = """commands:
   dbtop [TARGET]                   open the live dashboard on TARGET
@@ -35,7 +36,7 @@ def app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dbtop", description="A terminal dashboard for the on-call DBA.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"dbtop {package_version()}")
+    parser.add_argument("--version", action=PrintVersion)
     parser.add_argument("target", nargs="?", metavar="TARGET", help=TARGET_HELP)
     parser.add_argument("--interval", type=positive_float, default=None, metavar="S",
                         help="seconds between refreshes (default 2, or the profile's refresh_interval; "
