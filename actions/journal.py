@@ -36,7 +36,7 @@ def default_journal_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 class JournalEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     time: datetime
     os_user: str

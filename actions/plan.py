@@ -27,7 +27,7 @@ TYPED_CONFIRM: frozenset[Risk] = frozenset({"disruptive", "destructive"})
 
 
 class PlanModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class PlanTarget(PlanModel):

@@ -10,7 +10,7 @@ DAY = 24 * HOUR
 
 
 class WatchPolicy(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     profile: str | None = None
     freshness_default_s: float = 4 * HOUR

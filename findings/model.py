@@ -70,7 +70,7 @@ AREA_TITLES: dict[str, str] = {
 class Evidence(BaseModel):
     """One object or figure that triggered a finding: `subject` names it, `detail` says what of it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     subject: str
     detail: str = ""
@@ -78,7 +78,7 @@ class Evidence(BaseModel):
 
 
 class Finding(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str = Field(description="stable: the rule's id, plus the object for per-object findings")
     rule: str

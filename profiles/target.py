@@ -53,7 +53,7 @@ class TargetError(ValueError):
 class Target(BaseModel):
     """A resolved connection target. `label` is safe to show; the password never is."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     engine: Literal["postgres", "mongo"] = "postgres"
     hosts: list[str] = Field(default_factory=list)

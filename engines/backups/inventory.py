@@ -48,7 +48,7 @@ SCAN_TIMEOUT_S = 5.0
 class Verification(BaseModel):
     """What the verify action proved of a backup, and how."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     at: AwareDatetime
     result: Literal["passed", "failed"]
@@ -60,7 +60,7 @@ class TableRecord(BaseModel):
     """A table a backup holds, as recorded when it was taken: `rows` counted in the dump's own
     snapshot (None for a partitioned table, whose rows are its partitions')."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True, defer_build=True)
 
     schema_name: str = Field(alias="schema")  # `schema` is a BaseModel method's name
     name: str
@@ -74,7 +74,7 @@ class BackupMetadata(BaseModel):
     written by a newer dbtop still reads here, and is written back whole when this version updates
     its verification."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     format_version: int = 1
     file: str = Field(description="the backup's file or directory name, in the same directory")
