@@ -18,11 +18,12 @@ def clean(value: object, limit: int | None = None, one_line: bool = True) -> str
     if value is None:
         return ""
     text = str(value)
-    if one_line:
-        text = LINE_BREAKS.sub(" ", text)
-    else:
-        text = text.replace("\r\n", "\n").replace("\t", "    ")
-    text = CONTROL.sub("\ufffd", text)
+    if not text.isprintable():  # (no line break, control or override character is printable)
+        if one_line:
+            text = LINE_BREAKS.sub(" ", text)
+        else:
+            text = text.replace("\r\n", "\n").replace("\t", "    ")
+        text = CONTROL.sub("\ufffd", text)
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 1)] + ELLIPSIS
     return text

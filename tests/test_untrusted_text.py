@@ -29,6 +29,21 @@ def test_clean_removes_control_characters_and_folds_lines():
     assert "\ufffd[2J" in text  # the escape is shown as a replacement character, the rest as it is
 
 
+def test_clean_leaves_no_character_it_removes_in_any_text():
+    """clean() skips its work for text Python calls printable: every character it removes or
+    replaces must be one Python does not call printable (whatever Unicode version it has)."""
+    from dbtop.findings.wording import CONTROL, LINE_BREAKS
+
+    characters = [chr(point) for point in range(0x110000)]
+    controls = [c for c in characters if CONTROL.match(c)]
+    breaks = [c for c in characters if LINE_BREAKS.match(c)]
+    assert len(controls) > 60 and "\u2028" in breaks
+    for character in controls + breaks:
+        assert character not in clean(f"ok {character} ok")
+    for character in controls:
+        assert character not in clean(f"ok {character} ok", one_line=False).replace("\n", "")
+
+
 def test_clean_keeps_lines_for_full_text_and_cuts_long_lines():
     assert clean("a\nb\tc", one_line=False) == "a\nb    c"
     assert clean("x" * 5000, limit=100) == "x" * 99 + "…"
