@@ -110,6 +110,10 @@ class BandedCompositor(Compositor):
 
 
 class DashboardScreen(Screen):
+    # The first panel's table, focused from the start: not the tabs first and the table a moment
+    # later (each change of focus restyles the widgets it touches while the first screen is drawn).
+    AUTO_FOCUS = "#connections-table"
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._compositor = BandedCompositor()
