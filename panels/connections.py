@@ -242,7 +242,9 @@ class ConnectionsPanel(Panel):
         box.display = False
         yield box
         table = SnapshotTable(id="connections-table", cursor_type="row", zebra_stripes=True)
-        self.columns_shown = visible_columns(80)
+        # As wide as the screen (until the first resize says otherwise): the first snapshot's rows
+        # are then made once, for the columns they are shown in.
+        self.columns_shown = visible_columns(self.app.size.width or 80)
         add_columns(table, self.columns_shown)
         yield table
         groups = SnapshotTable(id="connections-groups", cursor_type="row", classes="hidden")

@@ -70,6 +70,15 @@ class FirstScreenCollector(FakeCollector):
         return await super().snapshot()
 
 
+class MountWatchingApp(DbtopApp):
+    """Notes the snapshot shown once it is mounted (Textual calls this class's on_mount, then
+    DbtopApp's; the note is taken right after both, before any other message)."""
+    shown_at_mount = None
+
+    def on_mount(self) -> None:
+        self.call_next(lambda: setattr(self, "shown_at_mount", self.latest))
+
+
 def first_screen_snapshot():
     return f.healthy(statements=Statements(), views=None, backups=None, archiving=None,
                      parts={name: NOT_READ_YET for name in AFTER_FIRST_SCREEN})
@@ -85,8 +94,11 @@ async def test_the_dashboard_shows_sessions_first_says_what_is_not_read_yet_and_
     try:
         await asyncio.to_thread(poller.connect)
         poller.prefetch()  # as run_dashboard does
-        app = DbtopApp(poller, theme_name="dbtop-dark")
+        await asyncio.to_thread(lambda: poller._first.result(5))  # taken while Textual starts, as it usually is
+        app = MountWatchingApp(poller, theme_name="dbtop-dark")
         async with app.run_test(size=(120, 40)) as pilot:
+            # shown as the app mounts, so its first screen is drawn with it (not drawn empty first)
+            assert app.shown_at_mount is not None and app.shown_at_mount.sequence == 1
             await until(pilot, lambda: app.latest is not None)
             await pilot.pause()
             assert app.latest.sequence == 1

@@ -18,6 +18,7 @@ from dbtop.tui.poller import SnapshotPoller
 from . import fakes as f
 from .fakes import FakeCollector, fake_dashboard
 from .test_app import until
+from .test_first_screen import GatedCollector
 
 
 class FocusCollector(FakeCollector):
@@ -147,6 +148,45 @@ def test_the_rest_is_read_soon_even_if_the_app_never_says_it_drew_the_first_scre
     collector = FirstScreenCollector(f.healthy())
     with started_as_the_dashboard_starts(collector):
         wait(lambda: len(collector.served) == 2)
+
+
+def test_the_app_may_take_the_first_snapshot_itself_and_polling_goes_on_from_it(monkeypatch):
+    """The dashboard draws its first screen with the first snapshot when it is taken by then: the
+    poller must not hand it on again, and must still read the rest once the screen is drawn (said
+    right after start(): the wake must not be lost before the poll loop runs)."""
+    monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 60)
+    collector = FirstScreenCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.prefetch()
+        wait(lambda: len(collector.served) == 1)
+        assert poller.take_first() is collector.served[0]
+        got: list = []
+        poller.start(got.append)
+        poller.first_screen_drawn()
+        wait(lambda: len(got) == 1)
+        assert got[0].sequence == 2 and len(collector.served) == 2
+        assert poller.take_first() is None  # once only
+    finally:
+        poller.stop()
+
+
+def test_a_first_snapshot_still_being_taken_is_left_to_start_to_hand_on():
+    collector = GatedCollector(f.healthy())
+    poller = SnapshotPoller(collector, 60)
+    try:
+        poller.connect()
+        poller.prefetch()
+        assert poller.take_first() is None
+        got: list = []
+        poller.start(got.append)
+        collector.release.set()
+        wait(lambda: len(got) == 1)
+        assert got[0].sequence == 1 and len(collector.served) == 1
+    finally:
+        collector.release.set()
+        poller.stop()
 
 
 def test_without_first_screen_only_drawing_asks_for_no_poll():

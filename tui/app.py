@@ -232,7 +232,13 @@ class DbtopApp(ActionsMixin, App):
     def on_mount(self) -> None:
         if self.settles_garbage_collector:
             self.call_after_refresh(settle_garbage_collector)
+        # The first snapshot, of only what the first screen shows, is usually taken by now (while
+        # Textual started): shown at once, the first screen is drawn with it, rather than drawn
+        # empty and then again when the poller's message comes (a whole frame later or more).
+        first = self.poller.take_first() if self.poller.reading_first_screen else None
         self.start_polling(self.poller)
+        if first is not None:
+            self.on_snapshot_arrived(SnapshotArrived(first, self.poller))
         self.set_interval(TICK_S, self.tick)
         self.update_tab_labels()
         try:

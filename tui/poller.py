@@ -42,6 +42,7 @@ class SnapshotPoller:
         self._first: Any = None  # a first snapshot taken before start(), while the screen starts
         self._connecting: Any = None  # a connection asked for before connect() waits for it
         self._rest_pending = False  # the first snapshot was partial: the rest is read once it is drawn
+        self._taken: Snapshot | None = None  # the first snapshot, taken by the app itself (take_first)
         self._thread = threading.Thread(target=self._loop.run_forever, name="dbtop-poller", daemon=True)
         self._thread.start()
 
@@ -78,24 +79,40 @@ class SnapshotPoller:
             await asyncio.wrap_future(connecting)
         return await self.collector.snapshot()
 
+    def take_first(self) -> Snapshot | None:
+        """The first snapshot (prefetch) if it is taken already, for the app to draw with its first
+        screen instead of on a screen drawn empty first; start() then goes on from it without
+        handing it on. None if it is still being taken (or failed): start() hands it on."""
+        first = self._first
+        if self._task is not None or first is None or not first.done() or first.cancelled() or first.exception():
+            return None
+        self._first = None
+        self._taken = first.result()
+        return self._taken
+
     def start(self, on_snapshot: Callable[[Snapshot], None]) -> None:
+        self._wake = asyncio.Event()  # here, not in _run: a wake() right after start() is not lost
         self._task = asyncio.run_coroutine_threadsafe(self._run(on_snapshot), self._loop)
 
     async def _run(self, on_snapshot: Callable[[Snapshot], None]) -> None:
-        self._wake = asyncio.Event()
         while not self._stopping:
             if self.paused:
                 self.next_poll_at = None
                 await self._sleep(None)
                 continue
-            first, self._first = self._first, None
-            snapshot = await (asyncio.wrap_future(first) if first is not None else self.collector.snapshot())
-            if self._stopping:
-                break
+            taken, self._taken = self._taken, None
+            if taken is not None:
+                snapshot = taken
+            else:
+                first, self._first = self._first, None
+                snapshot = await (asyncio.wrap_future(first) if first is not None else self.collector.snapshot())
+                if self._stopping:
+                    break
             delay = self.interval_s if snapshot.reachable else min(self.interval_s, RECONNECT_WAIT_S)
             if self._rest_pending:
                 delay = min(delay, REST_AFTER_FIRST_SCREEN_S)
-            on_snapshot(snapshot)
+            if taken is None:
+                on_snapshot(snapshot)
             self.next_poll_at = time.monotonic() + delay
             await self._sleep(delay)
             self._rest_pending = False
