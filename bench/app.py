@@ -269,7 +269,7 @@ def run_tool(tool: Tool, work: Workload, args, workdir: Path, figures: bool = Tr
 
 # -- key -> screen --------------------------------------------------------------------------------
 
-SORT = re.compile(r"sort (\S+) ([↓↑])")
+SORT = re.compile(r"sort (\S+(?: \S+)?) ([↓↑])")  # labels of one or two words ("blocked by")
 GROUPS = ("state", "user", "application", "client")
 FILTER = "bench-chain"
 

@@ -40,3 +40,17 @@ def test_quick_run_prints_every_figure():
         assert pg_activity == "skipped", row
         assert NUMBER.match(dbtop), f"{figure}: {dbtop!r}"
     assert "pg_activity skipped: not asked for (--tools)" in done.stdout
+
+
+def test_a_sort_label_of_two_words_is_read_whole(monkeypatch):
+    """The third press of `s` sorts by "blocked by": the bench waited for ever for a label it
+    could not read."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_app", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_app", bench)  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    for summary, read in (("2003 sessions · sort blocked by ↓", ("blocked by", "↓")),
+                          ("3 sessions · sort xact ↑ · grouped by state", ("xact", "↑"))):
+        assert bench.SORT.search(summary).groups() == read
