@@ -41,12 +41,22 @@ def wait(predicate, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_prefetched_first_snapshot_is_handed_on_by_start():
-    collector = FakeCollector(f.healthy())
+@contextlib.contextmanager
+def prefetched(collector):
+    """A poller on `collector` (60 s interval), connected and its first snapshot asked for, as
+    run_dashboard does before the app starts; stopped at the end."""
     poller = SnapshotPoller(collector, 60)
     try:
         poller.connect()
         poller.prefetch()
+        yield poller
+    finally:
+        poller.stop()
+
+
+def test_prefetched_first_snapshot_is_handed_on_by_start():
+    collector = FakeCollector(f.healthy())
+    with prefetched(collector) as poller:
         wait(lambda: len(collector.served) == 1)  # taken before start(), while the app would start
         got: list = []
         arrived = threading.Event()
@@ -55,8 +65,6 @@ def test_prefetched_first_snapshot_is_handed_on_by_start():
         assert got[0] is collector.served[0] and got[0].sequence == 1
         time.sleep(0.1)
         assert len(collector.served) == 1  # not polled again before the interval
-    finally:
-        poller.stop()
 
 
 def test_prefetch_without_start_stops_cleanly():
@@ -111,17 +119,11 @@ class FirstScreenCollector(FakeCollector):
 
 @contextlib.contextmanager
 def started_as_the_dashboard_starts(collector, on_snapshot=lambda snap: None):
-    """A poller on `collector` (60 s interval) connected, its first snapshot prefetched and handed
-    on as run_dashboard does; stopped at the end."""
-    poller = SnapshotPoller(collector, 60)
-    try:
-        poller.connect()
-        poller.prefetch()
+    """prefetched(), its first snapshot taken and handed on as run_dashboard does."""
+    with prefetched(collector) as poller:
         wait(lambda: len(collector.served) == 1)
         poller.start(on_snapshot)
         yield poller
-    finally:
-        poller.stop()
 
 
 def test_a_first_screen_only_first_snapshot_is_followed_by_the_rest_once_drawn(monkeypatch):
@@ -156,10 +158,7 @@ def test_the_app_may_take_the_first_snapshot_itself_and_polling_goes_on_from_it(
     right after start(): the wake must not be lost before the poll loop runs)."""
     monkeypatch.setattr(poller_module, "REST_AFTER_FIRST_SCREEN_S", 60)
     collector = FirstScreenCollector(f.healthy())
-    poller = SnapshotPoller(collector, 60)
-    try:
-        poller.connect()
-        poller.prefetch()
+    with prefetched(collector) as poller:
         wait(lambda: len(collector.served) == 1)
         assert poller.take_first() is collector.served[0]
         got: list = []
@@ -168,25 +167,20 @@ def test_the_app_may_take_the_first_snapshot_itself_and_polling_goes_on_from_it(
         wait(lambda: len(got) == 1)
         assert got[0].sequence == 2 and len(collector.served) == 2
         assert poller.take_first() is None  # once only
-    finally:
-        poller.stop()
 
 
 def test_a_first_snapshot_still_being_taken_is_left_to_start_to_hand_on():
     collector = GatedCollector(f.healthy())
-    poller = SnapshotPoller(collector, 60)
-    try:
-        poller.connect()
-        poller.prefetch()
-        assert poller.take_first() is None
-        got: list = []
-        poller.start(got.append)
-        collector.release.set()
-        wait(lambda: len(got) == 1)
-        assert got[0].sequence == 1 and len(collector.served) == 1
-    finally:
-        collector.release.set()
-        poller.stop()
+    with prefetched(collector) as poller:
+        try:
+            assert poller.take_first() is None
+            got: list = []
+            poller.start(got.append)
+            collector.release.set()
+            wait(lambda: len(got) == 1)
+            assert got[0].sequence == 1 and len(collector.served) == 1
+        finally:
+            collector.release.set()  # before the poller stops, which waits for the first snapshot
 
 
 def test_without_first_screen_only_drawing_asks_for_no_poll():
