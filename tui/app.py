@@ -234,7 +234,9 @@ class DbtopApp(ActionsMixin, App):
             self.call_after_refresh(settle_garbage_collector)
         # The first snapshot, of only what the first screen shows, is usually taken by now (while
         # Textual started): shown at once, the first screen is drawn with it, rather than drawn
-        # empty and then again when the poller's message comes (a whole frame later or more).
+        # empty and then again when the poller's message comes (a whole frame later or more). Only
+        # that one: the rules do not check it, while a whole first snapshot goes through
+        # start_polling's callback, which also has the rules check it.
         first = self.poller.take_first() if self.poller.reading_first_screen else None
         self.start_polling(self.poller)
         if first is not None:
