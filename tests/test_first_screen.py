@@ -213,3 +213,11 @@ async def test_the_panels_composed_after_the_first_screen_get_its_snapshot_and_f
             await until(pilot, lambda: "NO VERIFIED BACKUP" in screen_text(app))
     finally:
         await asyncio.to_thread(poller.stop)
+
+
+async def test_the_sessions_table_has_the_keys_from_the_start():
+    """Arrows and Enter act on the sessions at once, without a Tab to reach the table first."""
+    from .fakes import fake_dashboard
+
+    async with fake_dashboard(FakeCollector(f.healthy())) as (app, pilot):
+        assert app.focused is app.query_one("#connections-table")

@@ -247,7 +247,6 @@ class DbtopApp(ActionsMixin, App):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_gone)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
-        self.panel(self.active_panel_key()).query_one("DataTable").focus()
 
     def start_polling(self, poller: SnapshotPoller) -> None:
         thresholds = Thresholds.of(poller.collector.policy)

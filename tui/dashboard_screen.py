@@ -110,8 +110,8 @@ class BandedCompositor(Compositor):
 
 
 class DashboardScreen(Screen):
-    # The first panel's table, focused from the start: not the tabs first and the table a moment
-    # later (each change of focus restyles the widgets it touches while the first screen is drawn).
+    # The first panel's table (Connections, for every engine), focused from the start: not the tabs
+    # first and the table a moment later (each change of focus restyles what it touches).
     AUTO_FOCUS = "#connections-table"
 
     def __init__(self, *args, **kwargs) -> None:
